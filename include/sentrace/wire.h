@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The wire between tracer and probe: frame layout, message types, and the
+ * codec both programs link. docs/protocol.md is the prose version of this
+ * file; keep them in step.
+ *
+ * A frame is a 4-byte big-endian payload length followed by exactly one
+ * msgpack map. Every map has a "type" key (enum wire_type). Keys a reader
+ * does not know are skipped; types it does not know are skipped and counted.
+ */
+#ifndef SENTRACE_WIRE_H
+#define SENTRACE_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#define WIRE_PROTOCOL_VERSION 1
+#define WIRE_FRAME_HEADER     4
+/* Largest payload either side accepts; a longer frame is a protocol error. */
+#define WIRE_FRAME_MAX        (4u << 20)
+
+enum wire_type {
+	WIRE_HELLO     = 1, /* tracer -> probe, first frame of a connection */
+	WIRE_HELLO_ACK = 2, /* probe -> tracer, answer to HELLO */
+	WIRE_EVENTS    = 3, /* tracer -> probe, a batch of events */
+	WIRE_PROCESS   = 4, /* tracer -> probe, process snapshots */
+	WIRE_STATS     = 5, /* tracer -> probe, counters */
+	WIRE_COMMAND   = 6, /* probe -> tracer, e.g. kill a process */
+	WIRE_GOODBYE   = 7, /* tracer -> probe, everything was sent */
+	WIRE_TYPE_MAX,
+};
+
+const char *wire_type_name(int type);
+
+/* A string inside a decoded message: points into the msgpack zone. */
+struct wire_str {
+	const char *ptr;
+	uint32_t len;
+};
+
+struct wire_hello {
+	uint32_t version;           /* WIRE_PROTOCOL_VERSION of the sender */
+	struct wire_str tracer_version;
+	struct wire_str mode;       /* "wrapped" or "attached" */
+	struct wire_str hostname;
+	struct wire_str container_id;
+	uint64_t pidns;             /* inode of the tracer's /proc/self/ns/pid */
+	int64_t tracer_pid;
+	uint32_t argc;              /* entry point argv, at most WIRE_HELLO_ARGV */
+	struct wire_str argv[16];
+};
+#define WIRE_HELLO_ARGV 16
+
+struct wire_hello_ack {
+	uint32_t version;
+	struct wire_str probe_version;
+	uint64_t session;           /* probe-assigned session id */
+	struct wire_str error;      /* empty on success; else the probe closes */
+};
+
+struct wire_command {
+	uint64_t id;
+	struct wire_str action;     /* "kill" */
+	int64_t pid;
+	int32_t signal;
+	struct wire_str rule_id;
+};
+
+struct wire_goodbye {
+	struct wire_str reason;
+	int32_t exit_status;        /* the tracer's own exit status */
+};
+
+static inline struct wire_str wire_str_c(const char *s)
+{
+	struct wire_str w = { s ? s : "", 0 };
+
+	while (w.ptr[w.len])
+		w.len++;
+	return w;
+}
+
+bool wire_str_eq(struct wire_str s, const char *c);
+
+/* Frame header helpers. */
+void wire_put_len(uint8_t out[WIRE_FRAME_HEADER], uint32_t len);
+uint32_t wire_get_len(const uint8_t in[WIRE_FRAME_HEADER]);
+
+/*
+ * Validates that buf holds exactly one well-formed msgpack value whose
+ * containers never claim more elements than bytes remain and whose nesting
+ * stays under a fixed depth. Runs before msgpack-c sees hostile input, so a
+ * 5-byte "array of 4 billion" cannot make the unpacker allocate gigabytes.
+ * Returns 0 or -EBADMSG.
+ */
+int wire_validate(const char *buf, size_t len);
+
+/*
+ * Decodes one payload (without the 4-byte header). On success *ret_root is
+ * the top-level map, *ret_type its "type", and the memory belongs to *up
+ * (msgpack_unpacked_destroy() it). Returns 0, or -EBADMSG for anything that
+ * is not a map with an unsigned "type".
+ */
+int wire_decode(const char *buf, size_t len, msgpack_unpacked *up,
+		const msgpack_object **ret_root, int *ret_type);
+
+/* Map access; NULL or false when absent or of another type. */
+const msgpack_object *wire_map_get(const msgpack_object *map, const char *key);
+bool wire_map_str(const msgpack_object *map, const char *key, struct wire_str *ret);
+bool wire_map_i64(const msgpack_object *map, const char *key, int64_t *ret);
+bool wire_map_u64(const msgpack_object *map, const char *key, uint64_t *ret);
+bool wire_map_bool(const msgpack_object *map, const char *key, bool *ret);
+
+/* Packing helpers for maps with string keys. */
+void wire_pack_str(msgpack_packer *pk, const char *s);
+void wire_pack_strn(msgpack_packer *pk, const char *s, size_t len);
+void wire_pack_kv_str(msgpack_packer *pk, const char *key, const char *val);
+void wire_pack_kv_strn(msgpack_packer *pk, const char *key, const char *val, size_t len);
+void wire_pack_kv_i64(msgpack_packer *pk, const char *key, int64_t val);
+void wire_pack_kv_u64(msgpack_packer *pk, const char *key, uint64_t val);
+void wire_pack_kv_bool(msgpack_packer *pk, const char *key, bool val);
+
+/*
+ * Typed messages. pack_* writes one complete payload (no header) into pk;
+ * unpack_* reads a decoded root map and returns 0 or -EBADMSG when a
+ * required key is missing or of the wrong type.
+ */
+void wire_pack_hello(msgpack_packer *pk, const struct wire_hello *m);
+int wire_unpack_hello(const msgpack_object *root, struct wire_hello *ret);
+void wire_pack_hello_ack(msgpack_packer *pk, const struct wire_hello_ack *m);
+int wire_unpack_hello_ack(const msgpack_object *root, struct wire_hello_ack *ret);
+void wire_pack_command(msgpack_packer *pk, const struct wire_command *m);
+int wire_unpack_command(const msgpack_object *root, struct wire_command *ret);
+void wire_pack_goodbye(msgpack_packer *pk, const struct wire_goodbye *m);
+int wire_unpack_goodbye(const msgpack_object *root, struct wire_goodbye *ret);
+
+/*
+ * EVENTS and STATS have open bodies: EVENTS is {"type":3, "events":[map…]},
+ * STATS is {"type":5, "counters":{name: uint…}, "dropped":{event: uint…}}.
+ * The tracer packs them with the kv helpers above.
+ */
+
+#endif
