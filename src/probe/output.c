@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Output sink: stdout or an append-mode file, reopened on request. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "output.h"
+
+int output_format_parse(const char *s, enum output_format *ret)
+{
+	if (strcmp(s, "json") == 0)
+		*ret = OUTPUT_JSON;
+	else if (strcmp(s, "text") == 0)
+		*ret = OUTPUT_TEXT;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *output_format_name(enum output_format f)
+{
+	return f == OUTPUT_TEXT ? "text" : "json";
+}
+
+static int output_open_file(const char *path, FILE **ret_f)
+{
+	FILE *f;
+
+	/* "e": the file must not leak into anything we ever exec. */
+	f = fopen(path, "ae");
+	if (!f)
+		return -errno;
+	*ret_f = f;
+	return 0;
+}
+
+int output_new(const char *path, enum output_format format, struct output **ret_out)
+{
+	struct output *o;
+	int r;
+
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	o->format = format;
+	if (path && strcmp(path, "-") != 0) {
+		o->path = strdup(path);
+		if (!o->path) {
+			free(o);
+			return -ENOMEM;
+		}
+		r = output_open_file(path, &o->f);
+		if (r < 0) {
+			free(o->path);
+			free(o);
+			return r;
+		}
+	} else {
+		o->f = stdout;
+	}
+	*ret_out = o;
+	return 0;
+}
+
+struct output *output_free(struct output *o)
+{
+	if (!o)
+		return NULL;
+	if (o->f) {
+		fflush(o->f);
+		if (o->f != stdout)
+			fclose(o->f);
+	}
+	free(o->path);
+	free(o);
+	return NULL;
+}
+
+int output_reopen(struct output *o)
+{
+	FILE *nf = NULL;
+	int r;
+
+	if (!o->path)
+		return 0;
+	/* Open the new file first: on failure the old one keeps working. */
+	r = output_open_file(o->path, &nf);
+	if (r < 0)
+		return r;
+	fflush(o->f);
+	fclose(o->f);
+	o->f = nf;
+	o->error_logged = false;
+	return 0;
+}
+
+static void output_note_error(struct output *o, int err)
+{
+	o->write_errors++;
+	if (!o->error_logged) {
+		log_warn("writing output to %s: %s", o->path ? o->path : "stdout",
+			 strerror(err));
+		o->error_logged = true;
+	}
+	clearerr(o->f);
+}
+
+void output_line(struct output *o, const char *line, size_t len)
+{
+	if (fwrite(line, 1, len, o->f) != len || putc('\n', o->f) == EOF) {
+		output_note_error(o, errno ? errno : EIO);
+		return;
+	}
+	o->lines++;
+}
+
+int output_flush(struct output *o)
+{
+	if (fflush(o->f) == EOF) {
+		int r = errno ? errno : EIO;
+
+		output_note_error(o, r);
+		return -r;
+	}
+	o->error_logged = false;
+	return 0;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Where the probe's lines go: stdout or a file opened for appending, in JSON
+ * or text. Owns the FILE and a scratch buffer; lines are written with stdio
+ * and flushed once per batch so that they appear promptly without a write
+ * per line.
+ */
+#ifndef SENTRACE_PROBE_OUTPUT_H
+#define SENTRACE_PROBE_OUTPUT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum output_format {
+	OUTPUT_JSON,
+	OUTPUT_TEXT,
+};
+
+struct output {
+	char *path;               /* NULL for stdout */
+	FILE *f;
+	enum output_format format;
+	uint64_t lines;
+	uint64_t write_errors;
+	bool error_logged;        /* one warning per error streak */
+};
+
+int output_format_parse(const char *s, enum output_format *ret);
+const char *output_format_name(enum output_format f);
+
+/* path NULL or "-" is stdout. */
+int output_new(const char *path, enum output_format format, struct output **ret_out);
+struct output *output_free(struct output *o);
+/* Reopens a file output (log rotation); stdout is left alone. */
+int output_reopen(struct output *o);
+/* Writes one line; the newline is added here. */
+void output_line(struct output *o, const char *line, size_t len);
+int output_flush(struct output *o);
+
+#endif

@@ -1,0 +1,546 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Listening socket, tracer connections and signals. A connection owns a
+ * frame reader and a session; it is freed in its handle's close callback.
+ * Payloads are handled synchronously in read_cb, so a connection only dies
+ * between frames: after a protocol error or end of stream it stops reading,
+ * waits for its pending writes (the HELLO_ACK), then closes.
+ */
+#include "config.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <uv.h>
+
+#include "sentrace/wire.h"
+#include "frame.h"
+#include "log.h"
+#include "server.h"
+
+struct conn {
+	union {
+		uv_handle_t handle;
+		uv_stream_t stream;
+		uv_tcp_t tcp;
+		uv_pipe_t pipe;
+	} h;
+	struct probe *p;
+	struct conn *prev, *next;
+	struct frame_reader fr;
+	struct session *sess;
+	unsigned writes_pending;
+	bool finishing;             /* no more reads; close after the writes */
+	bool closing;               /* uv_close() was called */
+	char peer[96];
+};
+
+/* A reply in flight: the buffer lives until write_cb. */
+struct conn_write {
+	uv_write_t req;
+	msgpack_sbuffer sb;
+	struct conn *c;
+};
+
+int probe_new(uv_loop_t *loop, const struct net_addr *addr, struct output *out,
+	      struct probe **ret_probe)
+{
+	struct probe *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->loop = loop;
+	p->addr = *addr;
+	p->out = out;
+	*ret_probe = p;
+	return 0;
+}
+
+struct probe *probe_free(struct probe *p)
+{
+	if (!p)
+		return NULL;
+	assert(!p->conns && !p->listener_open && !p->signals_open);
+	free(p);
+	return NULL;
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+	struct conn *c = h->data;
+	struct probe *p = c->p;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		p->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	p->nconns--;
+	frame_reader_free(&c->fr);
+	session_free(c->sess);
+	free(c);
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	c->finishing = true;
+	uv_read_stop(&c->h.stream);
+	/* Pending writes are cancelled; their callbacks run before ours. */
+	uv_close(&c->h.handle, on_conn_closed);
+}
+
+/* Stops reading; closes now, or once the pending writes are done. */
+static void conn_finish(struct conn *c, const char *reason)
+{
+	if (c->finishing)
+		return;
+	if (reason)
+		session_end(c->sess, reason);
+	c->finishing = true;
+	uv_read_stop(&c->h.stream);
+	if (c->writes_pending == 0)
+		conn_close(c);
+}
+
+static void conn_fail(struct conn *c, const char *why)
+{
+	char reason[200];
+
+	log_warn("%s: closing connection: %s", c->peer, why);
+	snprintf(reason, sizeof(reason), "error: %s", why);
+	conn_finish(c, reason);
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+	struct conn_write *w = req->data;
+	struct conn *c = w->c;
+
+	if (status < 0 && status != UV_ECANCELED)
+		log_debug("%s: write: %s", c->peer, uv_strerror(status));
+	msgpack_sbuffer_destroy(&w->sb);
+	free(w);
+	c->writes_pending--;
+	if (c->finishing && c->writes_pending == 0)
+		conn_close(c);
+}
+
+/* Sends and takes over sb's buffer (sb is left empty). */
+static void conn_send(struct conn *c, msgpack_sbuffer *sb)
+{
+	struct conn_write *w;
+	uv_buf_t buf;
+	int r;
+
+	if (c->closing) {
+		msgpack_sbuffer_clear(sb);
+		return;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		msgpack_sbuffer_clear(sb);
+		return;
+	}
+	w->sb = *sb;
+	msgpack_sbuffer_init(sb);
+	w->c = c;
+	w->req.data = w;
+	buf = uv_buf_init(w->sb.data, (unsigned)w->sb.size);
+	/* w->sb stays alive until on_write frees it. */
+	r = uv_write(&w->req, &c->h.stream, &buf, 1, on_write);
+	if (r < 0) {
+		log_debug("%s: write: %s", c->peer, uv_strerror(r));
+		msgpack_sbuffer_destroy(&w->sb);
+		free(w);
+		return;
+	}
+	c->writes_pending++;
+}
+
+/* Handles every whole frame buffered; stops at the first error. */
+static void conn_process(struct conn *c)
+{
+	msgpack_sbuffer reply;
+	const char *payload;
+	uint32_t plen;
+	int r;
+
+	msgpack_sbuffer_init(&reply);
+	while (!c->finishing) {
+		r = frame_reader_next(&c->fr, &payload, &plen);
+		if (r == 0)
+			break;
+		if (r == -EMSGSIZE) {
+			session_protocol_error(c->sess,
+					       "frame of %" PRIu32 " bytes is over the limit of %u",
+					       wire_get_len((const uint8_t *)c->fr.buf + c->fr.off),
+					       WIRE_FRAME_MAX);
+			conn_fail(c, c->sess->error);
+			break;
+		}
+		if (r < 0) {
+			session_protocol_error(c->sess, "empty frame");
+			conn_fail(c, c->sess->error);
+			break;
+		}
+		r = session_handle_frame(c->sess, payload, plen, &reply);
+		if (reply.size > 0)
+			conn_send(c, &reply);
+		if (r == SESSION_CLOSE) {
+			conn_finish(c, NULL);
+			break;
+		}
+		if (r < 0) {
+			conn_fail(c, c->sess->error);
+			break;
+		}
+	}
+	msgpack_sbuffer_destroy(&reply);
+}
+
+/* End of stream: everything whole was processed; say goodbye. */
+static void conn_eof(struct conn *c)
+{
+	size_t left = c->fr.len - c->fr.off;
+
+	if (left > 0) {
+		session_protocol_error(c->sess, "stream ended inside a frame (%zu bytes left)",
+				       left);
+		conn_fail(c, c->sess->error);
+		return;
+	}
+	log_debug("%s: end of stream", c->peer);
+	conn_finish(c, c->sess->goodbye ? "goodbye" : "eof");
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct conn *c = h->data;
+	char *ptr;
+	size_t len;
+
+	if (frame_reader_reserve(&c->fr, &ptr, &len) < 0) {
+		/* read_cb gets UV_ENOBUFS. */
+		*buf = uv_buf_init(NULL, 0);
+		return;
+	}
+	*buf = uv_buf_init(ptr, (unsigned)(len > UINT32_MAX ? UINT32_MAX : len));
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct conn *c = s->data;
+
+	if (nread > 0) {
+		frame_reader_commit(&c->fr, (size_t)nread);
+		conn_process(c);
+	} else if (nread == UV_EOF) {
+		conn_eof(c);
+	} else if (nread < 0) {
+		conn_fail(c, uv_strerror((int)nread));
+	}
+	output_flush(c->p->out);
+}
+
+static void conn_peer_name(struct conn *c)
+{
+	struct sockaddr_storage ss;
+	char ip[INET6_ADDRSTRLEN] = "?";
+	int len = sizeof(ss);
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	uv_os_fd_t fd;
+
+	if (c->p->addr.is_unix) {
+		if (uv_fileno(&c->h.handle, &fd) == 0 &&
+		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
+			snprintf(c->peer, sizeof(c->peer), "unix peer pid %d",
+				 (int)cred.pid);
+		else
+			snprintf(c->peer, sizeof(c->peer), "unix peer");
+		return;
+	}
+	if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len) < 0) {
+		snprintf(c->peer, sizeof(c->peer), "tcp peer");
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+		snprintf(c->peer, sizeof(c->peer), "[%s]:%u", ip, ntohs(s6->sin6_port));
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+		snprintf(c->peer, sizeof(c->peer), "%s:%u", ip, ntohs(s4->sin_port));
+	}
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct probe *p = server->data;
+	struct conn *c;
+	int r;
+
+	if (status < 0) {
+		log_warn("accept: %s", uv_strerror(status));
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		log_warn("accept: out of memory");
+		return;
+	}
+	c->p = p;
+	frame_reader_init(&c->fr, WIRE_FRAME_MAX);
+	if (p->addr.is_unix)
+		r = uv_pipe_init(p->loop, &c->h.pipe, 0);
+	else
+		r = uv_tcp_init(p->loop, &c->h.tcp);
+	if (r < 0) {
+		log_warn("accept: %s", uv_strerror(r));
+		free(c);
+		return;
+	}
+	c->h.handle.data = c;
+	c->next = p->conns;
+	if (p->conns)
+		p->conns->prev = c;
+	p->conns = c;
+	p->nconns++;
+
+	r = uv_accept(server, &c->h.stream);
+	if (r < 0) {
+		log_warn("accept: %s", uv_strerror(r));
+		conn_close(c);
+		return;
+	}
+	conn_peer_name(c);
+	if (p->nconns > PROBE_MAX_CONNS) {
+		p->refused_conns++;
+		log_warn("%s: refusing connection: %u connections already",
+			 c->peer, PROBE_MAX_CONNS);
+		conn_close(c);
+		return;
+	}
+	if (!p->addr.is_unix)
+		uv_tcp_nodelay(&c->h.tcp, 1);
+	r = session_new(p->out, &p->totals, c->peer, &c->sess);
+	if (r == 0)
+		r = uv_read_start(&c->h.stream, on_alloc, on_read);
+	if (r < 0) {
+		log_warn("%s: %s", c->peer, strerror(-r));
+		conn_close(c);
+		return;
+	}
+	log_debug("%s: connected", c->peer);
+}
+
+/*
+ * A socket file left by a probe that died is removed; a live one (something
+ * accepts connections) or a file that is not a socket is left alone.
+ */
+static int unix_remove_stale(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		log_err("%s exists and is not a socket; not removing it", path);
+		return -EEXIST;
+	}
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sun.sun_path, path, strlen(path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	if (r == 0) {
+		log_err("%s: another process is listening there", path);
+		return -EADDRINUSE;
+	}
+	log_info("removing stale socket %s", path);
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+static int probe_listen(struct probe *p)
+{
+	struct sockaddr_storage ss;
+	char buf[160];
+	int len = sizeof(ss), r;
+	struct stat st;
+	struct net_addr bound;
+
+	if (p->addr.is_unix) {
+		r = uv_pipe_init(p->loop, &p->listener.pipe, 0);
+		if (r < 0)
+			return r;
+		p->listener_open = true;
+		p->listener.handle.data = p;
+		r = unix_remove_stale(p->addr.path);
+		if (r < 0)
+			return r;
+		r = uv_pipe_bind(&p->listener.pipe, p->addr.path);
+		if (r < 0)
+			return r;
+		p->unix_bound = true;
+		if (lstat(p->addr.path, &st) == 0)
+			p->unix_ino = st.st_ino;
+		bound = p->addr;
+	} else {
+		r = uv_tcp_init(p->loop, &p->listener.tcp);
+		if (r < 0)
+			return r;
+		p->listener_open = true;
+		p->listener.handle.data = p;
+		r = uv_tcp_bind(&p->listener.tcp, (const struct sockaddr *)&p->addr.ss, 0);
+		if (r < 0)
+			return r;
+	}
+	r = uv_listen(&p->listener.stream, 128, on_connection);
+	if (r < 0)
+		return r;
+	if (!p->addr.is_unix) {
+		/* With port 0 the kernel picked one: report the real one. */
+		memset(&bound, 0, sizeof(bound));
+		r = uv_tcp_getsockname(&p->listener.tcp, (struct sockaddr *)&ss, &len);
+		if (r < 0)
+			return r;
+		memcpy(&bound.ss, &ss, sizeof(ss));
+	}
+	log_info("listening on %s", net_addr_str(&bound, buf, sizeof(buf)));
+	return 0;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct probe *p = h->data;
+	int r;
+
+	if (signum == SIGHUP) {
+		r = output_reopen(p->out);
+		if (r < 0)
+			log_err("reopening output: %s", strerror(-r));
+		else
+			log_info("output reopened");
+		return;
+	}
+	log_info("%s: shutting down", strsignal(signum));
+	probe_stop(p);
+}
+
+int probe_start(struct probe *p)
+{
+	uv_signal_t *sigs[] = { &p->sig_term, &p->sig_int, &p->sig_hup };
+	int signums[] = { SIGTERM, SIGINT, SIGHUP };
+	char buf[160];
+	int r;
+
+	r = probe_listen(p);
+	if (r < 0) {
+		log_err("listening on %s: %s", net_addr_str(&p->addr, buf, sizeof(buf)),
+			uv_strerror(r));
+		return r;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		uv_signal_init(p->loop, sigs[i]);
+	p->signals_open = true;
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
+		sigs[i]->data = p;
+		r = uv_signal_start(sigs[i], on_signal, signums[i]);
+		if (r < 0) {
+			log_err("signal handler: %s", uv_strerror(r));
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* Reads what the kernel already holds for c, without waiting for more. */
+static void conn_drain(struct conn *c)
+{
+	size_t total = 0;
+	uv_os_fd_t fd;
+
+	if (uv_fileno(&c->h.handle, &fd) < 0)
+		return;
+	while (!c->finishing && total < PROBE_DRAIN_MAX) {
+		char *ptr;
+		size_t len;
+		ssize_t n;
+
+		if (frame_reader_reserve(&c->fr, &ptr, &len) < 0)
+			break;
+		n = recv(fd, ptr, len, MSG_DONTWAIT);
+		if (n > 0) {
+			frame_reader_commit(&c->fr, (size_t)n);
+			total += (size_t)n;
+			conn_process(c);
+		} else if (n == 0) {
+			conn_eof(c);
+		} else if (errno != EINTR) {
+			break;
+		}
+	}
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+}
+
+void probe_stop(struct probe *p)
+{
+	struct conn *c, *next;
+	struct stat st;
+
+	if (p->stopping)
+		return;
+	p->stopping = true;
+	if (p->listener_open) {
+		uv_close(&p->listener.handle, on_handle_closed);
+		p->listener_open = false;
+	}
+	if (p->unix_bound) {
+		/* Only our own file: another probe may have replaced it. */
+		if (lstat(p->addr.path, &st) == 0 && st.st_ino == p->unix_ino)
+			unlink(p->addr.path);
+		p->unix_bound = false;
+	}
+	for (c = p->conns; c; c = next) {
+		next = c->next;
+		if (c->closing)
+			continue;
+		if (!c->finishing)
+			conn_drain(c);
+		if (!c->finishing)
+			session_end(c->sess, "shutdown");
+		conn_close(c);
+	}
+	if (p->signals_open) {
+		uv_close((uv_handle_t *)&p->sig_term, on_handle_closed);
+		uv_close((uv_handle_t *)&p->sig_int, on_handle_closed);
+		uv_close((uv_handle_t *)&p->sig_hup, on_handle_closed);
+		p->signals_open = false;
+	}
+	output_flush(p->out);
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The probe's server: one listening socket (TCP or unix), one connection
+ * per tracer, signal handling, and the output they share. Everything runs on
+ * the caller's libuv loop; no threads.
+ */
+#ifndef SENTRACE_PROBE_SERVER_H
+#define SENTRACE_PROBE_SERVER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <uv.h>
+
+#include "util.h"
+#include "output.h"
+#include "session.h"
+
+/* Connections served at once; more are accepted and closed at once. */
+#define PROBE_MAX_CONNS 1024
+/* On shutdown, bytes read per connection from what the kernel buffered. */
+#define PROBE_DRAIN_MAX (64u << 20)
+
+struct conn;
+
+struct probe {
+	uv_loop_t *loop;
+	struct net_addr addr;
+	union {
+		uv_handle_t handle;
+		uv_stream_t stream;
+		uv_tcp_t tcp;
+		uv_pipe_t pipe;
+	} listener;
+	bool listener_open;         /* initialized and not yet closed */
+	bool unix_bound;            /* we created addr.path */
+	ino_t unix_ino;             /* its inode, to remove only our own */
+	uv_signal_t sig_term, sig_int, sig_hup;
+	bool signals_open;
+	struct output *out;         /* borrowed */
+	struct probe_totals totals;
+	struct conn *conns;
+	size_t nconns;
+	uint64_t refused_conns;     /* closed at once: too many connections */
+	bool stopping;
+};
+
+int probe_new(uv_loop_t *loop, const struct net_addr *addr, struct output *out,
+	      struct probe **ret_probe);
+/*
+ * Binds, listens and installs the signal handlers. On failure the caller
+ * still runs probe_stop() and the loop to close what was opened.
+ */
+int probe_start(struct probe *p);
+/*
+ * Stops listening, processes what the kernel already buffered for every
+ * connection, writes their session_end lines and closes everything, so that
+ * uv_run() returns. Idempotent; also called on SIGTERM and SIGINT.
+ */
+void probe_stop(struct probe *p);
+/* Only after the loop has run to the end. */
+struct probe *probe_free(struct probe *p);
+
+#endif
