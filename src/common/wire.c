@@ -138,6 +138,13 @@ static int validate_value(const uint8_t *b, size_t len, size_t *pos, int depth)
 		}
 	}
 
+	/*
+	 * msgpack-c refuses a container when 32 are already open, even an
+	 * empty one: containers may sit at depths 0 to 31 only.
+	 */
+	if (((c >= 0x80 && c <= 0x9f) || (c >= 0xdc && c <= 0xdf)) &&
+	    depth >= WIRE_MAX_DEPTH)
+		return -EBADMSG;
 	if (skip > left)
 		return -EBADMSG;
 	p += skip;
