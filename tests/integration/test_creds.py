@@ -1,0 +1,69 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Credentials: --uid/--gid switch the application's ids and drop its
+supplementary groups; setuid binaries still work inside the traced tree."""
+
+import json
+import os
+import shutil
+
+import harness
+
+NOBODY = 65534
+
+
+class CredsTest(harness.TracedTestCase):
+
+    def installed_creds(self, setuid=False):
+        """A copy of the creds helper that uid 65534 can run, optionally
+        setuid root, in a directory not mounted nosuid."""
+        d = self.subdir('bin')
+        if setuid and os.statvfs(d).f_flag & os.ST_NOSUID:
+            d = os.path.join(harness.BUILD, 'tests', 'integration',
+                             'suid-%d' % os.getpid())
+            os.makedirs(d, exist_ok=True)
+            os.chmod(d, 0o755)
+            self.addCleanup(shutil.rmtree, d, True)
+            self.assertFalse(os.statvfs(d).f_flag & os.ST_NOSUID,
+                             'no directory without nosuid for the setuid test')
+        path = os.path.join(d, 'creds')
+        shutil.copy(harness.helper('creds'), path)
+        os.chown(path, 0, 0)
+        os.chmod(path, 0o4755 if setuid else 0o755)
+        return path
+
+    def test_uid_gid(self):
+        prog = self.installed_creds()
+        run = self.trace([prog], ['--uid', str(NOBODY), '--gid', str(NOBODY)])
+        self.assertEqual(run.returncode, 0, run.summary())
+        creds = json.loads(run.stdout)
+        self.assertEqual(creds, {'uid': NOBODY, 'euid': NOBODY, 'gid': NOBODY,
+                                 'egid': NOBODY, 'groups': [NOBODY]})
+        ex = run.one(ev='exec', ret=0)
+        self.assertEqual(os.path.realpath(ex['file']), os.path.realpath(prog))
+        for key in ('uid', 'euid', 'gid', 'egid'):
+            self.assertEqual(ex.get(key), NOBODY, '%s of %r' % (key, harness.strip(ex)))
+
+    def test_setuid_binary(self):
+        prog = self.installed_creds(setuid=True)
+        run = self.trace([prog], ['--uid', str(NOBODY), '--gid', str(NOBODY)])
+        self.assertEqual(run.returncode, 0, run.summary())
+        creds = json.loads(run.stdout)
+        self.assertEqual(creds['uid'], NOBODY)
+        self.assertEqual(creds['euid'], 0, 'setuid bit ignored (no_new_privs?)')
+        self.assertEqual(creds['gid'], NOBODY)
+        ex = run.one(ev='exec', ret=0)
+        self.assertEqual(ex.get('uid'), NOBODY, harness.strip(ex))
+        self.assertEqual(ex.get('euid'), 0, harness.strip(ex))
+
+    def test_setuid_binary_in_shell(self):
+        """The setuid program is exec'd by a child of the application."""
+        prog = self.installed_creds(setuid=True)
+        run = self.trace(['sh', '-c', prog + '; exit 0'],
+                         ['--uid', str(NOBODY), '--gid', str(NOBODY)])
+        self.assertEqual(run.returncode, 0, run.summary())
+        creds = json.loads(run.stdout)
+        self.assertEqual((creds['uid'], creds['euid']), (NOBODY, 0))
+
+
+if __name__ == '__main__':
+    harness.main()
