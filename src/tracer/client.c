@@ -1,0 +1,586 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The probe client; see client.h for the lifecycle. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "log.h"
+
+#define BACKOFF_MIN_NS   (50 * NSEC_PER_MSEC)
+#define BACKOFF_MAX_NS   (2 * NSEC_PER_SEC)
+/* An EVENTS frame is sealed early when it grows past this. */
+#define BATCH_SEAL_BYTES (256u * 1024)
+/* Lifecycle events may use the queue up to this multiple of its limit. */
+#define LIFECYCLE_SLACK  2
+
+/* fixmap(2) "type" 3 "events" array32(n): the prefix of every EVENTS frame. */
+static const unsigned char events_prefix[] = {
+	0x82, 0xa4, 't', 'y', 'p', 'e', WIRE_EVENTS,
+	0xa6, 'e', 'v', 'e', 'n', 't', 's', 0xdd, 0, 0, 0, 0,
+};
+#define EVENTS_HDR (WIRE_FRAME_HEADER + sizeof(events_prefix))
+
+struct client_frame {
+	struct client_frame *next;
+	uv_write_t req;
+	struct client *c;
+	uint32_t events;
+	size_t len;
+	char *data;
+};
+
+struct conn {
+	union {
+		uv_handle_t handle;
+		uv_stream_t stream;
+		uv_tcp_t tcp;
+		uv_pipe_t pipe;
+	} h;
+	uv_connect_t req;
+	struct client *c;
+};
+
+static void client_connect(struct client *c);
+static void flush(struct client *c);
+
+static void frame_free(struct client_frame *f)
+{
+	free(f->data);
+	free(f);
+}
+
+static struct client_frame *frame_from_sbuffer(struct client *c, msgpack_sbuffer *sb,
+					       uint32_t events)
+{
+	struct client_frame *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->c = c;
+	f->events = events;
+	f->len = sb->size;
+	f->data = msgpack_sbuffer_release(sb);
+	return f;
+}
+
+static void queue_frame(struct client *c, struct client_frame *f)
+{
+	f->next = NULL;
+	if (c->tail)
+		c->tail->next = f;
+	else
+		c->head = f;
+	c->tail = f;
+	c->queued_bytes += f->len;
+	c->queued_frames++;
+}
+
+static void batch_begin(struct client *c)
+{
+	static const char zero[WIRE_FRAME_HEADER];
+
+	msgpack_sbuffer_write(&c->batch, zero, sizeof(zero));
+	msgpack_sbuffer_write(&c->batch, (const char *)events_prefix,
+			      sizeof(events_prefix));
+	c->batch_events = 0;
+}
+
+static void seal_batch(struct client *c)
+{
+	struct client_frame *f;
+	unsigned char *cnt;
+
+	if (c->batch_events == 0)
+		return;
+	cnt = (unsigned char *)c->batch.data + EVENTS_HDR - 4;
+	cnt[0] = (unsigned char)(c->batch_events >> 24);
+	cnt[1] = (unsigned char)(c->batch_events >> 16);
+	cnt[2] = (unsigned char)(c->batch_events >> 8);
+	cnt[3] = (unsigned char)c->batch_events;
+	frame_end(&c->batch, 0);
+	f = frame_from_sbuffer(c, &c->batch, c->batch_events);
+	if (!f) {
+		c->events_lost += c->batch_events;
+		c->batch.size = 0;
+	} else {
+		queue_frame(c, f);
+	}
+	batch_begin(c);
+}
+
+void client_emit(struct client *c, const struct evbuf *e)
+{
+	size_t limit = c->max_bytes;
+	size_t used = c->queued_bytes + c->batch.size;
+
+	if (ev_kind_is_lifecycle(e->kind))
+		limit *= LIFECYCLE_SLACK;
+	if (used + e->sb.size > limit || c->queued_frames >= c->max_frames ||
+	    c->state == CLIENT_DONE) {
+		c->events_dropped++;
+		c->dropped[e->kind]++;
+		return;
+	}
+	msgpack_sbuffer_write(&c->batch, e->sb.data, e->sb.size);
+	c->batch_events++;
+	c->events_queued++;
+	if (c->batch.size >= BATCH_SEAL_BYTES)
+		seal_batch(c);
+}
+
+static void queue_stats(struct client *c)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct client_frame *f;
+	size_t start;
+	uint32_t ndropped = 0;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	start = frame_begin(&sb);
+	msgpack_pack_map(&pk, 3);
+	wire_pack_kv_u64(&pk, "type", WIRE_STATS);
+	wire_pack_str(&pk, "counters");
+	if (c->pack_stats)
+		c->pack_stats(c, &pk);
+	else
+		msgpack_pack_map(&pk, 0);
+	for (int k = 0; k < EV_KIND_MAX; k++)
+		ndropped += c->dropped[k] != 0;
+	wire_pack_str(&pk, "dropped");
+	msgpack_pack_map(&pk, ndropped);
+	for (int k = 0; k < EV_KIND_MAX; k++)
+		if (c->dropped[k])
+			wire_pack_kv_u64(&pk, ev_kind_name(k), c->dropped[k]);
+	frame_end(&sb, start);
+	f = frame_from_sbuffer(c, &sb, 0);
+	if (f)
+		queue_frame(c, f);
+	msgpack_sbuffer_destroy(&sb);
+}
+
+void client_send_stats(struct client *c)
+{
+	seal_batch(c);
+	queue_stats(c);
+	flush(c);
+}
+
+static void conn_close_cb(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void drop_stream(struct client *c)
+{
+	if (c->stream) {
+		uv_read_stop(c->stream);
+		if (!uv_is_closing((uv_handle_t *)c->stream))
+			uv_close((uv_handle_t *)c->stream, conn_close_cb);
+		c->stream = NULL;
+	}
+	frame_reader_free(&c->reader);
+}
+
+static void finish_done(struct client *c)
+{
+	uint64_t lost = client_undelivered(c);
+
+	drop_stream(c);
+	uv_timer_stop(&c->timer);
+	if (c->finish_timer.loop)
+		uv_timer_stop(&c->finish_timer);
+	c->state = CLIENT_DONE;
+	if (lost)
+		log_warn("%llu event(s) were not delivered to the probe at %s "
+			 "(%llu dropped because the queue was full, %llu lost "
+			 "with a connection, the rest still queued)",
+			 (unsigned long long)lost, c->addr_str,
+			 (unsigned long long)c->events_dropped,
+			 (unsigned long long)c->events_lost);
+	if (c->on_done)
+		c->on_done(c);
+}
+
+static void retry_cb(uv_timer_t *t)
+{
+	struct client *c = t->data;
+
+	if (c->finishing && c->state != CLIENT_IDLE)
+		return;
+	if (c->state == CLIENT_IDLE)
+		client_connect(c);
+}
+
+static void schedule_retry(struct client *c)
+{
+	uint64_t delay = c->backoff_ns;
+	/* ±25% jitter so that many tracers do not reconnect in step. */
+	uint64_t jitter = delay / 2 ? (uint64_t)rand() % (delay / 2) : 0;
+
+	delay = delay - delay / 4 + jitter;
+	c->backoff_ns = c->backoff_ns * 2 > BACKOFF_MAX_NS ? BACKOFF_MAX_NS
+							  : c->backoff_ns * 2;
+	c->state = CLIENT_IDLE;
+	uv_timer_start(&c->timer, retry_cb, delay / NSEC_PER_MSEC + 1, 0);
+}
+
+static void connection_lost(struct client *c, int err)
+{
+	bool was_ready = c->state == CLIENT_READY;
+
+	c->last_error = err;
+	drop_stream(c);
+	if (c->fatal) {
+		finish_done(c);
+		return;
+	}
+	if (was_ready)
+		log_warn("connection to the probe at %s lost: %s; reconnecting",
+			 c->addr_str, uv_strerror(err));
+	else
+		log_debug("probe at %s: %s", c->addr_str, uv_strerror(err));
+	schedule_retry(c);
+}
+
+static void write_cb(uv_write_t *req, int status)
+{
+	struct client_frame *f = req->data;
+	struct client *c = f->c;
+
+	c->inflight_frames--;
+	if (status == 0) {
+		c->events_sent += f->events;
+		c->frames_sent++;
+		c->bytes_sent += f->len;
+	} else {
+		/* Lost with the connection; counted, never silent. */
+		c->events_lost += f->events;
+	}
+	frame_free(f);
+	if (status == 0)
+		flush(c);
+}
+
+static int write_frame(struct client *c, struct client_frame *f)
+{
+	uv_buf_t buf = uv_buf_init(f->data, (unsigned)f->len);
+	int r;
+
+	/* f (and so buf) lives until write_cb. */
+	f->req.data = f;
+	r = uv_write(&f->req, c->stream, &buf, 1, write_cb);
+	if (r < 0) {
+		c->events_lost += f->events;
+		frame_free(f);
+		return r;
+	}
+	c->inflight_frames++;
+	return 0;
+}
+
+static void shutdown_cb(uv_shutdown_t *req, int status)
+{
+	/* The probe closes once it has processed everything: see read_cb. */
+}
+
+static void flush(struct client *c)
+{
+	if (c->state != CLIENT_READY || !c->stream)
+		return;
+	while (c->head) {
+		struct client_frame *f = c->head;
+
+		c->head = f->next;
+		if (!c->head)
+			c->tail = NULL;
+		c->queued_bytes -= f->len;
+		c->queued_frames--;
+		if (write_frame(c, f) < 0) {
+			connection_lost(c, UV_EPIPE);
+			return;
+		}
+	}
+	if (c->finishing && c->goodbye_queued && c->inflight_frames == 0 &&
+	    c->shutdown_req.handle == NULL) {
+		c->shutdown_req.data = c;
+		if (uv_shutdown(&c->shutdown_req, c->stream, shutdown_cb) < 0)
+			finish_done(c);
+	}
+}
+
+static void check_cb(uv_check_t *h)
+{
+	struct client *c = h->data;
+
+	seal_batch(c);
+	flush(c);
+}
+
+static void handle_frame(struct client *c, const char *payload, uint32_t len)
+{
+	msgpack_unpacked up;
+	const msgpack_object *root;
+	int type;
+
+	msgpack_unpacked_init(&up);
+	if (wire_decode(payload, len, &up, &root, &type) < 0) {
+		log_warn("malformed frame from the probe at %s; ignored", c->addr_str);
+		c->unknown_frames++;
+		goto out;
+	}
+	if (type == WIRE_HELLO_ACK && c->state == CLIENT_HANDSHAKE) {
+		struct wire_hello_ack ack;
+
+		if (wire_unpack_hello_ack(root, &ack) < 0) {
+			log_warn("malformed HELLO_ACK from %s", c->addr_str);
+			c->unknown_frames++;
+			goto out;
+		}
+		if (ack.error.len > 0) {
+			log_err("the probe at %s refused this tracer: %.*s",
+				c->addr_str, (int)ack.error.len, ack.error.ptr);
+			c->fatal = true;
+			goto out;
+		}
+		c->state = CLIENT_READY;
+		c->session = ack.session;
+		c->backoff_ns = BACKOFF_MIN_NS;
+		c->connects++;
+		log_info("connected to the probe at %s (session %llu)",
+			 c->addr_str, (unsigned long long)c->session);
+		if (c->on_ready)
+			c->on_ready(c);
+		flush(c);
+	} else if (type == WIRE_COMMAND) {
+		c->commands++;
+		log_info("COMMAND from the probe ignored: not supported yet");
+	} else {
+		c->unknown_frames++;
+		log_debug("frame type %d from the probe skipped", type);
+	}
+out:
+	msgpack_unpacked_destroy(&up);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct client *c = ((struct conn *)h->data)->c;
+	char *p;
+	size_t len;
+
+	if (frame_reader_reserve(&c->reader, &p, &len) < 0) {
+		*buf = uv_buf_init(NULL, 0);
+		return;
+	}
+	*buf = uv_buf_init(p, (unsigned)len);
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct client *c = ((struct conn *)s->data)->c;
+	const char *payload;
+	uint32_t len;
+	int r;
+
+	if (nread < 0) {
+		if (c->finishing && c->shutdown_req.handle) {
+			/* The probe closed after our half-close: all processed. */
+			finish_done(c);
+			return;
+		}
+		connection_lost(c, (int)nread);
+		return;
+	}
+	frame_reader_commit(&c->reader, (size_t)nread);
+	while ((r = frame_reader_next(&c->reader, &payload, &len)) > 0) {
+		handle_frame(c, payload, len);
+		if (c->fatal) {
+			connection_lost(c, UV_ECONNREFUSED);
+			return;
+		}
+	}
+	if (r < 0) {
+		log_warn("bad frame from the probe at %s: %s", c->addr_str,
+			 strerror(-r));
+		connection_lost(c, UV_EPROTO);
+	}
+}
+
+static void send_hello(struct client *c)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct client_frame *f;
+	size_t start;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	start = frame_begin(&sb);
+	wire_pack_hello(&pk, &c->hello);
+	frame_end(&sb, start);
+	f = frame_from_sbuffer(c, &sb, 0);
+	msgpack_sbuffer_destroy(&sb);
+	if (!f || write_frame(c, f) < 0)
+		connection_lost(c, UV_ENOMEM);
+}
+
+static void connect_cb(uv_connect_t *req, int status)
+{
+	struct conn *conn = req->data;
+	struct client *c = conn->c;
+	int r;
+
+	if (c->stream != &conn->h.stream)
+		return; /* a stale attempt; its handle is already closing */
+	if (status < 0) {
+		connection_lost(c, status);
+		return;
+	}
+	c->state = CLIENT_HANDSHAKE;
+	frame_reader_init(&c->reader, WIRE_FRAME_MAX);
+	memset(&c->shutdown_req, 0, sizeof(c->shutdown_req));
+	r = uv_read_start(c->stream, alloc_cb, read_cb);
+	if (r < 0) {
+		connection_lost(c, r);
+		return;
+	}
+	send_hello(c);
+}
+
+static void client_connect(struct client *c)
+{
+	struct conn *conn = calloc(1, sizeof(*conn));
+	int r;
+
+	if (!conn) {
+		schedule_retry(c);
+		return;
+	}
+	conn->c = c;
+	conn->req.data = conn;
+	if (c->addr.is_unix) {
+		uv_pipe_init(c->loop, &conn->h.pipe, 0);
+		conn->h.handle.data = conn;
+		c->stream = &conn->h.stream;
+		c->state = CLIENT_CONNECTING;
+		uv_pipe_connect(&conn->req, &conn->h.pipe, c->addr.path, connect_cb);
+		return;
+	}
+	uv_tcp_init(c->loop, &conn->h.tcp);
+	conn->h.handle.data = conn;
+	uv_tcp_nodelay(&conn->h.tcp, 1);
+	c->stream = &conn->h.stream;
+	c->state = CLIENT_CONNECTING;
+	r = uv_tcp_connect(&conn->req, &conn->h.tcp,
+			   (const struct sockaddr *)&c->addr.ss, connect_cb);
+	if (r < 0)
+		connection_lost(c, r);
+}
+
+int client_init(struct client *c, uv_loop_t *loop, const char *addr,
+		size_t max_bytes, size_t max_frames)
+{
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	r = parse_net_addr(addr, &c->addr);
+	if (r < 0)
+		return r;
+	net_addr_str(&c->addr, c->addr_str, sizeof(c->addr_str));
+	c->loop = loop;
+	c->max_bytes = max_bytes;
+	c->max_frames = max_frames;
+	c->backoff_ns = BACKOFF_MIN_NS;
+	c->state = CLIENT_IDLE;
+	msgpack_sbuffer_init(&c->batch);
+	batch_begin(c);
+	uv_timer_init(loop, &c->timer);
+	c->timer.data = c;
+	uv_check_init(loop, &c->check);
+	c->check.data = c;
+	uv_check_start(&c->check, check_cb);
+	srand((unsigned)getpid() ^ (unsigned)now_monotonic_ns());
+	return 0;
+}
+
+void client_start(struct client *c)
+{
+	if (c->state == CLIENT_IDLE)
+		client_connect(c);
+}
+
+static void finish_deadline_cb(uv_timer_t *t)
+{
+	struct client *c = t->data;
+
+	if (c->state != CLIENT_DONE) {
+		log_warn("the probe at %s did not take the last events in time",
+			 c->addr_str);
+		finish_done(c);
+	}
+}
+
+void client_finish(struct client *c, int exit_status, uint64_t deadline_ns)
+{
+	struct wire_goodbye bye = { wire_str_c("exit"), exit_status };
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct client_frame *f;
+	size_t start;
+
+	if (c->finishing)
+		return;
+	c->finishing = true;
+	if (c->state == CLIENT_DONE) {
+		finish_done(c);
+		return;
+	}
+	seal_batch(c);
+	queue_stats(c);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	start = frame_begin(&sb);
+	wire_pack_goodbye(&pk, &bye);
+	frame_end(&sb, start);
+	f = frame_from_sbuffer(c, &sb, 0);
+	msgpack_sbuffer_destroy(&sb);
+	if (f)
+		queue_frame(c, f);
+	c->goodbye_queued = true;
+	uv_timer_init(c->loop, &c->finish_timer);
+	c->finish_timer.data = c;
+	uv_timer_start(&c->finish_timer, finish_deadline_cb,
+		       deadline_ns / NSEC_PER_MSEC + 1, 0);
+	flush(c);
+}
+
+void client_close(struct client *c)
+{
+	drop_stream(c);
+	while (c->head) {
+		struct client_frame *f = c->head;
+
+		c->head = f->next;
+		frame_free(f);
+	}
+	c->tail = NULL;
+	c->queued_bytes = c->queued_frames = 0;
+	msgpack_sbuffer_destroy(&c->batch);
+	if (!uv_is_closing((uv_handle_t *)&c->timer))
+		uv_close((uv_handle_t *)&c->timer, NULL);
+	if (!uv_is_closing((uv_handle_t *)&c->check))
+		uv_close((uv_handle_t *)&c->check, NULL);
+	if (c->finish_timer.loop && !uv_is_closing((uv_handle_t *)&c->finish_timer))
+		uv_close((uv_handle_t *)&c->finish_timer, NULL);
+}
+
+uint64_t client_undelivered(const struct client *c)
+{
+	return c->events_dropped + (c->events_queued - c->events_sent);
+}

@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The tracer's connection to the probe: connect with back-off and jitter,
+ * HELLO / HELLO_ACK, a bounded outbound queue that never blocks a tracee,
+ * events batched into one EVENTS frame per loop iteration, and an orderly
+ * finish (STATS, GOODBYE, half-close, wait for the probe to close).
+ */
+#ifndef SENTRACE_CLIENT_H
+#define SENTRACE_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+#include <uv.h>
+
+#include "event.h"
+#include "frame.h"
+#include "sentrace/wire.h"
+#include "util.h"
+
+struct client;
+struct client_frame;
+
+enum client_state {
+	CLIENT_IDLE,        /* waiting to (re)connect */
+	CLIENT_CONNECTING,
+	CLIENT_HANDSHAKE,   /* HELLO sent */
+	CLIENT_READY,       /* HELLO_ACK received: frames flow */
+	CLIENT_CLOSING,     /* handle being closed */
+	CLIENT_DONE,        /* finished, or gave up for good */
+};
+
+typedef void (*client_cb)(struct client *c);
+typedef void (*client_stats_fn)(struct client *c, msgpack_packer *pk);
+
+struct client {
+	uv_loop_t *loop;
+	struct net_addr addr;
+	char addr_str[160];
+	enum client_state state;
+
+	uv_stream_t *stream;        /* heap; freed in its close_cb */
+	uv_timer_t timer;           /* back-off */
+	uv_timer_t finish_timer;    /* bounds the wait for the probe at exit */
+	uv_check_t check;           /* seals the batch once per iteration */
+	uv_shutdown_t shutdown_req;
+	struct frame_reader reader;
+	uint64_t backoff_ns;
+	int last_error;             /* why the last attempt failed (-errno) */
+
+	/* What HELLO says; strings owned by the caller. */
+	struct wire_hello hello;
+
+	/* Outbound: frames not yet handed to libuv, then in flight. */
+	struct client_frame *head, *tail;
+	size_t queued_bytes, queued_frames;
+	size_t inflight_frames;
+	size_t max_bytes, max_frames;
+
+	/* The EVENTS frame being filled. */
+	msgpack_sbuffer batch;
+	uint32_t batch_events;
+
+	/* Counters for STATS and the final report. */
+	uint64_t events_queued;
+	uint64_t events_sent;       /* write completed */
+	uint64_t events_dropped;     /* refused by a full queue (per kind below) */
+	uint64_t events_lost;        /* queued, then lost with a connection */
+	uint64_t dropped[EV_KIND_MAX];
+	uint64_t frames_sent, bytes_sent;
+	uint64_t connects, unknown_frames, commands;
+	uint64_t session;
+
+	bool finishing;
+	bool goodbye_queued;
+	bool fatal;                 /* the probe refused us: do not retry */
+	client_cb on_ready;         /* every successful handshake */
+	client_cb on_done;          /* finish completed or gave up */
+	client_stats_fn pack_stats; /* fills the "counters" map of STATS */
+	void *data;
+};
+
+int client_init(struct client *c, uv_loop_t *loop, const char *addr,
+		size_t max_bytes, size_t max_frames);
+void client_start(struct client *c);
+/* Appends a finished event; counts it as dropped when the queue is full. */
+void client_emit(struct client *c, const struct evbuf *e);
+/* Queues a STATS frame now. */
+void client_send_stats(struct client *c);
+/*
+ * Sends what is queued, then STATS and GOODBYE, half-closes and waits for
+ * the probe to close; on_done runs when that happened or deadline passed.
+ */
+void client_finish(struct client *c, int exit_status, uint64_t deadline_ns);
+/* Closes the handles; the loop can end after their close callbacks. */
+void client_close(struct client *c);
+/* Events not delivered (still queued or dropped). */
+uint64_t client_undelivered(const struct client *c);
+
+#endif

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The event builder. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sentrace/wire.h"
+#include "event.h"
+#include "util.h"
+
+/* Above this an evbuf is shrunk back after use (execs with big envs). */
+#define EVBUF_KEEP (16u * 1024)
+
+static const char *const kind_names[EV_KIND_MAX] = {
+	[EV_EXEC] = "exec", [EV_FORK] = "fork", [EV_EXIT] = "exit",
+	[EV_OPEN] = "open", [EV_UNLINK] = "unlink", [EV_RMDIR] = "rmdir",
+	[EV_RENAME] = "rename", [EV_MKDIR] = "mkdir", [EV_LINK] = "link",
+	[EV_SYMLINK] = "symlink", [EV_CHMOD] = "chmod", [EV_CHOWN] = "chown",
+	[EV_UTIMES] = "utimes", [EV_TRUNCATE] = "truncate",
+	[EV_MOUNT] = "mount", [EV_UMOUNT] = "umount", [EV_SETUID] = "setuid",
+	[EV_SETGID] = "setgid", [EV_CAPSET] = "capset",
+	[EV_LOAD_MODULE] = "load_module", [EV_UNLOAD_MODULE] = "unload_module",
+	[EV_PTRACE] = "ptrace", [EV_MEMFD_CREATE] = "memfd_create",
+	[EV_BPF] = "bpf", [EV_PRCTL] = "prctl", [EV_CHDIR] = "chdir",
+	[EV_SOCKET] = "socket", [EV_BIND] = "bind", [EV_CONNECT] = "connect",
+	[EV_LISTEN] = "listen", [EV_ACCEPT] = "accept",
+};
+
+const char *ev_kind_name(enum ev_kind k)
+{
+	return (unsigned)k < EV_KIND_MAX ? kind_names[k] : "unknown";
+}
+
+void evbuf_init(struct evbuf *e)
+{
+	memset(e, 0, sizeof(*e));
+	msgpack_sbuffer_init(&e->sb);
+	msgpack_packer_init(&e->pk, &e->sb, msgpack_sbuffer_write);
+}
+
+void evbuf_free(struct evbuf *e)
+{
+	msgpack_sbuffer_destroy(&e->sb);
+	memset(e, 0, sizeof(*e));
+}
+
+void ev_begin(struct evbuf *e, enum ev_kind kind, const char *syscall,
+	      pid_t pid, pid_t tid, bool compat)
+{
+	static const char map16[3] = { (char)0xde, 0, 0 };
+
+	e->sb.size = 0;
+	e->nkeys = 0;
+	e->kind = kind;
+	e->open = true;
+	msgpack_sbuffer_write(&e->sb, map16, sizeof(map16));
+	ev_str(e, "ev", ev_kind_name(kind));
+	if (syscall)
+		ev_str(e, "syscall", syscall);
+	ev_u64(e, "ts", now_realtime_ns());
+	ev_i64(e, "pid", pid);
+	ev_i64(e, "tid", tid);
+	if (compat)
+		ev_bool(e, "compat", true);
+}
+
+void ev_key(struct evbuf *e, const char *key)
+{
+	wire_pack_str(&e->pk, key);
+	e->nkeys++;
+}
+
+void ev_str(struct evbuf *e, const char *key, const char *val)
+{
+	ev_key(e, key);
+	wire_pack_str(&e->pk, val);
+}
+
+void ev_strn(struct evbuf *e, const char *key, const char *val, size_t len)
+{
+	ev_key(e, key);
+	wire_pack_strn(&e->pk, val, len);
+}
+
+void ev_i64(struct evbuf *e, const char *key, int64_t val)
+{
+	ev_key(e, key);
+	msgpack_pack_int64(&e->pk, val);
+}
+
+void ev_u64(struct evbuf *e, const char *key, uint64_t val)
+{
+	ev_key(e, key);
+	msgpack_pack_uint64(&e->pk, val);
+}
+
+void ev_bool(struct evbuf *e, const char *key, bool val)
+{
+	ev_key(e, key);
+	if (val)
+		msgpack_pack_true(&e->pk);
+	else
+		msgpack_pack_false(&e->pk);
+}
+
+void ev_end(struct evbuf *e)
+{
+	e->sb.data[1] = (char)(e->nkeys >> 8);
+	e->sb.data[2] = (char)e->nkeys;
+	e->open = false;
+}
+
+void ev_reset(struct evbuf *e)
+{
+	e->open = false;
+	e->sb.size = 0;
+	if (e->sb.alloc > EVBUF_KEEP) {
+		msgpack_sbuffer_destroy(&e->sb);
+		msgpack_sbuffer_init(&e->sb);
+	}
+}

@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* sentrace: command line. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "trace.h"
+#include "util.h"
+
+#define DEFAULT_HANDSHAKE_TIMEOUT_NS (30 * NSEC_PER_SEC)
+#define DEFAULT_QUEUE_MAX_BYTES      (64u << 20)
+#define DEFAULT_QUEUE_MAX_FRAMES     65536u
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: sentrace trace [OPTIONS] -- CMD [ARGS...]\n"
+"       sentrace version\n"
+"\n"
+"Runs CMD under ptrace with a seccomp filter, follows every process and\n"
+"thread it starts, and streams security events to sentrace-probe. CMD\n"
+"starts only once the probe has answered (unless --async). sentrace exits\n"
+"with CMD's exit status (128+N when CMD was killed by signal N), 127 when\n"
+"CMD is not found, 126 when it cannot be executed, 125 when tracing could\n"
+"not start. SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and\n"
+"SIGWINCH sent to sentrace are passed on to CMD.\n"
+"\n"
+"Options:\n"
+"  --probe-addr ADDR         probe address: HOST:PORT, unix:/PATH or /PATH\n"
+"                            (default %s; env SENTRACE_PROBE_ADDR)\n"
+"  --uid N                   run CMD as user id N\n"
+"  --gid N                   run CMD as group id N (supplementary groups: N)\n"
+"  --disable-seccomp         stop on every system call instead of using a\n"
+"                            seccomp filter (slower; for kernels without it)\n"
+"  --async                   start CMD at once; connect to the probe meanwhile\n"
+"  --handshake-timeout DUR   how long CMD waits for the probe before sentrace\n"
+"                            gives up without starting it (default 30s)\n"
+"  --queue-max-bytes N       bound of the outbound queue (default 64 MiB);\n"
+"                            events over it are dropped and counted\n"
+"  --queue-max-frames N      bound on queued frames (default 65536)\n"
+"  --verbose                 informational messages\n"
+"  --debug                   debug messages\n"
+"  -h, --help                this text\n"
+"\n"
+"Environment: SENTRACE_CONTAINER_ID sets the container id sent to the probe.\n",
+		SENTRACE_DEFAULT_PROBE_ADDR);
+}
+
+enum {
+	OPT_PROBE_ADDR = 256, OPT_UID, OPT_GID, OPT_DISABLE_SECCOMP, OPT_ASYNC,
+	OPT_HANDSHAKE_TIMEOUT, OPT_QUEUE_BYTES, OPT_QUEUE_FRAMES, OPT_VERBOSE,
+	OPT_DEBUG,
+};
+
+static int cmd_trace(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "probe-addr", required_argument, NULL, OPT_PROBE_ADDR },
+		{ "uid", required_argument, NULL, OPT_UID },
+		{ "gid", required_argument, NULL, OPT_GID },
+		{ "disable-seccomp", no_argument, NULL, OPT_DISABLE_SECCOMP },
+		{ "async", no_argument, NULL, OPT_ASYNC },
+		{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
+		{ "queue-max-bytes", required_argument, NULL, OPT_QUEUE_BYTES },
+		{ "queue-max-frames", required_argument, NULL, OPT_QUEUE_FRAMES },
+		{ "verbose", no_argument, NULL, OPT_VERBOSE },
+		{ "debug", no_argument, NULL, OPT_DEBUG },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct tracer_opts o = {
+		.probe_addr = SENTRACE_DEFAULT_PROBE_ADDR,
+		.handshake_timeout_ns = DEFAULT_HANDSHAKE_TIMEOUT_NS,
+		.queue_max_bytes = DEFAULT_QUEUE_MAX_BYTES,
+		.queue_max_frames = DEFAULT_QUEUE_MAX_FRAMES,
+	};
+	const char *env = getenv("SENTRACE_PROBE_ADDR");
+	int level = LOG_LEVEL_WARN;
+	uint64_t v;
+	int c;
+
+	if (env && *env)
+		o.probe_addr = env;
+	/* "+" stops at the first non-option: CMD's own flags stay CMD's. */
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_PROBE_ADDR:
+			o.probe_addr = optarg;
+			break;
+		case OPT_UID:
+		case OPT_GID:
+			if (parse_u64(optarg, 0xfffffffe, &v) < 0) {
+				log_err("--%s takes a numeric id, not '%s'",
+					c == OPT_UID ? "uid" : "gid", optarg);
+				return 2;
+			}
+			if (c == OPT_UID) {
+				o.set_uid = true;
+				o.uid = (uid_t)v;
+			} else {
+				o.set_gid = true;
+				o.gid = (gid_t)v;
+			}
+			break;
+		case OPT_DISABLE_SECCOMP:
+			o.disable_seccomp = true;
+			break;
+		case OPT_ASYNC:
+			o.async = true;
+			break;
+		case OPT_HANDSHAKE_TIMEOUT:
+			if (parse_duration_ns(optarg, &o.handshake_timeout_ns) < 0 ||
+			    o.handshake_timeout_ns == 0) {
+				log_err("--handshake-timeout takes a duration such as 10s or 500ms, not '%s'",
+					optarg);
+				return 2;
+			}
+			break;
+		case OPT_QUEUE_BYTES:
+		case OPT_QUEUE_FRAMES:
+			if (parse_u64(optarg, SIZE_MAX, &v) < 0 || v == 0) {
+				log_err("--queue-max-%s takes a positive number, not '%s'",
+					c == OPT_QUEUE_BYTES ? "bytes" : "frames", optarg);
+				return 2;
+			}
+			if (c == OPT_QUEUE_BYTES)
+				o.queue_max_bytes = (size_t)v;
+			else
+				o.queue_max_frames = (size_t)v;
+			break;
+		case OPT_VERBOSE:
+			if (level < LOG_LEVEL_INFO)
+				level = LOG_LEVEL_INFO;
+			break;
+		case OPT_DEBUG:
+			level = LOG_LEVEL_DEBUG;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	log_level = level;
+	if (optind >= argc) {
+		log_err("no command given: sentrace trace [OPTIONS] -- CMD [ARGS...]");
+		return 2;
+	}
+	o.argv = argv + optind;
+	return trace_run(&o);
+}
+
+int main(int argc, char **argv)
+{
+	log_init("sentrace", LOG_LEVEL_WARN);
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "trace") == 0)
+		return cmd_trace(argc - 1, argv + 1);
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("sentrace %s (wire protocol %d)\n", SENTRACE_VERSION, 1);
+		return 0;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	log_err("unknown command '%s'", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Tracee memory and /proc readers. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "mem.h"
+
+#define PAGE 4096u
+
+int mem_read(pid_t tid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = { buf, len };
+	struct iovec remote = { (void *)(uintptr_t)addr, len };
+	ssize_t n;
+
+	if (len == 0)
+		return 0;
+	if (addr == 0)
+		return -EFAULT;
+	n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+int mem_read_str(pid_t tid, uint64_t addr, char *buf, size_t cap, bool *ret_trunc)
+{
+	size_t got = 0;
+
+	if (ret_trunc)
+		*ret_trunc = false;
+	if (cap == 0)
+		return -EINVAL;
+	if (addr == 0)
+		return -EFAULT;
+	/*
+	 * Read up to the end of the current page first: the next page may not
+	 * be mapped, and a string that ends before it must still be readable.
+	 */
+	while (got < cap - 1) {
+		size_t chunk = PAGE - ((addr + got) & (PAGE - 1));
+		struct iovec local, remote;
+		ssize_t n;
+		char *nul;
+
+		if (chunk > cap - 1 - got)
+			chunk = cap - 1 - got;
+		local = (struct iovec){ buf + got, chunk };
+		remote = (struct iovec){ (void *)(uintptr_t)(addr + got), chunk };
+		n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
+		if (n <= 0) {
+			if (got > 0)
+				break; /* unterminated at an unmapped page */
+			return n < 0 ? -errno : -EFAULT;
+		}
+		nul = memchr(buf + got, '\0', (size_t)n);
+		if (nul)
+			return (int)(nul - buf);
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	if (ret_trunc)
+		*ret_trunc = true;
+	return (int)got;
+}
+
+int mem_read_ptr(pid_t tid, uint64_t array, size_t i, unsigned ptr_size,
+		 uint64_t *ret)
+{
+	uint64_t v = 0;
+	int r;
+
+	if (ptr_size == 4) {
+		uint32_t v32;
+
+		r = mem_read(tid, array + i * 4, &v32, 4);
+		v = v32;
+	} else {
+		r = mem_read(tid, array + i * 8, &v, 8);
+	}
+	if (r < 0)
+		return r;
+	*ret = v;
+	return 0;
+}
+
+int proc_readlink(pid_t tid, const char *what, char *buf, size_t cap)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/%s", (int)tid, what);
+	n = readlink(link, buf, cap - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+int proc_fd_path(pid_t tid, int fd, char *buf, size_t cap)
+{
+	char what[32];
+
+	if (fd < 0)
+		return -EBADF;
+	snprintf(what, sizeof(what), "fd/%d", fd);
+	return proc_readlink(tid, what, buf, cap);
+}
+
+static int read_file(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, cap - 1);
+	if (n < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	close(fd);
+	buf[n] = '\0';
+	return (int)n;
+}
+
+static void parse_ids(const char *line, int64_t out[4])
+{
+	for (int i = 0; i < 4; i++) {
+		char *end;
+
+		out[i] = strtoll(line, &end, 10);
+		line = end;
+	}
+}
+
+int proc_read_status(pid_t tid, struct proc_status *ret)
+{
+	char path[64], buf[4096];
+	struct proc_status st = { 0 };
+	int64_t ids[4];
+	char *p;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	r = read_file(path, buf, sizeof(buf));
+	if (r < 0)
+		return r;
+	if ((p = strstr(buf, "\nTgid:")))
+		st.tgid = (pid_t)strtol(p + 6, NULL, 10);
+	if ((p = strstr(buf, "\nPPid:")))
+		st.ppid = (pid_t)strtol(p + 6, NULL, 10);
+	if ((p = strstr(buf, "\nUid:"))) {
+		parse_ids(p + 5, ids);
+		st.uid = ids[0], st.euid = ids[1], st.suid = ids[2], st.fsuid = ids[3];
+	}
+	if ((p = strstr(buf, "\nGid:"))) {
+		parse_ids(p + 5, ids);
+		st.gid = ids[0], st.egid = ids[1], st.sgid = ids[2], st.fsgid = ids[3];
+	}
+	if (st.tgid == 0)
+		return -EIO;
+	*ret = st;
+	return 0;
+}
+
+int proc_tty(pid_t pid, char *buf, size_t cap)
+{
+	char target[SENTRACE_PATH_MAX];
+	const char *name;
+	int r = proc_fd_path(pid, 0, target, sizeof(target));
+
+	buf[0] = '\0';
+	if (r < 0)
+		return r;
+	if (strncmp(target, "/dev/pts/", 9) == 0)
+		snprintf(buf, cap, "pts%s", target + 9);
+	else if (strncmp(target, "/dev/tty", 8) == 0 ||
+		 strncmp(target, "/dev/console", 12) == 0) {
+		name = strrchr(target, '/') + 1;
+		snprintf(buf, cap, "%s", name);
+	}
+	return (int)strlen(buf);
+}
+
+void path_normalize(char *path)
+{
+	char *out = path, *in = path;
+
+	/* out always ends without a trailing slash except for the root. */
+	while (*in) {
+		char *seg;
+		size_t len;
+
+		while (*in == '/')
+			in++;
+		if (!*in)
+			break;
+		seg = in;
+		while (*in && *in != '/')
+			in++;
+		len = (size_t)(in - seg);
+		if (len == 1 && seg[0] == '.')
+			continue;
+		if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+			while (out > path && *--out != '/')
+				;
+			continue;
+		}
+		*out++ = '/';
+		memmove(out, seg, len);
+		out += len;
+	}
+	if (out == path)
+		*out++ = '/';
+	*out = '\0';
+}
+
+int path_resolve(pid_t tid, int dirfd, const char *path, char *out, size_t cap)
+{
+	char base[SENTRACE_PATH_MAX];
+	int r;
+
+	if (path[0] == '/') {
+		snprintf(out, cap, "%s", path);
+		path_normalize(out);
+		return 0;
+	}
+	if (dirfd == AT_FDCWD)
+		r = proc_readlink(tid, "cwd", base, sizeof(base));
+	else
+		r = proc_fd_path(tid, dirfd, base, sizeof(base));
+	if (r < 0 || base[0] != '/') {
+		/* No base to join with (gone, or a pipe/socket): keep it as given. */
+		snprintf(out, cap, "%s", path);
+		return r < 0 ? r : -ENOTDIR;
+	}
+	if (path[0])
+		snprintf(out, cap, "%s/%s", base, path);
+	else
+		snprintf(out, cap, "%s", base);
+	path_normalize(out);
+	return 0;
+}

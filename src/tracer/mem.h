@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Reading a tracee: its memory with process_vm_readv (never more than the
+ * caller asks for), and its state from /proc (cwd, fds, credentials).
+ * Every read can fail because the tracee lies or dies; callers get -errno.
+ */
+#ifndef SENTRACE_MEM_H
+#define SENTRACE_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define SENTRACE_PATH_MAX 4096
+
+/* Exactly len bytes or -EFAULT/-ESRCH. */
+int mem_read(pid_t tid, uint64_t addr, void *buf, size_t len);
+
+/*
+ * A NUL-terminated string of at most cap-1 bytes into buf, read page by
+ * page. Returns its length; *ret_trunc (may be NULL) says it was cut.
+ */
+int mem_read_str(pid_t tid, uint64_t addr, char *buf, size_t cap, bool *ret_trunc);
+
+/* Pointer number i of a NULL-terminated array in the tracee's ABI. */
+int mem_read_ptr(pid_t tid, uint64_t array, size_t i, unsigned ptr_size,
+		 uint64_t *ret);
+
+/* readlink() of /proc/<tid>/<what>, NUL-terminated; returns length. */
+int proc_readlink(pid_t tid, const char *what, char *buf, size_t cap);
+
+/* The path behind a descriptor of tid. */
+int proc_fd_path(pid_t tid, int fd, char *buf, size_t cap);
+
+struct proc_status {
+	pid_t tgid, ppid;
+	int64_t uid, euid, suid, fsuid;
+	int64_t gid, egid, sgid, fsgid;
+};
+
+int proc_read_status(pid_t tid, struct proc_status *ret);
+
+/* The controlling terminal, as the basename of /proc/<pid>/fd/0 if a tty. */
+int proc_tty(pid_t pid, char *buf, size_t cap);
+
+/*
+ * Absolute path for (dirfd, path) as tid sees it: relative paths are joined
+ * with its cwd or the directory behind dirfd, then "." and ".." are folded.
+ * When the base cannot be read the path is kept as it was given.
+ */
+int path_resolve(pid_t tid, int dirfd, const char *path, char *out, size_t cap);
+
+/* Folds "//", "/./" and "/../" in place; the path must start with '/'. */
+void path_normalize(char *path);
+
+#endif

@@ -1,0 +1,903 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The monitored system calls and their decoders. A decoder runs at the
+ * seccomp (or entry) stop and reads what the tracee passed, because pointers
+ * may be reused by the time the call returns; the exit stop adds the result
+ * and what the kernel wrote back (accept's peer address).
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/net.h>
+#include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mem.h"
+#include "syscalls.h"
+#include "tracee.h"
+#include "tracer.h"
+#include "util.h"
+
+/* Caps on what an exec event carries; more is cut and flagged. */
+#define EXEC_ARGV_MAX       1024
+#define EXEC_ARGV_BYTES     (32u * 1024)
+#define EXEC_ENVP_MAX       256
+#define EXEC_ENVP_BYTES     (16u * 1024)
+#define SOCKADDR_MAX        128
+#define MODULE_SCAN_MAX     (4u << 20)
+
+/* Scratch for one decode at a time: the tracer is single-threaded. */
+static char path_a[SENTRACE_PATH_MAX], path_b[SENTRACE_PATH_MAX];
+static char raw[SENTRACE_PATH_MAX];
+
+static int arg_int(const struct sc_ctx *c, int pos)
+{
+	return (int)(int32_t)c->a[pos];
+}
+
+/* A uid/gid argument as the probe should see it: -1 means "unchanged". */
+static int64_t arg_id(const struct sc_ctx *c, int pos)
+{
+	if ((c->d->flags & SC_UID16) && c->compat) {
+		uint16_t v = (uint16_t)c->a[pos];
+
+		return v == 0xffff ? -1 : v;
+	}
+	return (int32_t)(uint32_t)c->a[pos];
+}
+
+static void note_decode_error(struct sc_ctx *c, const char *what, int r)
+{
+	c->tr->stats.decode_errors++;
+	log_debug("tid %d %s: cannot read %s: %s", (int)c->t->tid, c->d->name,
+		  what, strerror(-r));
+}
+
+/*
+ * Reads the path at argument ppos (relative to the fd at dpos, or the cwd
+ * when dpos < 0) into out. With empty_ok, an empty string names dirfd itself.
+ */
+static int read_path(struct sc_ctx *c, int dpos, int ppos, char *out, size_t cap)
+{
+	int dirfd = dpos < 0 ? AT_FDCWD : arg_int(c, dpos);
+	int r = mem_read_str(c->t->tid, c->a[ppos], raw, sizeof(raw), NULL);
+
+	if (r < 0) {
+		note_decode_error(c, "path", r);
+		return r;
+	}
+	path_resolve(c->t->tid, dirfd, raw, out, cap);
+	return 0;
+}
+
+static void put_path(struct sc_ctx *c, const char *key, int dpos, int ppos)
+{
+	if (read_path(c, dpos, ppos, path_a, sizeof(path_a)) == 0)
+		ev_str(c->e, key, path_a);
+}
+
+static void put_fd_path(struct sc_ctx *c, const char *key, int fd)
+{
+	if (proc_fd_path(c->t->tid, fd, path_a, sizeof(path_a)) > 0)
+		ev_str(c->e, key, path_a);
+}
+
+/* --- files ------------------------------------------------------------- */
+
+/* p: dirfd, path, flags, mode */
+static int dec_open(struct sc_ctx *c)
+{
+	const int8_t *p = c->d->p;
+
+	put_path(c, "path", p[0], p[1]);
+	ev_i64(c->e, "flags", arg_int(c, p[2]));
+	ev_u64(c->e, "mode", (uint32_t)c->a[p[3]]);
+	return 0;
+}
+
+static int dec_creat(struct sc_ctx *c)
+{
+	put_path(c, "path", -1, 0);
+	ev_i64(c->e, "flags", O_CREAT | O_WRONLY | O_TRUNC);
+	ev_u64(c->e, "mode", (uint32_t)c->a[1]);
+	return 0;
+}
+
+static int dec_openat2(struct sc_ctx *c)
+{
+	uint64_t how[3] = { 0, 0, 0 }; /* flags, mode, resolve */
+	size_t size = c->a[3] < sizeof(how) ? c->a[3] : sizeof(how);
+	int r;
+
+	put_path(c, "path", 0, 1);
+	r = mem_read(c->t->tid, c->a[2], how, size);
+	if (r < 0) {
+		note_decode_error(c, "open_how", r);
+		return 0;
+	}
+	ev_i64(c->e, "flags", (int64_t)how[0]);
+	ev_u64(c->e, "mode", how[1]);
+	return 0;
+}
+
+/* p: dirfd, path; any further position is "flags" */
+static int dec_path(struct sc_ctx *c)
+{
+	const int8_t *p = c->d->p;
+
+	if (c->d->kind == EV_UTIMES && p[0] >= 0 && c->a[p[1]] == 0) {
+		/* utimensat(fd, NULL, …) changes the file behind fd. */
+		ev_i64(c->e, "fd", arg_int(c, p[0]));
+		put_fd_path(c, "path", arg_int(c, p[0]));
+		return 0;
+	}
+	put_path(c, "path", p[0], p[1]);
+	if (p[2] >= 0)
+		ev_i64(c->e, "flags", arg_int(c, p[2]));
+	return 0;
+}
+
+static int dec_unlinkat(struct sc_ctx *c)
+{
+	int flags = arg_int(c, 2);
+
+	if (flags & AT_REMOVEDIR) {
+		/* Reported as rmdir: same thing for a rule writer. */
+		ev_begin(c->e, EV_RMDIR, c->d->name, c->t->tgid, c->t->tid,
+			 c->compat);
+	}
+	put_path(c, "path", 0, 1);
+	ev_i64(c->e, "flags", flags);
+	return 0;
+}
+
+/* p: olddirfd, old, newdirfd, new, flags */
+static int dec_two_paths(struct sc_ctx *c)
+{
+	const int8_t *p = c->d->p;
+
+	put_path(c, "path", p[0], p[1]);
+	if (read_path(c, p[2], p[3], path_b, sizeof(path_b)) == 0)
+		ev_str(c->e, "dest", path_b);
+	ev_i64(c->e, "flags", p[4] >= 0 ? arg_int(c, p[4]) : 0);
+	return 0;
+}
+
+/* p: target, newdirfd, linkpath */
+static int dec_symlink(struct sc_ctx *c)
+{
+	const int8_t *p = c->d->p;
+	int r = mem_read_str(c->t->tid, c->a[p[0]], path_b, sizeof(path_b), NULL);
+
+	if (r >= 0)
+		ev_str(c->e, "target", path_b);
+	else
+		note_decode_error(c, "target", r);
+	put_path(c, "path", p[1], p[2]);
+	return 0;
+}
+
+/* p: dirfd, path, mode */
+static int dec_path_mode(struct sc_ctx *c)
+{
+	const int8_t *p = c->d->p;
+
+	put_path(c, "path", p[0], p[1]);
+	ev_u64(c->e, "mode", (uint32_t)c->a[p[2]]);
+	return 0;
+}
+
+static int dec_fchmod(struct sc_ctx *c)
+{
+	ev_i64(c->e, "fd", arg_int(c, 0));
+	put_fd_path(c, "path", arg_int(c, 0));
+	ev_u64(c->e, "mode", (uint32_t)c->a[1]);
+	return 0;
+}
+
+/* p: dirfd, path, uid, gid, flags */
+static int dec_chown(struct sc_ctx *c)
+{
+	const int8_t *p = c->d->p;
+	int flags = p[4] >= 0 ? arg_int(c, p[4]) : 0;
+
+	if (p[1] < 0) {
+		/* fchown(fd, …) */
+		ev_i64(c->e, "fd", arg_int(c, p[0]));
+		put_fd_path(c, "path", arg_int(c, p[0]));
+	} else if (read_path(c, p[0], p[1], path_a, sizeof(path_a)) == 0) {
+		ev_str(c->e, "path", path_a);
+	}
+	ev_i64(c->e, "uid", arg_id(c, p[2]));
+	ev_i64(c->e, "gid", arg_id(c, p[3]));
+	if (p[4] >= 0)
+		ev_i64(c->e, "flags", flags);
+	return 0;
+}
+
+static int dec_truncate(struct sc_ctx *c)
+{
+	int64_t len;
+
+	if (!c->compat)
+		len = (int64_t)c->a[1];
+	else if (strcmp(c->d->name, "truncate64") == 0)
+		/* The 32-bit ABI splits a 64-bit length over two registers. */
+		len = (int64_t)(c->a[1] | c->a[2] << 32);
+	else
+		len = (int32_t)c->a[1];
+	put_path(c, "path", -1, 0);
+	ev_i64(c->e, "length", len);
+	return 0;
+}
+
+static int dec_mount(struct sc_ctx *c)
+{
+	int r;
+
+	/* The source is not always a path ("tmpfs", "proc"): kept verbatim. */
+	if (c->a[0]) {
+		r = mem_read_str(c->t->tid, c->a[0], path_b, sizeof(path_b), NULL);
+		if (r >= 0)
+			ev_str(c->e, "source", path_b);
+	}
+	if (read_path(c, -1, 1, path_a, sizeof(path_a)) == 0)
+		ev_str(c->e, "target", path_a);
+	if (c->a[2]) {
+		r = mem_read_str(c->t->tid, c->a[2], raw, sizeof(raw), NULL);
+		if (r >= 0)
+			ev_str(c->e, "fstype", raw);
+	}
+	ev_u64(c->e, "flags", c->compat ? (uint32_t)c->a[3] : c->a[3]);
+	return 0;
+}
+
+static int dec_umount(struct sc_ctx *c)
+{
+	if (read_path(c, -1, 0, path_a, sizeof(path_a)) == 0)
+		ev_str(c->e, "target", path_a);
+	ev_i64(c->e, "flags", c->d->p[1] >= 0 ? arg_int(c, c->d->p[1]) : 0);
+	return 0;
+}
+
+static int dec_chdir(struct sc_ctx *c)
+{
+	put_path(c, "path", -1, 0);
+	return 0;
+}
+
+static int dec_fchdir(struct sc_ctx *c)
+{
+	ev_i64(c->e, "fd", arg_int(c, 0));
+	put_fd_path(c, "path", arg_int(c, 0));
+	return 0;
+}
+
+static int dec_memfd(struct sc_ctx *c)
+{
+	int r = mem_read_str(c->t->tid, c->a[0], raw, 256, NULL);
+
+	if (r >= 0)
+		ev_str(c->e, "name", raw);
+	else
+		note_decode_error(c, "name", r);
+	ev_u64(c->e, "flags", (uint32_t)c->a[1]);
+	return 0;
+}
+
+/* --- credentials, capabilities, modules, misc ---------------------------- */
+
+static int dec_setid(struct sc_ctx *c)
+{
+	for (int i = 0; i < 4 && c->d->keys[i]; i++)
+		ev_i64(c->e, c->d->keys[i], arg_id(c, i));
+	return 0;
+}
+
+static int dec_capset(struct sc_ctx *c)
+{
+	struct { uint32_t version; int32_t pid; } hdr;
+	struct { uint32_t eff, perm, inh; } data[2];
+	unsigned n;
+
+	memset(data, 0, sizeof(data));
+	if (mem_read(c->t->tid, c->a[0], &hdr, sizeof(hdr)) < 0) {
+		note_decode_error(c, "cap header", -EFAULT);
+		return 0;
+	}
+	ev_u64(c->e, "version", hdr.version);
+	ev_i64(c->e, "target", hdr.pid);
+	/* Version 1 has one 32-bit set; versions 2 and 3 have two. */
+	n = hdr.version == 0x19980330 ? 1 : 2;
+	if (mem_read(c->t->tid, c->a[1], data, n * sizeof(data[0])) < 0) {
+		note_decode_error(c, "cap data", -EFAULT);
+		return 0;
+	}
+	ev_u64(c->e, "effective", data[0].eff | (uint64_t)data[1].eff << 32);
+	ev_u64(c->e, "permitted", data[0].perm | (uint64_t)data[1].perm << 32);
+	ev_u64(c->e, "inheritable", data[0].inh | (uint64_t)data[1].inh << 32);
+	return 0;
+}
+
+/* The module name from the image's .modinfo ("name=…" after a NUL). */
+static void module_name_from_image(struct sc_ctx *c, uint64_t addr, uint64_t len)
+{
+	size_t n = len < MODULE_SCAN_MAX ? (size_t)len : MODULE_SCAN_MAX;
+	char *img, *p, *end;
+
+	if (n < 8 || !(img = malloc(n + 1)))
+		return;
+	if (mem_read(c->t->tid, addr, img, n) == 0) {
+		img[n] = '\0';
+		end = img + n;
+		for (p = img; p + 6 < end; p++) {
+			p = memchr(p, 'n', (size_t)(end - p));
+			if (!p || p + 5 >= end)
+				break;
+			if (p > img && p[-1] == '\0' && memcmp(p, "name=", 5) == 0 &&
+			    p[5] != '\0') {
+				ev_strn(c->e, "name", p + 5, strnlen(p + 5,
+					(size_t)(end - p - 5)));
+				break;
+			}
+		}
+	}
+	free(img);
+}
+
+static int dec_init_module(struct sc_ctx *c)
+{
+	int r;
+
+	module_name_from_image(c, c->a[0], c->a[1]);
+	ev_u64(c->e, "size", c->a[1]);
+	r = mem_read_str(c->t->tid, c->a[2], raw, sizeof(raw), NULL);
+	if (r >= 0)
+		ev_str(c->e, "args", raw);
+	ev_bool(c->e, "from_memory", true);
+	return 0;
+}
+
+static int dec_finit_module(struct sc_ctx *c)
+{
+	int r;
+
+	ev_i64(c->e, "fd", arg_int(c, 0));
+	put_fd_path(c, "path", arg_int(c, 0));
+	r = mem_read_str(c->t->tid, c->a[1], raw, sizeof(raw), NULL);
+	if (r >= 0)
+		ev_str(c->e, "args", raw);
+	ev_i64(c->e, "flags", arg_int(c, 2));
+	ev_bool(c->e, "from_memory", false);
+	return 0;
+}
+
+static int dec_delete_module(struct sc_ctx *c)
+{
+	int r = mem_read_str(c->t->tid, c->a[0], raw, 256, NULL);
+
+	if (r >= 0)
+		ev_str(c->e, "name", raw);
+	else
+		note_decode_error(c, "name", r);
+	ev_i64(c->e, "flags", arg_int(c, 1));
+	return 0;
+}
+
+static int dec_ptrace(struct sc_ctx *c)
+{
+	ev_i64(c->e, "request", arg_int(c, 0));
+	ev_i64(c->e, "target", arg_int(c, 1));
+	return 0;
+}
+
+static int dec_bpf(struct sc_ctx *c)
+{
+	ev_i64(c->e, "cmd", arg_int(c, 0));
+	return 0;
+}
+
+static int dec_prctl(struct sc_ctx *c)
+{
+	char name[17];
+	int r;
+
+	/* Only PR_SET_NAME is filtered; --disable-seccomp sees them all. */
+	if (arg_int(c, 0) != PR_SET_NAME)
+		return SC_SKIP;
+	ev_i64(c->e, "option", PR_SET_NAME);
+	r = mem_read_str(c->t->tid, c->a[1], name, sizeof(name), NULL);
+	if (r >= 0)
+		ev_str(c->e, "name", name);
+	return 0;
+}
+
+/* --- network -------------------------------------------------------------- */
+
+static void put_sockaddr(struct sc_ctx *c, uint64_t addr, uint64_t len)
+{
+	unsigned char buf[SOCKADDR_MAX];
+	char ip[INET6_ADDRSTRLEN];
+	uint16_t family;
+	size_t n = len < sizeof(buf) ? (size_t)len : sizeof(buf);
+
+	if (addr == 0 || n < sizeof(family))
+		return;
+	if (mem_read(c->t->tid, addr, buf, n) < 0) {
+		note_decode_error(c, "sockaddr", -EFAULT);
+		return;
+	}
+	memcpy(&family, buf, sizeof(family));
+	ev_i64(c->e, "family", family);
+	if (family == AF_INET && n >= sizeof(struct sockaddr_in)) {
+		struct sockaddr_in sin;
+
+		memcpy(&sin, buf, sizeof(sin));
+		inet_ntop(AF_INET, &sin.sin_addr, ip, sizeof(ip));
+		ev_str(c->e, "addr", ip);
+		ev_i64(c->e, "port", ntohs(sin.sin_port));
+	} else if (family == AF_INET6 && n >= sizeof(struct sockaddr_in6)) {
+		struct sockaddr_in6 sin6;
+
+		memcpy(&sin6, buf, sizeof(sin6));
+		inet_ntop(AF_INET6, &sin6.sin6_addr, ip, sizeof(ip));
+		ev_str(c->e, "addr", ip);
+		ev_i64(c->e, "port", ntohs(sin6.sin6_port));
+	} else if (family == AF_UNIX && n > sizeof(family)) {
+		const char *sun = (const char *)buf + sizeof(family);
+		size_t plen = n - sizeof(family);
+
+		if (sun[0] == '\0') {
+			/* Abstract: every byte of the given length counts. */
+			char name[SOCKADDR_MAX + 1];
+
+			name[0] = '@';
+			memcpy(name + 1, sun + 1, plen - 1);
+			ev_strn(c->e, "path", name, plen);
+		} else {
+			ev_strn(c->e, "path", sun, strnlen(sun, plen));
+		}
+	}
+}
+
+static int dec_socket(struct sc_ctx *c)
+{
+	ev_i64(c->e, "family", arg_int(c, 0));
+	ev_i64(c->e, "type", arg_int(c, 1));
+	ev_i64(c->e, "protocol", arg_int(c, 2));
+	return 0;
+}
+
+static int dec_bind_connect(struct sc_ctx *c)
+{
+	ev_i64(c->e, "fd", arg_int(c, 0));
+	put_sockaddr(c, c->a[1], (uint32_t)c->a[2]);
+	return 0;
+}
+
+static int dec_listen(struct sc_ctx *c)
+{
+	ev_i64(c->e, "fd", arg_int(c, 0));
+	ev_i64(c->e, "backlog", arg_int(c, 1));
+	return 0;
+}
+
+static int dec_accept(struct sc_ctx *c)
+{
+	ev_i64(c->e, "fd", arg_int(c, 0));
+	return 0;
+}
+
+static void exit_accept(struct sc_ctx *c, int64_t ret)
+{
+	uint32_t len = 0;
+
+	/* The kernel wrote the peer's address; it exists only on success. */
+	if (ret < 0 || c->a[1] == 0 || c->a[2] == 0)
+		return;
+	if (mem_read(c->t->tid, c->a[2], &len, sizeof(len)) < 0)
+		return;
+	put_sockaddr(c, c->a[1], len);
+}
+
+/* socketcall(2) is only in the 32-bit catalog; see sc_decode_entry(). */
+static int dec_socketcall(struct sc_ctx *c)
+{
+	return SC_SKIP;
+}
+
+/* --- exec ------------------------------------------------------------------ */
+
+struct strv_caps {
+	size_t max_entries;
+	size_t max_bytes;
+};
+
+/* Packs a NULL-terminated string array, cut at caps, as key and key_truncated. */
+static void put_strv(struct sc_ctx *c, const char *key, const char *tkey,
+		     uint64_t array, const struct strv_caps *caps)
+{
+	static uint64_t ptrs[EXEC_ARGV_MAX + 1];
+	static char pool[EXEC_ARGV_BYTES];
+	static uint32_t offs[EXEC_ARGV_MAX + 1], lens[EXEC_ARGV_MAX + 1];
+	unsigned psz = arch_ptr_size(c->compat);
+	size_t n = 0, used = 0, kept = 0;
+	bool trunc = false;
+
+	if (array == 0) {
+		ev_key(c->e, key);
+		msgpack_pack_array(&c->e->pk, 0);
+		return;
+	}
+	for (n = 0; n <= caps->max_entries; n++) {
+		if (mem_read_ptr(c->t->tid, array, n, psz, &ptrs[n]) < 0) {
+			note_decode_error(c, key, -EFAULT);
+			break;
+		}
+		if (ptrs[n] == 0)
+			break;
+	}
+	if (n > caps->max_entries) {
+		n = caps->max_entries;
+		trunc = true;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t room = caps->max_bytes - used;
+		bool cut = false;
+		int r;
+
+		if (room < 2) {
+			trunc = true;
+			break;
+		}
+		r = mem_read_str(c->t->tid, ptrs[i], pool + used,
+				 room < SENTRACE_PATH_MAX ? room : SENTRACE_PATH_MAX, &cut);
+		if (r < 0) {
+			note_decode_error(c, key, r);
+			trunc = true;
+			break;
+		}
+		offs[kept] = (uint32_t)used;
+		lens[kept] = (uint32_t)r;
+		kept++;
+		used += (size_t)r + 1;
+		if (cut) {
+			trunc = true;
+			break;
+		}
+	}
+	ev_key(c->e, key);
+	msgpack_pack_array(&c->e->pk, (uint32_t)kept);
+	for (size_t i = 0; i < kept; i++)
+		wire_pack_strn(&c->e->pk, pool + offs[i], lens[i]);
+	ev_bool(c->e, tkey, trunc);
+}
+
+/* p: dirfd, path, argv, envp, flags */
+static int dec_exec(struct sc_ctx *c)
+{
+	static const struct strv_caps argv_caps = { EXEC_ARGV_MAX, EXEC_ARGV_BYTES };
+	static const struct strv_caps envp_caps = { EXEC_ENVP_MAX, EXEC_ENVP_BYTES };
+	const int8_t *p = c->d->p;
+	int flags = p[4] >= 0 ? arg_int(c, p[4]) : 0;
+
+	if (read_path(c, p[0], p[1], path_a, sizeof(path_a)) == 0) {
+		char real[SENTRACE_PATH_MAX];
+
+		/* execveat(fd, "", …, AT_EMPTY_PATH) runs the file behind fd. */
+		if (raw[0] == '\0' && (flags & AT_EMPTY_PATH))
+			proc_fd_path(c->t->tid, arg_int(c, p[0]), path_a, sizeof(path_a));
+		/* Symlinks resolved as the kernel will: /bin/sh is dash. */
+		if (realpath(path_a, real))
+			ev_str(c->e, "file", real);
+		else
+			ev_str(c->e, "file", path_a);
+	}
+	put_strv(c, "argv", "argv_truncated", c->a[p[2]], &argv_caps);
+	put_strv(c, "envp", "envp_truncated", c->a[p[3]], &envp_caps);
+	return 0;
+}
+
+static void exit_exec(struct sc_ctx *c, int64_t ret)
+{
+	sc_exec_enrich(c->e, c->t->tgid);
+}
+
+void sc_exec_enrich(struct evbuf *e, pid_t pid)
+{
+	struct proc_status st;
+	char buf[SENTRACE_PATH_MAX];
+
+	if (proc_read_status(pid, &st) == 0) {
+		ev_i64(e, "uid", st.uid);
+		ev_i64(e, "euid", st.euid);
+		ev_i64(e, "gid", st.gid);
+		ev_i64(e, "egid", st.egid);
+		ev_i64(e, "ppid", st.ppid);
+	}
+	if (proc_readlink(pid, "cwd", buf, sizeof(buf)) >= 0)
+		ev_str(e, "cwd", buf);
+	proc_tty(pid, buf, sizeof(buf));
+	ev_str(e, "tty", buf);
+}
+
+/* --- the table ------------------------------------------------------------- */
+
+#define N -1
+#define SC(nm, k, fn, ...) { .name = nm, .kind = k, .entry = fn, .p = { __VA_ARGS__ } }
+
+const struct sc_desc sc_table[] = {
+	/* exec */
+	{ "execve", EV_EXEC, dec_exec, exit_exec, { N, 0, 1, 2, N }, 0, { 0 } },
+	{ "execveat", EV_EXEC, dec_exec, exit_exec, { 0, 1, 2, 3, 4 }, 0, { 0 } },
+	/* files */
+	SC("open", EV_OPEN, dec_open, N, 0, 1, 2, N),
+	SC("openat", EV_OPEN, dec_open, 0, 1, 2, 3, N),
+	SC("openat2", EV_OPEN, dec_openat2, N, N, N, N, N),
+	SC("creat", EV_OPEN, dec_creat, N, N, N, N, N),
+	SC("unlink", EV_UNLINK, dec_path, N, 0, N, N, N),
+	SC("unlinkat", EV_UNLINK, dec_unlinkat, N, N, N, N, N),
+	SC("rmdir", EV_RMDIR, dec_path, N, 0, N, N, N),
+	SC("rename", EV_RENAME, dec_two_paths, N, 0, N, 1, N),
+	SC("renameat", EV_RENAME, dec_two_paths, 0, 1, 2, 3, N),
+	SC("renameat2", EV_RENAME, dec_two_paths, 0, 1, 2, 3, 4),
+	SC("mkdir", EV_MKDIR, dec_path_mode, N, 0, 1, N, N),
+	SC("mkdirat", EV_MKDIR, dec_path_mode, 0, 1, 2, N, N),
+	SC("link", EV_LINK, dec_two_paths, N, 0, N, 1, N),
+	SC("linkat", EV_LINK, dec_two_paths, 0, 1, 2, 3, 4),
+	SC("symlink", EV_SYMLINK, dec_symlink, 0, N, 1, N, N),
+	SC("symlinkat", EV_SYMLINK, dec_symlink, 0, 1, 2, N, N),
+	SC("chmod", EV_CHMOD, dec_path_mode, N, 0, 1, N, N),
+	SC("fchmod", EV_CHMOD, dec_fchmod, N, N, N, N, N),
+	SC("fchmodat", EV_CHMOD, dec_path_mode, 0, 1, 2, N, N),
+	{ "chown", EV_CHOWN, dec_chown, NULL, { N, 0, 1, 2, N }, SC_UID16, { 0 } },
+	{ "lchown", EV_CHOWN, dec_chown, NULL, { N, 0, 1, 2, N }, SC_UID16, { 0 } },
+	{ "fchown", EV_CHOWN, dec_chown, NULL, { 0, N, 1, 2, N }, SC_UID16, { 0 } },
+	SC("fchownat", EV_CHOWN, dec_chown, 0, 1, 2, 3, 4),
+	SC("utime", EV_UTIMES, dec_path, N, 0, N, N, N),
+	SC("utimes", EV_UTIMES, dec_path, N, 0, N, N, N),
+	SC("utimensat", EV_UTIMES, dec_path, 0, 1, 3, N, N),
+	SC("futimesat", EV_UTIMES, dec_path, 0, 1, N, N, N),
+	SC("truncate", EV_TRUNCATE, dec_truncate, N, N, N, N, N),
+	SC("mount", EV_MOUNT, dec_mount, N, N, N, N, N),
+	SC("umount2", EV_UMOUNT, dec_umount, 0, 1, N, N, N),
+	SC("chdir", EV_CHDIR, dec_chdir, N, N, N, N, N),
+	SC("fchdir", EV_CHDIR, dec_fchdir, N, N, N, N, N),
+	SC("memfd_create", EV_MEMFD_CREATE, dec_memfd, N, N, N, N, N),
+	/* credentials */
+	{ "setuid", EV_SETUID, dec_setid, NULL, { N }, SC_UID16, { "uid" } },
+	{ "setreuid", EV_SETUID, dec_setid, NULL, { N }, SC_UID16, { "uid", "euid" } },
+	{ "setresuid", EV_SETUID, dec_setid, NULL, { N }, SC_UID16, { "uid", "euid", "suid" } },
+	{ "setfsuid", EV_SETUID, dec_setid, NULL, { N }, SC_UID16, { "fsuid" } },
+	{ "setgid", EV_SETGID, dec_setid, NULL, { N }, SC_UID16, { "gid" } },
+	{ "setregid", EV_SETGID, dec_setid, NULL, { N }, SC_UID16, { "gid", "egid" } },
+	{ "setresgid", EV_SETGID, dec_setid, NULL, { N }, SC_UID16, { "gid", "egid", "sgid" } },
+	{ "setfsgid", EV_SETGID, dec_setid, NULL, { N }, SC_UID16, { "fsgid" } },
+	SC("capset", EV_CAPSET, dec_capset, N, N, N, N, N),
+	/* kernel modules, ptrace, bpf, prctl */
+	SC("init_module", EV_LOAD_MODULE, dec_init_module, N, N, N, N, N),
+	SC("finit_module", EV_LOAD_MODULE, dec_finit_module, N, N, N, N, N),
+	SC("delete_module", EV_UNLOAD_MODULE, dec_delete_module, N, N, N, N, N),
+	SC("ptrace", EV_PTRACE, dec_ptrace, N, N, N, N, N),
+	SC("bpf", EV_BPF, dec_bpf, N, N, N, N, N),
+	SC("prctl", EV_PRCTL, dec_prctl, N, N, N, N, N),
+	/* network */
+	SC("socket", EV_SOCKET, dec_socket, N, N, N, N, N),
+	SC("bind", EV_BIND, dec_bind_connect, N, N, N, N, N),
+	SC("connect", EV_CONNECT, dec_bind_connect, N, N, N, N, N),
+	SC("listen", EV_LISTEN, dec_listen, N, N, N, N, N),
+	{ "accept", EV_ACCEPT, dec_accept, exit_accept, { N }, 0, { 0 } },
+	{ "accept4", EV_ACCEPT, dec_accept, exit_accept, { N }, 0, { 0 } },
+	/* the 32-bit ABI's own names */
+	SC("socketcall", EV_SOCKET, dec_socketcall, N, N, N, N, N),
+	SC("truncate64", EV_TRUNCATE, dec_truncate, N, N, N, N, N),
+	SC("umount", EV_UMOUNT, dec_umount, 0, N, N, N, N),
+	SC("utimensat_time64", EV_UTIMES, dec_path, 0, 1, 3, N, N),
+	SC("chown32", EV_CHOWN, dec_chown, N, 0, 1, 2, N),
+	SC("lchown32", EV_CHOWN, dec_chown, N, 0, 1, 2, N),
+	SC("fchown32", EV_CHOWN, dec_chown, 0, N, 1, 2, N),
+	{ "setuid32", EV_SETUID, dec_setid, NULL, { N }, 0, { "uid" } },
+	{ "setreuid32", EV_SETUID, dec_setid, NULL, { N }, 0, { "uid", "euid" } },
+	{ "setresuid32", EV_SETUID, dec_setid, NULL, { N }, 0, { "uid", "euid", "suid" } },
+	{ "setfsuid32", EV_SETUID, dec_setid, NULL, { N }, 0, { "fsuid" } },
+	{ "setgid32", EV_SETGID, dec_setid, NULL, { N }, 0, { "gid" } },
+	{ "setregid32", EV_SETGID, dec_setid, NULL, { N }, 0, { "gid", "egid" } },
+	{ "setresgid32", EV_SETGID, dec_setid, NULL, { N }, 0, { "gid", "egid", "sgid" } },
+	{ "setfsgid32", EV_SETGID, dec_setid, NULL, { N }, 0, { "fsgid" } },
+};
+#undef SC
+#undef N
+
+const size_t sc_table_len = sizeof(sc_table) / sizeof(sc_table[0]);
+
+static int sc_find(const char *name)
+{
+	for (size_t i = 0; i < sc_table_len; i++)
+		if (strcmp(sc_table[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* socketcall(2) sub-calls we monitor, and how many arguments each has. */
+static const struct {
+	int call;
+	const char *name;
+	unsigned nargs;
+} socketcalls[] = {
+	{ SYS_SOCKET, "socket", 3 },  { SYS_BIND, "bind", 3 },
+	{ SYS_CONNECT, "connect", 3 }, { SYS_LISTEN, "listen", 2 },
+	{ SYS_ACCEPT, "accept", 3 },  { SYS_ACCEPT4, "accept4", 4 },
+};
+
+int sc_build_filter(bool no_new_privs, void **ret_prog, size_t *ret_len)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+	char *prog = NULL;
+	off_t len;
+	int fd = -1, r;
+
+	if (!ctx)
+		return -ENOMEM;
+	/* Unknown ABIs (x32) get ENOSYS rather than a killed thread. */
+	seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(ENOSYS));
+	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, no_new_privs);
+	/* A binary tree keeps untraced calls at a few BPF instructions. */
+	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+#if defined(__x86_64__)
+	r = seccomp_arch_add(ctx, SCMP_ARCH_X86);
+	if (r < 0 && r != -EEXIST)
+		log_warn("seccomp: cannot add the 32-bit ABI: %s", strerror(-r));
+#endif
+	for (size_t id = 0; id < sc_table_len; id++) {
+		const char *name = sc_table[id].name;
+		int nr = seccomp_syscall_resolve_name(name);
+
+		if (nr == __NR_SCMP_ERROR)
+			continue;
+		if (strcmp(name, "prctl") == 0) {
+			r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(id), nr, 1,
+					     SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
+		} else if (strcmp(name, "socketcall") == 0) {
+			r = 0;
+			for (size_t i = 0; i < ARRAY_SIZE(socketcalls) && r == 0; i++)
+				r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(id), nr, 1,
+					SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)socketcalls[i].call));
+		} else {
+			r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(id), nr, 0);
+		}
+		if (r < 0)
+			log_debug("seccomp: %s not added: %s", name, strerror(-r));
+	}
+
+	fd = memfd_create("sentrace-filter", MFD_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = seccomp_export_bpf(ctx, fd);
+	if (r < 0)
+		goto out;
+	len = lseek(fd, 0, SEEK_END);
+	if (len <= 0 || !(prog = malloc((size_t)len))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (pread(fd, prog, (size_t)len, 0) != len) {
+		r = -EIO;
+		free(prog);
+		goto out;
+	}
+	*ret_prog = prog;
+	*ret_len = (size_t)len;
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	seccomp_release(ctx);
+	return r;
+}
+
+/* nr → catalog id for each ABI, for --disable-seccomp. */
+#define NR_MAX 1024
+static int16_t nr_native[NR_MAX], nr_compat[NR_MAX];
+
+int sc_tables_init(void)
+{
+	uint32_t native = seccomp_arch_native();
+
+	for (int i = 0; i < NR_MAX; i++)
+		nr_native[i] = nr_compat[i] = -1;
+	for (size_t id = 0; id < sc_table_len; id++) {
+		int nr = seccomp_syscall_resolve_name_arch(native, sc_table[id].name);
+
+		if (nr >= 0 && nr < NR_MAX)
+			nr_native[nr] = (int16_t)id;
+#if defined(__x86_64__)
+		nr = seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86, sc_table[id].name);
+		if (nr >= 0 && nr < NR_MAX)
+			nr_compat[nr] = (int16_t)id;
+#endif
+	}
+	return 0;
+}
+
+int sc_lookup_nr(bool compat, int nr)
+{
+	if (nr < 0 || nr >= NR_MAX)
+		return -1;
+	return compat ? nr_compat[nr] : nr_native[nr];
+}
+
+int sc_decode_entry(struct tracer *tr, struct tracee *t, int id,
+		    const struct sc_info *info)
+{
+	struct sc_ctx c = {
+		.tr = tr, .t = t, .d = &sc_table[id], .a = info->args,
+		.compat = info->compat, .e = &t->ev,
+	};
+	uint64_t inner[6] = { 0 };
+	int r;
+
+	if (c.d->entry == dec_socketcall) {
+		/* Undo the multiplexer: fetch the real arguments, then decode
+		 * as the call it stands for. */
+		uint32_t a32[6] = { 0 };
+		size_t i;
+
+		for (i = 0; i < ARRAY_SIZE(socketcalls); i++)
+			if (socketcalls[i].call == (int)info->args[0])
+				break;
+		if (i == ARRAY_SIZE(socketcalls))
+			return SC_SKIP;
+		if (mem_read(t->tid, info->args[1], a32,
+			     socketcalls[i].nargs * sizeof(uint32_t)) < 0) {
+			tr->stats.decode_errors++;
+		}
+		for (size_t k = 0; k < 6; k++)
+			inner[k] = a32[k];
+		id = sc_find(socketcalls[i].name);
+		if (id < 0)
+			return SC_SKIP;
+		c.d = &sc_table[id];
+		c.a = inner;
+	}
+	memcpy(t->args, c.a, sizeof(t->args));
+	t->sc_id = id;
+	t->compat = info->compat;
+	ev_begin(&t->ev, c.d->kind, c.d->name, t->tgid, t->tid, info->compat);
+	r = c.d->entry(&c);
+	if (r == SC_SKIP) {
+		ev_reset(&t->ev);
+		t->sc_id = -1;
+	}
+	return r;
+}
+
+void sc_decode_exit(struct tracer *tr, struct tracee *t, int64_t ret)
+{
+	const struct sc_desc *d = &sc_table[t->sc_id];
+	struct sc_ctx c = {
+		.tr = tr, .t = t, .d = d, .a = t->args, .compat = t->compat,
+		.e = &t->ev,
+	};
+
+	if (d->exit)
+		d->exit(&c, ret);
+	ev_i64(&t->ev, "ret", ret);
+	ev_end(&t->ev);
+	tracer_emit(tr, &t->ev);
+	ev_reset(&t->ev);
+	t->sc_id = -1;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The catalog of monitored system calls: one table, indexed by the id that
+ * the seccomp filter returns in SCMP_ACT_TRACE(id), with each call's decoder.
+ * Numbers differ per ABI; names and ids do not, so decoding never looks at
+ * a syscall number except to undo socketcall(2).
+ */
+#ifndef SENTRACE_SYSCALLS_H
+#define SENTRACE_SYSCALLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch.h"
+#include "event.h"
+
+struct tracer;
+struct tracee;
+
+/* Returned by an entry decoder when there is nothing to report. */
+#define SC_SKIP 1
+
+struct sc_ctx {
+	struct tracer *tr;
+	struct tracee *t;
+	const struct sc_desc *d;
+	const uint64_t *a;       /* the arguments (socketcall: the inner ones) */
+	bool compat;
+	struct evbuf *e;
+};
+
+typedef int (*sc_entry_fn)(struct sc_ctx *c);
+typedef void (*sc_exit_fn)(struct sc_ctx *c, int64_t ret);
+
+struct sc_desc {
+	const char *name;
+	enum ev_kind kind;
+	sc_entry_fn entry;
+	sc_exit_fn exit;         /* extra decoding at the exit stop, or NULL */
+	int8_t p[5];             /* argument positions, meaning per decoder */
+	uint8_t flags;
+	const char *keys[4];     /* key names, for the set*id family */
+};
+
+enum sc_flag {
+	SC_UID16 = 1u << 0,      /* 16-bit ids on the 32-bit ABI */
+};
+
+extern const struct sc_desc sc_table[];
+extern const size_t sc_table_len;
+
+/* Builds the filter and exports it as classic BPF (malloc'd). */
+int sc_build_filter(bool no_new_privs, void **ret_prog, size_t *ret_len);
+
+/* For --disable-seccomp: the catalog id of (ABI, nr), or -1. */
+int sc_lookup_nr(bool compat, int nr);
+int sc_tables_init(void);
+
+/* Decodes the entry of call id for t into t->ev (pending). */
+int sc_decode_entry(struct tracer *tr, struct tracee *t, int id,
+		    const struct sc_info *info);
+/* Finishes the pending event with the result. */
+void sc_decode_exit(struct tracer *tr, struct tracee *t, int64_t ret);
+
+/* Adds cwd, credentials, ppid and tty of pid to an exec event. */
+void sc_exec_enrich(struct evbuf *e, pid_t pid);
+
+#endif

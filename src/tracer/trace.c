@@ -1,0 +1,783 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The tracing core. SIGCHLD and the forwarded signals arrive on a signalfd
+ * polled by the loop; each readiness drains waitpid(-1, __WALL | WNOHANG)
+ * within a budget, continued from an idle handle, and every stop is handled
+ * here: seccomp and syscall stops go to the decoders, ptrace events keep
+ * the tracee table right, signals are re-injected, group-stops listened.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "arch.h"
+#include "log.h"
+#include "mem.h"
+#include "syscalls.h"
+#include "trace.h"
+#include "util.h"
+
+/* Statuses handled per loop iteration before yielding to the network. */
+#define DRAIN_BUDGET 512
+/* How long the tracer waits, at the end, for the probe to take everything. */
+#define FINISH_DEADLINE_NS (5 * NSEC_PER_SEC)
+#define EXIT_TRACER_FAILURE 125
+
+#define PTRACE_OPTIONS                                                       \
+	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |  \
+	 PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP |   \
+	 PTRACE_O_EXITKILL)
+
+/* The signals sentrace passes on to CMD (and SIGCHLD for the reaper). */
+static const int forwarded_signals[] = {
+	SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH,
+};
+
+extern char **environ;
+
+static void drain(struct tracer *tr);
+static void finish(struct tracer *tr);
+static void close_all(struct tracer *tr);
+
+/* --- resuming and emitting ------------------------------------------------ */
+
+int tracer_resume(struct tracer *tr, struct tracee *t, int sig)
+{
+	int req = (tr->opts.disable_seccomp || (t->flags & TRACEE_IN_SYSCALL))
+			  ? PTRACE_SYSCALL : PTRACE_CONT;
+
+	if (ptrace(req, t->tid, 0, sig) < 0) {
+		int r = -errno;
+
+		/* -ESRCH: it died; the exit status is on its way. */
+		log_debug("ptrace(%s, %d): %s", req == PTRACE_CONT ? "CONT" : "SYSCALL",
+			  (int)t->tid, strerror(-r));
+		return r;
+	}
+	if (sig)
+		tr->stats.signals_injected++;
+	return 0;
+}
+
+void tracer_emit(struct tracer *tr, struct evbuf *e)
+{
+	client_emit(&tr->client, e);
+}
+
+static void resume_tid(pid_t tid, int sig)
+{
+	if (ptrace(PTRACE_CONT, tid, 0, sig) < 0)
+		log_debug("ptrace(CONT, %d): %s", (int)tid, strerror(errno));
+}
+
+/* --- the tracee table ------------------------------------------------------ */
+
+static pid_t tgid_of(pid_t tid)
+{
+	struct proc_status st;
+
+	return proc_read_status(tid, &st) == 0 ? st.tgid : tid;
+}
+
+static struct tracee *tracee_get(struct tracer *tr, pid_t tid, pid_t tgid)
+{
+	struct tracee *t = tracee_table_lookup(&tr->tracees, tid);
+
+	if (t)
+		return t;
+	if (tracee_table_add(&tr->tracees, tid, tgid ? tgid : tgid_of(tid), &t) < 0)
+		return NULL;
+	if (tr->tracees.count > tr->stats.tracees_max)
+		tr->stats.tracees_max = tr->tracees.count;
+	return t;
+}
+
+/* --- stops ------------------------------------------------------------------ */
+
+static void on_exit_status(struct tracer *tr, pid_t tid, int status)
+{
+	struct tracee *t = tracee_table_lookup(&tr->tracees, tid);
+
+	if (tid == tr->main_pid) {
+		tr->main_exited = true;
+		tr->exit_status = WIFEXITED(status) ? WEXITSTATUS(status)
+						    : 128 + WTERMSIG(status);
+	}
+	if (!t)
+		return; /* an orphan we reap as PID 1, or already gone */
+	if (t->flags & TRACEE_IN_SYSCALL) {
+		/* Killed inside a monitored call: report what it attempted. */
+		ev_bool(&t->ev, "interrupted", true);
+		sc_decode_exit(tr, t, -EINTR);
+		t->flags &= ~TRACEE_IN_SYSCALL;
+	}
+	if (t->tid == t->tgid && !(t->flags & TRACEE_PREEXEC)) {
+		struct evbuf *e = &tr->scratch;
+
+		ev_begin(e, EV_EXIT, NULL, t->tgid, t->tid, false);
+		if (WIFEXITED(status)) {
+			ev_i64(e, "code", WEXITSTATUS(status));
+		} else {
+			ev_i64(e, "signal", WTERMSIG(status));
+			ev_bool(e, "core", WCOREDUMP(status));
+		}
+		ev_end(e);
+		tracer_emit(tr, e);
+	}
+	tracee_table_remove(&tr->tracees, t);
+	if (tr->tracees.count == 0)
+		finish(tr);
+}
+
+static bool is_thread_of(pid_t tgid, pid_t tid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)tgid, (int)tid);
+	return stat(path, &st) == 0;
+}
+
+static const char *fork_syscall_name(int event)
+{
+	/* clone() and clone3() with SIGCHLD report as a fork event. */
+	switch (event) {
+	case PTRACE_EVENT_FORK:
+		return "fork";
+	case PTRACE_EVENT_VFORK:
+		return "vfork";
+	default:
+		return "clone";
+	}
+}
+
+static void on_fork(struct tracer *tr, struct tracee *t, int event)
+{
+	unsigned long msg = 0;
+	struct tracee *child;
+	bool thread;
+	pid_t ctid;
+
+	if (ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg) < 0) {
+		tracer_resume(tr, t, 0);
+		return;
+	}
+	ctid = (pid_t)msg;
+	thread = event == PTRACE_EVENT_CLONE && is_thread_of(t->tgid, ctid);
+	child = tracee_get(tr, ctid, thread ? t->tgid : ctid);
+	if (child) {
+		/* Its first stop may have come first, with a guessed tgid. */
+		child->tgid = thread ? t->tgid : ctid;
+	}
+	if (!(t->flags & TRACEE_PREEXEC)) {
+		struct evbuf *e = &tr->scratch;
+
+		ev_begin(e, EV_FORK, fork_syscall_name(event), t->tgid,
+			 t->tid, false);
+		ev_i64(e, "child", ctid);
+		ev_i64(e, "ppid", t->tgid);
+		ev_bool(e, "thread", thread);
+		ev_end(e);
+		tracer_emit(tr, e);
+	}
+	tracer_resume(tr, t, 0);
+}
+
+static void on_exec(struct tracer *tr, struct tracee *t)
+{
+	unsigned long former = 0;
+
+	ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &former);
+	if (former && (pid_t)former != t->tid) {
+		/* A non-leader thread exec'd: it now has the leader's tid. Its
+		 * pending event moves with it; its old entry is gone. */
+		struct tracee *old = tracee_table_lookup(&tr->tracees, (pid_t)former);
+
+		if (old) {
+			struct evbuf tmp = t->ev;
+
+			t->ev = old->ev;
+			old->ev = tmp;
+			t->sc_id = old->sc_id;
+			t->compat = old->compat;
+			memcpy(t->args, old->args, sizeof(t->args));
+			t->flags = (t->flags & ~TRACEE_IN_SYSCALL) |
+				   (old->flags & TRACEE_IN_SYSCALL);
+			tracee_table_remove(&tr->tracees, old);
+		}
+	}
+	t->tgid = t->tid;
+	if ((t->flags & TRACEE_IN_SYSCALL) && t->ev.kind == EV_EXEC) {
+		sc_exec_enrich(&t->ev, t->tgid);
+		ev_i64(&t->ev, "ret", 0);
+		ev_end(&t->ev);
+		tracer_emit(tr, &t->ev);
+		ev_reset(&t->ev);
+	} else {
+		/* No entry seen (it happened before we could decode): build
+		 * what /proc still tells. */
+		struct evbuf *e = &tr->scratch;
+		char exe[SENTRACE_PATH_MAX];
+
+		ev_begin(e, EV_EXEC, "execve", t->tgid, t->tid, false);
+		if (proc_readlink(t->tid, "exe", exe, sizeof(exe)) >= 0)
+			ev_str(e, "file", exe);
+		sc_exec_enrich(e, t->tgid);
+		ev_i64(e, "ret", 0);
+		ev_end(e);
+		tracer_emit(tr, e);
+	}
+	t->sc_id = -1;
+	t->flags &= ~(TRACEE_IN_SYSCALL | TRACEE_PREEXEC);
+	tracer_resume(tr, t, 0);
+}
+
+static bool skip_while_preexec(const struct tracee *t, int id)
+{
+	/* Before CMD's exec only the exec itself is CMD's doing. */
+	return (t->flags & TRACEE_PREEXEC) && id >= 0 &&
+	       sc_table[id].kind != EV_EXEC;
+}
+
+static void decode_entry(struct tracer *tr, struct tracee *t, int id,
+			 const struct sc_info *info)
+{
+	if (id < 0 || (size_t)id >= sc_table_len || skip_while_preexec(t, id))
+		return;
+	if (sc_decode_entry(tr, t, id, info) == 0)
+		t->flags |= TRACEE_IN_SYSCALL;
+}
+
+static void on_seccomp(struct tracer *tr, struct tracee *t)
+{
+	struct sc_info info;
+
+	tr->stats.seccomp_stops++;
+	if (arch_get_sc_info(t->tid, SC_OP_SECCOMP, &info) == 0)
+		decode_entry(tr, t, (int)info.ret_data, &info);
+	tracer_resume(tr, t, 0);
+}
+
+static bool is_restart(int64_t ret)
+{
+	/* ERESTARTSYS … ERESTART_RESTARTBLOCK: the kernel runs it again. */
+	return ret <= -512 && ret >= -516;
+}
+
+static void on_syscall_stop(struct tracer *tr, struct tracee *t)
+{
+	enum sc_op expect = (t->flags & TRACEE_INSYS_ANY) ? SC_OP_EXIT : SC_OP_ENTRY;
+	struct sc_info info;
+
+	tr->stats.syscall_stops++;
+	if (tr->opts.disable_seccomp == false)
+		expect = SC_OP_EXIT;
+	if (arch_get_sc_info(t->tid, expect, &info) < 0) {
+		tracer_resume(tr, t, 0);
+		return;
+	}
+	if (info.op == SC_OP_ENTRY) {
+		t->flags |= TRACEE_INSYS_ANY;
+		decode_entry(tr, t, sc_lookup_nr(info.compat, info.nr), &info);
+	} else if (info.op == SC_OP_EXIT) {
+		t->flags &= ~TRACEE_INSYS_ANY;
+		if (t->flags & TRACEE_IN_SYSCALL) {
+			t->flags &= ~TRACEE_IN_SYSCALL;
+			if (is_restart(info.ret)) {
+				tr->stats.restarts_skipped++;
+				ev_reset(&t->ev);
+				t->sc_id = -1;
+			} else {
+				sc_decode_exit(tr, t, info.ret);
+			}
+		}
+	}
+	tracer_resume(tr, t, 0);
+}
+
+static bool is_stop_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+static void on_status(struct tracer *tr, pid_t tid, int status)
+{
+	struct tracee *t;
+	int sig, event;
+
+	tr->stats.stops++;
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		on_exit_status(tr, tid, status);
+		return;
+	}
+	if (!WIFSTOPPED(status))
+		return;
+	t = tracee_get(tr, tid, 0);
+	if (!t) {
+		resume_tid(tid, 0);
+		return;
+	}
+	sig = WSTOPSIG(status);
+	event = (status >> 16) & 0xff;
+
+	if (event == PTRACE_EVENT_STOP) {
+		t->flags |= TRACEE_STARTED;
+		/* A group-stop of a seized tracee: stay stopped, but let
+		 * SIGCONT wake it. Anything else here (a new tracee's first
+		 * stop, an interrupt) just resumes. */
+		if (is_stop_signal(sig)) {
+			if (ptrace(PTRACE_LISTEN, tid, 0, 0) < 0)
+				log_debug("ptrace(LISTEN, %d): %s", (int)tid, strerror(errno));
+		} else {
+			tracer_resume(tr, t, 0);
+		}
+		return;
+	}
+	if (sig == (SIGTRAP | 0x80)) {
+		on_syscall_stop(tr, t);
+		return;
+	}
+	if (sig == SIGTRAP && event) {
+		switch (event) {
+		case PTRACE_EVENT_SECCOMP:
+			on_seccomp(tr, t);
+			return;
+		case PTRACE_EVENT_FORK:
+		case PTRACE_EVENT_VFORK:
+		case PTRACE_EVENT_CLONE:
+			on_fork(tr, t, event);
+			return;
+		case PTRACE_EVENT_EXEC:
+			on_exec(tr, t);
+			return;
+		default:
+			tracer_resume(tr, t, 0);
+			return;
+		}
+	}
+	/* A signal on its way to the tracee: deliver it, realtime ones too. */
+	tracer_resume(tr, t, sig);
+}
+
+/* --- the loop ----------------------------------------------------------------- */
+
+static void drain_idle_cb(uv_idle_t *h)
+{
+	drain(h->data);
+}
+
+static void drain(struct tracer *tr)
+{
+	int budget = DRAIN_BUDGET;
+
+	while (budget-- > 0) {
+		int status;
+		pid_t tid = waitpid(-1, &status, __WALL | WNOHANG);
+
+		if (tid <= 0) {
+			uv_idle_stop(&tr->drain_idle);
+			return;
+		}
+		on_status(tr, tid, status);
+	}
+	/* More may be waiting: continue next iteration, after the network. */
+	uv_idle_start(&tr->drain_idle, drain_idle_cb);
+}
+
+static void forward_signal(struct tracer *tr, const struct signalfd_siginfo *si)
+{
+	int sig = (int)si->ssi_signo;
+
+	/* The terminal already sent ^C, ^\ and resizes to the whole
+	 * foreground group, CMD included: do not deliver them twice. */
+	if (si->ssi_code == SI_KERNEL &&
+	    (sig == SIGINT || sig == SIGQUIT || sig == SIGWINCH))
+		return;
+	if (!tr->tracing) {
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT) {
+			log_warn("%s before CMD started: not starting it", strsignal(sig));
+			kill(tr->main_pid, SIGKILL);
+			tr->exit_status = 128 + sig;
+			tr->client.state = CLIENT_DONE;
+			close_all(tr);
+		}
+		return;
+	}
+	if (!tr->main_exited) {
+		kill(tr->main_pid, sig);
+		return;
+	}
+	/* CMD is gone but its descendants live (a daemon): they get it. */
+	for (size_t i = 0; i < tr->tracees.nbuckets; i++)
+		for (struct tracee *t = tr->tracees.buckets[i]; t; t = t->next)
+			if (t->tid == t->tgid)
+				kill(t->tid, sig);
+}
+
+static void sig_poll_cb(uv_poll_t *h, int status, int events)
+{
+	struct tracer *tr = h->data;
+	struct signalfd_siginfo si[16];
+	bool chld = false;
+	ssize_t n;
+
+	while ((n = read(tr->sigfd, si, sizeof(si))) > 0) {
+		for (size_t i = 0; i < (size_t)n / sizeof(si[0]); i++) {
+			if (si[i].ssi_signo == SIGCHLD)
+				chld = true;
+			else
+				forward_signal(tr, &si[i]);
+		}
+	}
+	if (chld || status < 0)
+		drain(tr);
+}
+
+static void release_cmd(struct tracer *tr)
+{
+	if (tr->tracing)
+		return;
+	tr->tracing = true;
+	uv_timer_stop(&tr->handshake_timer);
+	/* CMD sits in the group-stop it put itself in; let it go. */
+	kill(tr->main_pid, SIGCONT);
+}
+
+static void on_client_ready(struct client *c)
+{
+	struct tracer *tr = c->data;
+
+	release_cmd(tr);
+}
+
+static void close_all(struct tracer *tr)
+{
+	if (!uv_is_closing((uv_handle_t *)&tr->handshake_timer))
+		uv_close((uv_handle_t *)&tr->handshake_timer, NULL);
+	if (!uv_is_closing((uv_handle_t *)&tr->sig_poll))
+		uv_close((uv_handle_t *)&tr->sig_poll, NULL);
+	if (!uv_is_closing((uv_handle_t *)&tr->drain_idle))
+		uv_close((uv_handle_t *)&tr->drain_idle, NULL);
+	client_close(&tr->client);
+}
+
+static void on_client_done(struct client *c)
+{
+	struct tracer *tr = c->data;
+
+	if (!tr->tracing) {
+		/* The probe refused us before CMD ran: CMD never starts. */
+		kill(tr->main_pid, SIGKILL);
+		tr->exit_status = EXIT_TRACER_FAILURE;
+	}
+	if (tr->tracees.count == 0 || !tr->tracing)
+		close_all(tr);
+}
+
+static void finish(struct tracer *tr)
+{
+	if (tr->finishing)
+		return;
+	tr->finishing = true;
+	client_finish(&tr->client, tr->exit_status, FINISH_DEADLINE_NS);
+}
+
+static void pack_stats(struct client *c, msgpack_packer *pk)
+{
+	struct tracer *tr = c->data;
+	const struct {
+		const char *name;
+		uint64_t value;
+	} kv[] = {
+		{ "events", c->events_queued },
+		{ "events_dropped", c->events_dropped },
+		{ "events_lost", c->events_lost },
+		{ "stops", tr->stats.stops },
+		{ "seccomp_stops", tr->stats.seccomp_stops },
+		{ "syscall_stops", tr->stats.syscall_stops },
+		{ "signals_injected", tr->stats.signals_injected },
+		{ "decode_errors", tr->stats.decode_errors },
+		{ "restarts_skipped", tr->stats.restarts_skipped },
+		{ "tracees", tr->tracees.count },
+		{ "tracees_max", tr->stats.tracees_max },
+		{ "frames_sent", c->frames_sent },
+		{ "bytes_sent", c->bytes_sent },
+	};
+
+	msgpack_pack_map(pk, ARRAY_SIZE(kv));
+	for (size_t i = 0; i < ARRAY_SIZE(kv); i++)
+		wire_pack_kv_u64(pk, kv[i].name, kv[i].value);
+}
+
+/* --- spawning CMD ----------------------------------------------------------------- */
+
+static int find_in_path(const char *name, char *out, size_t cap)
+{
+	const char *path = getenv("PATH");
+	const char *p;
+
+	if (strchr(name, '/')) {
+		snprintf(out, cap, "%s", name);
+		return 0;
+	}
+	if (!path || !*path)
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	for (p = path; p; ) {
+		const char *colon = strchr(p, ':');
+		size_t len = colon ? (size_t)(colon - p) : strlen(p);
+		struct stat st;
+
+		snprintf(out, cap, "%.*s%s%s", (int)len, p, len ? "/" : "", name);
+		if (stat(out, &st) == 0 && S_ISREG(st.st_mode) &&
+		    access(out, X_OK) == 0)
+			return 0;
+		p = colon ? colon + 1 : NULL;
+	}
+	return -ENOENT;
+}
+
+static void child_fail(const char *what, const char *arg)
+{
+	int e = errno;
+
+	dprintf(STDERR_FILENO, "sentrace: %s%s%s: %s\n", what, arg ? " " : "",
+		arg ? arg : "", strerror(e));
+	_exit(e == ENOENT ? 127 : e == EACCES || e == ENOEXEC ? 126
+							      : EXIT_TRACER_FAILURE);
+}
+
+/* Runs in the child between fork and exec: async-signal-safe calls only. */
+static void child_exec(const struct tracer_opts *o, const char *path,
+		       const struct sock_fprog *prog)
+{
+	sigset_t none;
+
+	sigemptyset(&none);
+	signal(SIGPIPE, SIG_DFL);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* Wait here, stopped, until the tracer has seized us and the
+	 * probe has answered. */
+	raise(SIGSTOP);
+
+	if (prog) {
+		/*
+		 * Without no_new_privs, setuid binaries in the tree keep
+		 * working; the kernel allows that only with CAP_SYS_ADMIN.
+		 */
+		if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog) < 0) {
+			if (errno != EACCES)
+				child_fail("cannot install the seccomp filter", NULL);
+			if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+			    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog) < 0)
+				child_fail("cannot install the seccomp filter", NULL);
+		}
+	}
+	if (o->set_gid || o->set_uid) {
+		gid_t g = o->set_gid ? o->gid : getgid();
+
+		if (setgroups(1, &g) < 0)
+			child_fail("setgroups", NULL);
+		if (o->set_gid && setgid(o->gid) < 0)
+			child_fail("setgid", NULL);
+		if (o->set_uid && setuid(o->uid) < 0)
+			child_fail("setuid", NULL);
+	}
+	execve(path, o->argv, environ);
+	child_fail("cannot execute", path);
+}
+
+static int spawn_cmd(struct tracer *tr, const char *path, const void *bpf, size_t bpf_len)
+{
+	struct sock_fprog prog = {
+		.len = (unsigned short)(bpf_len / sizeof(struct sock_filter)),
+		.filter = (struct sock_filter *)bpf,
+	};
+	struct tracee *t;
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0)
+		child_exec(&tr->opts, path, bpf ? &prog : NULL);
+
+	if (waitpid(pid, &status, WSTOPPED) < 0 || !WIFSTOPPED(status)) {
+		log_err("CMD did not stop before exec as expected");
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		return -ECHILD;
+	}
+	if (ptrace(PTRACE_SEIZE, pid, 0, PTRACE_OPTIONS) < 0) {
+		int r = -errno;
+
+		log_err("ptrace(PTRACE_SEIZE, %d): %s", (int)pid, strerror(-r));
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		return r;
+	}
+	tr->main_pid = pid;
+	if (tracee_table_add(&tr->tracees, pid, pid, &t) < 0)
+		return -ENOMEM;
+	t->flags |= TRACEE_PREEXEC;
+	tr->stats.tracees_max = 1;
+	return 0;
+}
+
+/* --- set-up ----------------------------------------------------------------------- */
+
+static void handshake_timeout_cb(uv_timer_t *h)
+{
+	struct tracer *tr = h->data;
+	char why[128] = "";
+
+	if (tr->tracing)
+		return;
+	if (tr->client.last_error)
+		snprintf(why, sizeof(why), " (last error: %s)",
+			 uv_strerror(tr->client.last_error));
+	log_err("no answer from the probe at %s within %.1fs%s; CMD was not started "
+		"(use --async to start without the probe)", tr->client.addr_str,
+		(double)tr->opts.handshake_timeout_ns / NSEC_PER_SEC, why);
+	kill(tr->main_pid, SIGKILL);
+	tr->exit_status = EXIT_TRACER_FAILURE;
+	tr->client.state = CLIENT_DONE;
+	close_all(tr);
+}
+
+static int setup_signals(struct tracer *tr)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	for (size_t i = 0; i < ARRAY_SIZE(forwarded_signals); i++)
+		sigaddset(&mask, forwarded_signals[i]);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	tr->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	return tr->sigfd < 0 ? -errno : 0;
+}
+
+static void fill_hello(struct tracer *tr, char *hostname, size_t hcap)
+{
+	struct wire_hello *h = &tr->client.hello;
+	const char *cid = getenv("SENTRACE_CONTAINER_ID");
+	struct stat st;
+
+	if (gethostname(hostname, hcap) < 0)
+		hostname[0] = '\0';
+	hostname[hcap - 1] = '\0';
+	h->version = WIRE_PROTOCOL_VERSION;
+	h->tracer_version = wire_str_c(SENTRACE_VERSION);
+	h->mode = wire_str_c("wrapped");
+	h->hostname = wire_str_c(hostname);
+	h->container_id = wire_str_c(cid);
+	h->pidns = stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
+	h->tracer_pid = getpid();
+	for (h->argc = 0; tr->opts.argv[h->argc] && h->argc < WIRE_HELLO_ARGV; h->argc++)
+		h->argv[h->argc] = wire_str_c(tr->opts.argv[h->argc]);
+}
+
+int trace_run(const struct tracer_opts *opts)
+{
+	struct tracer tr;
+	char path[SENTRACE_PATH_MAX], hostname[256];
+	void *bpf = NULL;
+	size_t bpf_len = 0;
+	int r;
+
+	memset(&tr, 0, sizeof(tr));
+	tr.opts = *opts;
+	tr.exit_status = EXIT_TRACER_FAILURE;
+	tr.sigfd = -1;
+
+	if (find_in_path(opts->argv[0], path, sizeof(path)) < 0) {
+		log_err("%s: command not found", opts->argv[0]);
+		return 127;
+	}
+	if (getenv("SENTRACE_NO_SYSCALL_INFO"))
+		arch_force_registers();
+	sc_tables_init();
+	if (!opts->disable_seccomp) {
+		r = sc_build_filter(false, &bpf, &bpf_len);
+		if (r < 0) {
+			log_err("cannot build the seccomp filter: %s", strerror(-r));
+			return EXIT_TRACER_FAILURE;
+		}
+	}
+	r = setup_signals(&tr);
+	if (r < 0) {
+		log_err("signalfd: %s", strerror(-r));
+		free(bpf);
+		return EXIT_TRACER_FAILURE;
+	}
+	tr.loop = uv_default_loop();
+	tracee_table_init(&tr.tracees);
+	evbuf_init(&tr.scratch);
+	r = client_init(&tr.client, tr.loop, opts->probe_addr,
+			opts->queue_max_bytes, opts->queue_max_frames);
+	if (r < 0) {
+		log_err("bad probe address '%s': %s", opts->probe_addr, strerror(-r));
+		free(bpf);
+		return EXIT_TRACER_FAILURE;
+	}
+	tr.client.data = &tr;
+	tr.client.on_ready = on_client_ready;
+	tr.client.on_done = on_client_done;
+	tr.client.pack_stats = pack_stats;
+	fill_hello(&tr, hostname, sizeof(hostname));
+
+	r = spawn_cmd(&tr, path, bpf, bpf_len);
+	free(bpf);
+	if (r < 0) {
+		client_close(&tr.client);
+		uv_run(tr.loop, UV_RUN_DEFAULT);
+		return EXIT_TRACER_FAILURE;
+	}
+
+	uv_poll_init(tr.loop, &tr.sig_poll, tr.sigfd);
+	tr.sig_poll.data = &tr;
+	uv_poll_start(&tr.sig_poll, UV_READABLE, sig_poll_cb);
+	uv_idle_init(tr.loop, &tr.drain_idle);
+	tr.drain_idle.data = &tr;
+	uv_timer_init(tr.loop, &tr.handshake_timer);
+	tr.handshake_timer.data = &tr;
+
+	client_start(&tr.client);
+	if (opts->async)
+		release_cmd(&tr);
+	else
+		uv_timer_start(&tr.handshake_timer, handshake_timeout_cb,
+			       opts->handshake_timeout_ns / NSEC_PER_MSEC, 0);
+	/* Statuses that arrived before the poll started. */
+	drain(&tr);
+
+	uv_run(tr.loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(tr.loop) != 0)
+		log_debug("loop closed with handles still open");
+
+	/* If we gave up early, CMD was killed: reap it, whatever it was. */
+	while (tr.tracees.count > 0 && waitpid(-1, NULL, __WALL) > 0)
+		;
+	close(tr.sigfd);
+	evbuf_free(&tr.scratch);
+	tracee_table_free(&tr.tracees);
+	return tr.exit_status;
+}

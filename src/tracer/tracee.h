@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The tracee table: one entry per traced thread, found by tid in a hash
+ * table that grows with the workload. An entry holds the event being built
+ * between a call's entry and exit stops.
+ */
+#ifndef SENTRACE_TRACEE_H
+#define SENTRACE_TRACEE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "event.h"
+
+enum tracee_flag {
+	TRACEE_IN_SYSCALL = 1u << 0, /* an event waits for the exit stop */
+	TRACEE_PREEXEC    = 1u << 1, /* CMD before its exec: not reported */
+	TRACEE_INSYS_ANY  = 1u << 2, /* between entry and exit (no seccomp) */
+	TRACEE_EXITED     = 1u << 3, /* exit seen; entry kept until reaped */
+	TRACEE_STARTED    = 1u << 4, /* its first stop was seen */
+};
+
+struct tracee {
+	pid_t tid;
+	pid_t tgid;
+	uint32_t flags;
+	int sc_id;                  /* catalog id of the pending call */
+	bool compat;
+	uint64_t args[6];           /* entry arguments of the pending call */
+	struct evbuf ev;            /* the pending event */
+	struct tracee *next;        /* hash chain */
+};
+
+struct tracee_table {
+	struct tracee **buckets;
+	size_t nbuckets;            /* a power of two */
+	size_t count;
+};
+
+int tracee_table_init(struct tracee_table *tab);
+void tracee_table_free(struct tracee_table *tab);
+struct tracee *tracee_table_lookup(struct tracee_table *tab, pid_t tid);
+/* Adds a new entry; -EEXIST if tid is known, -ENOMEM. */
+int tracee_table_add(struct tracee_table *tab, pid_t tid, pid_t tgid,
+		     struct tracee **ret);
+void tracee_table_remove(struct tracee_table *tab, struct tracee *t);
+/* Calls fn for every entry; fn must not add or remove. */
+void tracee_table_foreach(struct tracee_table *tab,
+			  void (*fn)(struct tracee *t, void *data), void *data);
+
+#endif

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The tracer's state: one loop, the tracee table, the probe client, and the
+ * counters that travel in STATS. Passed explicitly to every module.
+ */
+#ifndef SENTRACE_TRACER_H
+#define SENTRACE_TRACER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <uv.h>
+
+#include "client.h"
+#include "event.h"
+#include "tracee.h"
+
+struct tracer_opts {
+	const char *probe_addr;
+	bool set_uid, set_gid;
+	uid_t uid;
+	gid_t gid;
+	bool disable_seccomp;
+	bool async;
+	uint64_t handshake_timeout_ns;
+	size_t queue_max_bytes;
+	size_t queue_max_frames;
+	char **argv;               /* the command, NULL-terminated */
+};
+
+struct tracer_stats {
+	uint64_t stops;            /* every waitpid status handled */
+	uint64_t seccomp_stops;
+	uint64_t syscall_stops;
+	uint64_t signals_injected;
+	uint64_t decode_errors;    /* an argument could not be read */
+	uint64_t tracees_max;
+	uint64_t restarts_skipped; /* -ERESTART* results, not reported */
+};
+
+struct tracer {
+	uv_loop_t *loop;
+	struct tracer_opts opts;
+
+	int sigfd;
+	uv_poll_t sig_poll;
+	uv_idle_t drain_idle;      /* continues a drain that ran out of budget */
+	bool tracing;              /* tracees may run: handshake done or --async */
+	uv_timer_t handshake_timer;
+
+	struct tracee_table tracees;
+	pid_t main_pid;            /* CMD */
+	bool main_exited;
+	int exit_status;           /* CMD's, as the shell reports it */
+
+	struct client client;
+	struct evbuf scratch;      /* events emitted at once (fork, exit) */
+	struct tracer_stats stats;
+	bool finishing;
+};
+
+/* Resumes t, injecting sig, in the mode its state needs. */
+int tracer_resume(struct tracer *tr, struct tracee *t, int sig);
+/* Queues the finished event in e on the wire (or counts it dropped). */
+void tracer_emit(struct tracer *tr, struct evbuf *e);
+
+#endif
