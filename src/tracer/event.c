@@ -45,6 +45,17 @@ void evbuf_free(struct evbuf *e)
 	memset(e, 0, sizeof(*e));
 }
 
+void evbuf_swap(struct evbuf *a, struct evbuf *b)
+{
+	struct evbuf tmp = *a;
+
+	*a = *b;
+	*b = tmp;
+	/* Each packer must keep writing into its own evbuf. */
+	msgpack_packer_init(&a->pk, &a->sb, msgpack_sbuffer_write);
+	msgpack_packer_init(&b->pk, &b->sb, msgpack_sbuffer_write);
+}
+
 void ev_begin(struct evbuf *e, enum ev_kind kind, const char *syscall,
 	      pid_t pid, pid_t tid, bool compat)
 {

@@ -43,6 +43,8 @@ struct evbuf {
 
 void evbuf_init(struct evbuf *e);
 void evbuf_free(struct evbuf *e);
+/* Exchanges two evbufs (an exec moving to the leader's tid). */
+void evbuf_swap(struct evbuf *a, struct evbuf *b);
 
 /* Starts a map with ev, syscall (may be NULL), ts, pid, tid [, compat]. */
 void ev_begin(struct evbuf *e, enum ev_kind kind, const char *syscall,

@@ -812,6 +812,7 @@ out:
 /* nr → catalog id for each ABI, for --disable-seccomp. */
 #define NR_MAX 1024
 static int16_t nr_native[NR_MAX], nr_compat[NR_MAX];
+static int socketcall_nr = -1;
 
 int sc_tables_init(void)
 {
@@ -826,6 +827,8 @@ int sc_tables_init(void)
 			nr_native[nr] = (int16_t)id;
 #if defined(__x86_64__)
 		nr = seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86, sc_table[id].name);
+		if (sc_table[id].entry == dec_socketcall)
+			socketcall_nr = nr;
 		if (nr >= 0 && nr < NR_MAX)
 			nr_compat[nr] = (int16_t)id;
 #endif
@@ -850,7 +853,9 @@ int sc_decode_entry(struct tracer *tr, struct tracee *t, int id,
 	uint64_t inner[6] = { 0 };
 	int r;
 
-	if (c.d->entry == dec_socketcall) {
+	/* libseccomp adds socketcall(SYS_x) rules of its own for the direct
+	 * calls, with their ids: recognise the multiplexer by its number. */
+	if (info->compat && info->nr == socketcall_nr) {
 		/* Undo the multiplexer: fetch the real arguments, then decode
 		 * as the call it stands for. */
 		uint32_t a32[6] = { 0 };

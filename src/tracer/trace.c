@@ -209,10 +209,7 @@ static void on_exec(struct tracer *tr, struct tracee *t)
 		struct tracee *old = tracee_table_lookup(&tr->tracees, (pid_t)former);
 
 		if (old) {
-			struct evbuf tmp = t->ev;
-
-			t->ev = old->ev;
-			old->ev = tmp;
+			evbuf_swap(&t->ev, &old->ev);
 			t->sc_id = old->sc_id;
 			t->compat = old->compat;
 			memcpy(t->args, old->args, sizeof(t->args));
