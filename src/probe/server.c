@@ -99,6 +99,11 @@ static void conn_close(struct conn *c)
 	c->closing = true;
 	c->finishing = true;
 	uv_read_stop(&c->h.stream);
+	/*
+	 * uv_close() closes the socket at once, and the tracer takes the close
+	 * as "everything was processed": the lines must be out before it.
+	 */
+	output_flush(c->p->out);
 	/* Pending writes are cancelled; their callbacks run before ours. */
 	uv_close(&c->h.handle, on_conn_closed);
 }
