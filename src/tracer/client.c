@@ -164,6 +164,20 @@ static void queue_stats(struct client *c)
 	msgpack_sbuffer_destroy(&sb);
 }
 
+void client_push_front(struct client *c, msgpack_sbuffer *sb)
+{
+	struct client_frame *f = frame_from_sbuffer(c, sb, 0);
+
+	if (!f)
+		return;
+	f->next = c->head;
+	c->head = f;
+	if (!c->tail)
+		c->tail = f;
+	c->queued_bytes += f->len;
+	c->queued_frames++;
+}
+
 void client_send_stats(struct client *c)
 {
 	seal_batch(c);

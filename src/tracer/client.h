@@ -87,6 +87,9 @@ int client_init(struct client *c, uv_loop_t *loop, const char *addr,
 void client_start(struct client *c);
 /* Appends a finished event; counts it as dropped when the queue is full. */
 void client_emit(struct client *c, const struct evbuf *e);
+/* Puts a complete frame (header included) at the head of the queue, before
+ * the events waiting there: snapshots right after a handshake. Takes sb's data. */
+void client_push_front(struct client *c, msgpack_sbuffer *sb);
 /* Queues a STATS frame now. */
 void client_send_stats(struct client *c);
 /*

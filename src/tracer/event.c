@@ -56,16 +56,22 @@ void evbuf_swap(struct evbuf *a, struct evbuf *b)
 	msgpack_packer_init(&b->pk, &b->sb, msgpack_sbuffer_write);
 }
 
-void ev_begin(struct evbuf *e, enum ev_kind kind, const char *syscall,
-	      pid_t pid, pid_t tid, bool compat)
+void ev_begin_map(struct evbuf *e)
 {
 	static const char map16[3] = { (char)0xde, 0, 0 };
 
 	e->sb.size = 0;
 	e->nkeys = 0;
-	e->kind = kind;
+	e->kind = EV_KIND_MAX;
 	e->open = true;
 	msgpack_sbuffer_write(&e->sb, map16, sizeof(map16));
+}
+
+void ev_begin(struct evbuf *e, enum ev_kind kind, const char *syscall,
+	      pid_t pid, pid_t tid, bool compat)
+{
+	ev_begin_map(e);
+	e->kind = kind;
 	ev_str(e, "ev", ev_kind_name(kind));
 	if (syscall)
 		ev_str(e, "syscall", syscall);

@@ -46,6 +46,8 @@ void evbuf_free(struct evbuf *e);
 /* Exchanges two evbufs (an exec moving to the leader's tid). */
 void evbuf_swap(struct evbuf *a, struct evbuf *b);
 
+/* Starts an empty map (process snapshots use the same builder). */
+void ev_begin_map(struct evbuf *e);
 /* Starts a map with ev, syscall (may be NULL), ts, pid, tid [, compat]. */
 void ev_begin(struct evbuf *e, enum ev_kind kind, const char *syscall,
 	      pid_t pid, pid_t tid, bool compat);

@@ -19,7 +19,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-"Usage: sentrace trace [OPTIONS] -- CMD [ARGS...]\n"
+"Usage: sentrace trace [OPTIONS] -- CMD [ARGS...]     (wrap mode)\n"
+"       sentrace trace [OPTIONS] --pid N [--pid M...]  (attach mode)\n"
 "       sentrace version\n"
 "\n"
 "Runs CMD under ptrace with a seccomp filter, follows every process and\n"
@@ -30,9 +31,19 @@ static void usage(FILE *f)
 "not start. SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and\n"
 "SIGWINCH sent to sentrace are passed on to CMD.\n"
 "\n"
+"Attach mode seizes every thread of running processes and, unless\n"
+"--no-descendants, every process descended from them; it follows their\n"
+"new children. There is no seccomp filter in attach mode, so every system\n"
+"call of the attached processes stops (expect a large slowdown on\n"
+"syscall-heavy servers). SIGTERM or SIGINT detaches and exits 0; the\n"
+"processes keep running.\n"
+"\n"
 "Options:\n"
 "  --probe-addr ADDR         probe address: HOST:PORT, unix:/PATH or /PATH\n"
 "                            (default %s; env SENTRACE_PROBE_ADDR)\n"
+"  --pid N                   attach to process N (repeatable)\n"
+"  --no-descendants          attach only to the listed processes, not to\n"
+"                            the processes they already started\n"
 "  --uid N                   run CMD as user id N\n"
 "  --gid N                   run CMD as group id N (supplementary groups: N)\n"
 "  --disable-seccomp         stop on every system call instead of using a\n"
@@ -54,7 +65,7 @@ static void usage(FILE *f)
 enum {
 	OPT_PROBE_ADDR = 256, OPT_UID, OPT_GID, OPT_DISABLE_SECCOMP, OPT_ASYNC,
 	OPT_HANDSHAKE_TIMEOUT, OPT_QUEUE_BYTES, OPT_QUEUE_FRAMES, OPT_VERBOSE,
-	OPT_DEBUG,
+	OPT_DEBUG, OPT_PID, OPT_NO_DESCENDANTS,
 };
 
 static int cmd_trace(int argc, char **argv)
@@ -70,6 +81,8 @@ static int cmd_trace(int argc, char **argv)
 		{ "queue-max-frames", required_argument, NULL, OPT_QUEUE_FRAMES },
 		{ "verbose", no_argument, NULL, OPT_VERBOSE },
 		{ "debug", no_argument, NULL, OPT_DEBUG },
+		{ "pid", required_argument, NULL, OPT_PID },
+		{ "no-descendants", no_argument, NULL, OPT_NO_DESCENDANTS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -80,7 +93,9 @@ static int cmd_trace(int argc, char **argv)
 		.queue_max_frames = DEFAULT_QUEUE_MAX_FRAMES,
 	};
 	const char *env = getenv("SENTRACE_PROBE_ADDR");
-	int level = LOG_LEVEL_WARN;
+	pid_t *pids = NULL;
+	size_t npids = 0;
+	int level = LOG_LEVEL_WARN, ret;
 	uint64_t v;
 	int c;
 
@@ -106,6 +121,26 @@ static int cmd_trace(int argc, char **argv)
 				o.set_gid = true;
 				o.gid = (gid_t)v;
 			}
+			break;
+		case OPT_PID: {
+			pid_t *np;
+
+			if (parse_u64(optarg, INT32_MAX, &v) < 0 || v == 0) {
+				log_err("--pid takes a process id, not '%s'", optarg);
+				free(pids);
+				return 2;
+			}
+			np = realloc(pids, (npids + 1) * sizeof(*pids));
+			if (!np) {
+				free(pids);
+				return 2;
+			}
+			pids = np;
+			pids[npids++] = (pid_t)v;
+			break;
+		}
+		case OPT_NO_DESCENDANTS:
+			o.attach_only_listed = true;
 			break;
 		case OPT_DISABLE_SECCOMP:
 			o.disable_seccomp = true;
@@ -149,12 +184,26 @@ static int cmd_trace(int argc, char **argv)
 		}
 	}
 	log_level = level;
-	if (optind >= argc) {
+	if (npids > 0 && optind < argc) {
+		log_err("give either --pid or a command, not both");
+		free(pids);
+		return 2;
+	}
+	if (npids == 0 && optind >= argc) {
 		log_err("no command given: sentrace trace [OPTIONS] -- CMD [ARGS...]");
 		return 2;
 	}
+	if (npids > 0 && (o.set_uid || o.set_gid)) {
+		log_err("--uid and --gid apply to a command that sentrace starts, not to --pid");
+		free(pids);
+		return 2;
+	}
 	o.argv = argv + optind;
-	return trace_run(&o);
+	o.pids = pids;
+	o.n_pids = npids;
+	ret = trace_run(&o);
+	free(pids);
+	return ret;
 }
 
 int main(int argc, char **argv)

@@ -26,8 +26,10 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "attach.h"
 #include "log.h"
 #include "mem.h"
+#include "procsnap.h"
 #include "syscalls.h"
 #include "trace.h"
 #include "util.h"
@@ -52,6 +54,7 @@ extern char **environ;
 
 static void drain(struct tracer *tr);
 static void finish(struct tracer *tr);
+static void start_attach(struct tracer *tr);
 static void close_all(struct tracer *tr);
 
 /* --- resuming and emitting ------------------------------------------------ */
@@ -324,6 +327,12 @@ static void on_status(struct tracer *tr, pid_t tid, int status)
 	}
 	if (!WIFSTOPPED(status))
 		return;
+	if (tr->detaching) {
+		attach_detach_stopped(tr, tid, status);
+		if (tr->tracees.count == 0)
+			finish(tr);
+		return;
+	}
 	t = tracee_get(tr, tid, 0);
 	if (!t) {
 		resume_tid(tid, 0);
@@ -400,6 +409,16 @@ static void forward_signal(struct tracer *tr, const struct signalfd_siginfo *si)
 {
 	int sig = (int)si->ssi_signo;
 
+	if (tr->opts.n_pids > 0) {
+		/* Attach mode: the processes are not ours to signal. */
+		if (sig == SIGTERM || sig == SIGINT) {
+			if (tr->tracees.count == 0)
+				finish(tr);
+			else
+				attach_detach_all(tr);
+		}
+		return;
+	}
 	/* The terminal already sent ^C, ^\ and resizes to the whole
 	 * foreground group, CMD included: do not deliver them twice. */
 	if (si->ssi_code == SI_KERNEL &&
@@ -455,11 +474,82 @@ static void release_cmd(struct tracer *tr)
 	kill(tr->main_pid, SIGCONT);
 }
 
+/*
+ * One PROCESS frame with a snapshot of every traced process, put before
+ * anything queued: after a reconnect the probe rebuilds its tree first.
+ */
+static void send_snapshots(struct tracer *tr)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct evbuf snap;
+	uint32_t n = 0;
+	size_t start, count_at;
+	unsigned char *p;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	evbuf_init(&snap);
+	start = frame_begin(&sb);
+	msgpack_pack_map(&pk, 2);
+	wire_pack_kv_u64(&pk, "type", WIRE_PROCESS);
+	wire_pack_str(&pk, "processes");
+	count_at = sb.size;
+	msgpack_sbuffer_write(&sb, "\xdd\0\0\0\0", 5); /* array32, patched */
+	for (size_t i = 0; i < tr->tracees.nbuckets; i++) {
+		for (struct tracee *t = tr->tracees.buckets[i]; t; t = t->next) {
+			if (t->tid != t->tgid || (t->flags & TRACEE_PREEXEC))
+				continue;
+			if (procsnap_build(&snap, t->tgid) < 0)
+				continue;
+			/* A frame has a size limit; a huge tree is cut here. */
+			if (sb.size + snap.sb.size > WIRE_FRAME_MAX - 64) {
+				tr->stats.snapshots_cut++;
+				continue;
+			}
+			msgpack_sbuffer_write(&sb, snap.sb.data, snap.sb.size);
+			n++;
+		}
+	}
+	evbuf_free(&snap);
+	if (n > 0) {
+		p = (unsigned char *)sb.data + count_at + 1;
+		p[0] = (unsigned char)(n >> 24);
+		p[1] = (unsigned char)(n >> 16);
+		p[2] = (unsigned char)(n >> 8);
+		p[3] = (unsigned char)n;
+		frame_end(&sb, start);
+		client_push_front(&tr->client, &sb);
+	}
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static void start_attach(struct tracer *tr)
+{
+	if (tr->attached)
+		return;
+	tr->attached = true;
+	tr->tracing = true;
+	uv_timer_stop(&tr->handshake_timer);
+	if (attach_all(tr) == 0) {
+		log_err("no process could be traced");
+		tr->exit_status = 1;
+		tr->client.state = CLIENT_DONE;
+		close_all(tr);
+		return;
+	}
+	log_info("attached to %zu thread(s)", tr->tracees.count);
+}
+
 static void on_client_ready(struct client *c)
 {
 	struct tracer *tr = c->data;
 
-	release_cmd(tr);
+	if (tr->opts.n_pids > 0)
+		start_attach(tr);
+	else
+		release_cmd(tr);
+	send_snapshots(tr);
 }
 
 static void close_all(struct tracer *tr)
@@ -479,7 +569,8 @@ static void on_client_done(struct client *c)
 
 	if (!tr->tracing) {
 		/* The probe refused us before CMD ran: CMD never starts. */
-		kill(tr->main_pid, SIGKILL);
+		if (tr->main_pid > 0)
+			kill(tr->main_pid, SIGKILL);
 		tr->exit_status = EXIT_TRACER_FAILURE;
 	}
 	if (tr->tracees.count == 0 || !tr->tracing)
@@ -648,10 +739,12 @@ static void handshake_timeout_cb(uv_timer_t *h)
 	if (tr->client.last_error)
 		snprintf(why, sizeof(why), " (last error: %s)",
 			 uv_strerror(tr->client.last_error));
-	log_err("no answer from the probe at %s within %.1fs%s; CMD was not started "
-		"(use --async to start without the probe)", tr->client.addr_str,
-		(double)tr->opts.handshake_timeout_ns / NSEC_PER_SEC, why);
-	kill(tr->main_pid, SIGKILL);
+	log_err("no answer from the probe at %s within %.1fs%s; %s "
+		"(use --async to go on without the probe)", tr->client.addr_str,
+		(double)tr->opts.handshake_timeout_ns / NSEC_PER_SEC, why,
+		tr->opts.n_pids ? "nothing was attached" : "CMD was not started");
+	if (tr->main_pid > 0)
+		kill(tr->main_pid, SIGKILL);
 	tr->exit_status = EXIT_TRACER_FAILURE;
 	tr->client.state = CLIENT_DONE;
 	close_all(tr);
@@ -696,23 +789,35 @@ int trace_run(const struct tracer_opts *opts)
 {
 	struct tracer tr;
 	char path[SENTRACE_PATH_MAX], hostname[256];
+	char *pid_argv[WIRE_HELLO_ARGV + 1] = { NULL };
+	char pid_strs[WIRE_HELLO_ARGV][16];
+	bool attach = opts->n_pids > 0;
 	void *bpf = NULL;
 	size_t bpf_len = 0;
 	int r;
 
 	memset(&tr, 0, sizeof(tr));
 	tr.opts = *opts;
-	tr.exit_status = EXIT_TRACER_FAILURE;
+	tr.exit_status = attach ? 0 : EXIT_TRACER_FAILURE;
 	tr.sigfd = -1;
 
-	if (find_in_path(opts->argv[0], path, sizeof(path)) < 0) {
+	if (attach) {
+		/* A filter cannot be put into a running process (yet): every
+		 * system call of the attached processes stops. */
+		tr.opts.disable_seccomp = true;
+		for (size_t i = 0; i < opts->n_pids && i < WIRE_HELLO_ARGV; i++) {
+			snprintf(pid_strs[i], sizeof(pid_strs[i]), "%d", (int)opts->pids[i]);
+			pid_argv[i] = pid_strs[i];
+		}
+		tr.opts.argv = pid_argv;
+	} else if (find_in_path(opts->argv[0], path, sizeof(path)) < 0) {
 		log_err("%s: command not found", opts->argv[0]);
 		return 127;
 	}
 	if (getenv("SENTRACE_NO_SYSCALL_INFO"))
 		arch_force_registers();
 	sc_tables_init();
-	if (!opts->disable_seccomp) {
+	if (!tr.opts.disable_seccomp) {
 		r = sc_build_filter(false, &bpf, &bpf_len);
 		if (r < 0) {
 			log_err("cannot build the seccomp filter: %s", strerror(-r));
@@ -740,13 +845,17 @@ int trace_run(const struct tracer_opts *opts)
 	tr.client.on_done = on_client_done;
 	tr.client.pack_stats = pack_stats;
 	fill_hello(&tr, hostname, sizeof(hostname));
+	if (attach)
+		tr.client.hello.mode = wire_str_c("attached");
 
-	r = spawn_cmd(&tr, path, bpf, bpf_len);
-	free(bpf);
-	if (r < 0) {
-		client_close(&tr.client);
-		uv_run(tr.loop, UV_RUN_DEFAULT);
-		return EXIT_TRACER_FAILURE;
+	if (!attach) {
+		r = spawn_cmd(&tr, path, bpf, bpf_len);
+		free(bpf);
+		if (r < 0) {
+			client_close(&tr.client);
+			uv_run(tr.loop, UV_RUN_DEFAULT);
+			return EXIT_TRACER_FAILURE;
+		}
 	}
 
 	uv_poll_init(tr.loop, &tr.sig_poll, tr.sigfd);
@@ -758,11 +867,13 @@ int trace_run(const struct tracer_opts *opts)
 	tr.handshake_timer.data = &tr;
 
 	client_start(&tr.client);
-	if (opts->async)
-		release_cmd(&tr);
-	else
+	if (!opts->async)
 		uv_timer_start(&tr.handshake_timer, handshake_timeout_cb,
 			       opts->handshake_timeout_ns / NSEC_PER_MSEC, 0);
+	else if (attach)
+		start_attach(&tr);
+	else
+		release_cmd(&tr);
 	/* Statuses that arrived before the poll started. */
 	drain(&tr);
 
@@ -771,7 +882,7 @@ int trace_run(const struct tracer_opts *opts)
 		log_debug("loop closed with handles still open");
 
 	/* If we gave up early, CMD was killed: reap it, whatever it was. */
-	while (tr.tracees.count > 0 && waitpid(-1, NULL, __WALL) > 0)
+	while (!attach && tr.tracees.count > 0 && waitpid(-1, NULL, __WALL) > 0)
 		;
 	close(tr.sigfd);
 	evbuf_free(&tr.scratch);

@@ -27,6 +27,9 @@ struct tracer_opts {
 	size_t queue_max_bytes;
 	size_t queue_max_frames;
 	char **argv;               /* the command, NULL-terminated */
+	pid_t *pids;               /* attach mode: --pid values */
+	size_t n_pids;
+	bool attach_only_listed;   /* not their descendants */
 };
 
 struct tracer_stats {
@@ -37,6 +40,7 @@ struct tracer_stats {
 	uint64_t decode_errors;    /* an argument could not be read */
 	uint64_t tracees_max;
 	uint64_t restarts_skipped; /* -ERESTART* results, not reported */
+	uint64_t snapshots_cut;    /* processes left out of a full PROCESS frame */
 };
 
 struct tracer {
@@ -58,6 +62,8 @@ struct tracer {
 	struct evbuf scratch;      /* events emitted at once (fork, exit) */
 	struct tracer_stats stats;
 	bool finishing;
+	bool detaching;            /* attach mode: letting every tracee go */
+	bool attached;             /* attach mode: attach_all() ran */
 };
 
 /* Resumes t, injecting sig, in the mode its state needs. */
