@@ -563,6 +563,11 @@ static int compile_str_item(struct parser *p, struct match *m, const struct node
 {
 	bool path = field->kind == N_FIELD && rules_field_is_path(field->field);
 
+	if (lit->kind != N_STR) {
+		perr(p, lit->off, "%s compares with strings, not %s",
+		     field->field->name, vtype_name(lit->type));
+		return -EINVAL;
+	}
 	if (lit->type == V_LIT_REGEX)
 		return compile_regex(p, m, lit);
 	if (lit->type == V_LIT_GLOB || as_glob) {

@@ -504,6 +504,9 @@ static const struct err_case {
 	{ "open.file.path in [\"a\", process.comm]", 42, "list items are values: 'process.comm' is not a constant" },
 	{ "open.flags > 99999999999999999999", 31, "number too large" },
 	{ "", 18, "empty expression" },
+	{ "open.file.path =~ 5s", 36, "open.file.path compares with strings, not a duration" },
+	{ "open.file.path == ~\"/x\" == \"a\"", 42, "expected an operator or the end, got '=='" },
+	{ "exec.argv0 == \"a\" && m", 39, "unknown field, constant, macro or list 'm'" },
 };
 
 START_TEST(test_error_table)
