@@ -18,6 +18,7 @@
 #include "rules-int.h"
 
 #define MACRO_DEPTH_MAX 16
+#define NEST_MAX 200               /* parentheses and negations: the stack */
 
 /* State shared by a rule's parser and the parsers of its macros. */
 struct cstate {
@@ -34,6 +35,7 @@ struct cstate {
 	size_t use_off[MACRO_DEPTH_MAX];     /* where in the root */
 	int depth;
 	const char *self;             /* the macro being validated */
+	int nest;
 };
 
 struct parser {
@@ -447,9 +449,14 @@ static struct node *parse_primary(struct parser *p)
 	case TOK_IDENT:
 		return parse_ident(p);
 	case TOK_LPAREN:
+		if (++p->st->nest > NEST_MAX) {
+			perr(p, off, "expression nested too deeply");
+			return NULL;
+		}
 		if (!advance(p))
 			return NULL;
 		n = parse_or(p);
+		p->st->nest--;
 		if (!n)
 			return NULL;
 		if (p->tok.kind != TOK_RPAREN) {
@@ -916,11 +923,16 @@ static struct node *parse_not(struct parser *p)
 		size_t off = p->tok.off;
 		struct node *a, *n;
 
+		if (++p->st->nest > NEST_MAX) {
+			perr(p, off, "expression nested too deeply");
+			return NULL;
+		}
 		if (!advance(p))
 			return NULL;
 		p->st->not_depth++;
 		a = to_pred(p, parse_not(p));
 		p->st->not_depth--;
+		p->st->nest--;
 		if (!a)
 			return NULL;
 		n = node_new(N_NOT, V_PRED, off);

@@ -567,6 +567,28 @@ static const struct pos_case {
 	  "  expression: \"open.flags >\"\n", 4, 28 },
 };
 
+/* Deep nesting is an error, not a stack overflow. */
+START_TEST(test_deep_nesting)
+{
+	struct rules_diag diag;
+	struct rule_set *rs;
+	char *expr = malloc(30000), *text;
+	size_t n = 0;
+
+	for (int i = 0; i < 10000; i++)
+		expr[n++] = i % 2 ? '(' : '!';
+	strcpy(expr + n, "open.flags > 0");
+	text = one_rule_policy(expr);
+	rules_diag_init(&diag);
+	ck_assert_int_eq(load_text(text, &diag, &rs), 1);
+	ck_assert_str_eq(diag.v[0].msg, "expression nested too deeply");
+	rule_set_free(rs);
+	rules_diag_fini(&diag);
+	free(text);
+	free(expr);
+}
+END_TEST
+
 START_TEST(test_error_positions)
 {
 	const struct pos_case *c = &pos_cases[_i];
@@ -1310,6 +1332,7 @@ static Suite *rules_suite(void)
 	TCL("glob", test_glob_table, glob_cases);
 	TCL("errors", test_error_table, err_cases);
 	TCL("error-positions", test_error_positions, pos_cases);
+	TC("deep-nesting", test_deep_nesting);
 	TC("macros-lists", test_macros_lists);
 	TC("macro-errors", test_macro_errors);
 	TC("broken-rule", test_broken_rule_among_good);
