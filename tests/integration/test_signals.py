@@ -44,7 +44,9 @@ class LineReader:
 
 class SignalTest(harness.TracedTestCase):
 
-    def test_forward_and_reinject(self):
+    def run_sigtest(self, to_tracer, to_tracee):
+        """Sends TO_TRACER to the tracer and then TO_TRACEE to the tracee,
+        one at a time, each acknowledged by sigtest before the next."""
         probe = self.start_probe()
         argv = self.tracer_argv([harness.helper('sigtest')], probe_addr=probe.addr)
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -55,11 +57,11 @@ class SignalTest(harness.TracedTestCase):
             self.assertTrue(line.startswith('ready '), line)
             tracee = int(line.split()[1])
             self.assertNotEqual(tracee, proc.pid)
-            for sig in FORWARDED:
+            for sig in to_tracer:
                 os.kill(proc.pid, sig)
                 self.assertEqual(out.readline(), 'got %d' % sig,
                                  'signal %s sent to the tracer' % signal.Signals(sig).name)
-            for sig in DIRECT:
+            for sig in to_tracee:
                 os.kill(tracee, sig)
                 self.assertEqual(out.readline(), 'got %d' % sig,
                                  'signal %d sent to the tracee' % sig)
@@ -77,6 +79,12 @@ class SignalTest(harness.TracedTestCase):
         run = harness.Run(argv, rc, '', err, probe)
         ex = run.one(ev='exit', pid=tracee)
         self.assertEqual(ex.get('code'), 255, ex)
+
+    def test_forward_and_reinject(self):
+        self.run_sigtest(FORWARDED, DIRECT)
+
+    def test_reinject_all(self):
+        self.run_sigtest([], FORWARDED + DIRECT)
 
 
 if __name__ == '__main__':
