@@ -179,11 +179,23 @@ void attach_detach_all(struct tracer *tr)
 		return;
 	tr->detaching = true;
 	log_info("detaching from %zu thread(s)", tr->tracees.count);
-	for (size_t i = 0; i < tr->tracees.nbuckets; i++)
-		for (struct tracee *t = tr->tracees.buckets[i]; t; t = t->next)
-			if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0)
+	for (size_t i = 0; i < tr->tracees.nbuckets; i++) {
+		struct tracee *t = tr->tracees.buckets[i];
+
+		while (t) {
+			struct tracee *next = t->next;
+
+			if (t->flags & TRACEE_HELD) {
+				/* Already in a ptrace-stop: no new stop will come. */
+				ptrace(PTRACE_DETACH, t->tid, 0, t->held_sig);
+				tracee_table_remove(&tr->tracees, t);
+			} else if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0) {
 				log_debug("ptrace(INTERRUPT, %d): %s", (int)t->tid,
 					  strerror(errno));
+			}
+			t = next;
+		}
+	}
 }
 
 void attach_detach_stopped(struct tracer *tr, pid_t tid, int status)

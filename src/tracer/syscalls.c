@@ -814,6 +814,28 @@ out:
 static int16_t nr_native[NR_MAX], nr_compat[NR_MAX];
 static int socketcall_nr = -1;
 
+#if defined(__x86_64__)
+/*
+ * libseccomp resolves the i386 socket calls to socketcall(2) pseudo numbers;
+ * since Linux 4.3 they also exist as direct calls, which glibc may use.
+ */
+static int i386_direct_socket_nr(const char *name)
+{
+	static const struct {
+		const char *name;
+		int nr;
+	} direct[] = {
+		{ "socket", 359 }, { "bind", 361 }, { "connect", 362 },
+		{ "listen", 363 }, { "accept4", 364 },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(direct); i++)
+		if (strcmp(direct[i].name, name) == 0)
+			return direct[i].nr;
+	return -1;
+}
+#endif
+
 int sc_tables_init(void)
 {
 	uint32_t native = seccomp_arch_native();
@@ -829,6 +851,8 @@ int sc_tables_init(void)
 		nr = seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86, sc_table[id].name);
 		if (sc_table[id].entry == dec_socketcall)
 			socketcall_nr = nr;
+		if (nr < 0)
+			nr = i386_direct_socket_nr(sc_table[id].name);
 		if (nr >= 0 && nr < NR_MAX)
 			nr_compat[nr] = (int16_t)id;
 #endif

@@ -39,6 +39,11 @@
 /* How long the tracer waits, at the end, for the probe to take everything. */
 #define FINISH_DEADLINE_NS (5 * NSEC_PER_SEC)
 #define EXIT_TRACER_FAILURE 125
+/* Held new children are checked this often; STATS and the check for
+ * vanished tracees run every STATS_TICKS of these. */
+#define HOUSEKEEPING_MS 250
+#define STATS_TICKS     40
+#define HELD_MAX_NS     (1 * NSEC_PER_SEC)
 
 #define PTRACE_OPTIONS                                                       \
 	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |  \
@@ -55,6 +60,8 @@ extern char **environ;
 static void drain(struct tracer *tr);
 static void finish(struct tracer *tr);
 static void start_attach(struct tracer *tr);
+static void prune_dead(struct tracer *tr);
+static void release_held(struct tracer *tr, struct tracee *t);
 static void close_all(struct tracer *tr);
 
 /* --- resuming and emitting ------------------------------------------------ */
@@ -169,6 +176,13 @@ static const char *fork_syscall_name(int event)
 	}
 }
 
+static void release_held(struct tracer *tr, struct tracee *t)
+{
+	t->flags &= ~TRACEE_HELD;
+	tracer_resume(tr, t, t->held_sig);
+	t->held_sig = 0;
+}
+
 static void on_fork(struct tracer *tr, struct tracee *t, int event)
 {
 	unsigned long msg = 0;
@@ -182,11 +196,18 @@ static void on_fork(struct tracer *tr, struct tracee *t, int event)
 	}
 	ctid = (pid_t)msg;
 	thread = event == PTRACE_EVENT_CLONE && is_thread_of(t->tgid, ctid);
-	child = tracee_get(tr, ctid, thread ? t->tgid : ctid);
-	if (child) {
-		/* Its first stop may have come first, with a guessed tgid. */
-		child->tgid = thread ? t->tgid : ctid;
+	/*
+	 * The child's own stops may have been handled first, its exit
+	 * included: only a child that still exists gets an entry here.
+	 */
+	child = tracee_table_lookup(&tr->tracees, ctid);
+	if (!child && kill(ctid, 0) == 0) {
+		child = tracee_get(tr, ctid, thread ? t->tgid : ctid);
+		if (child)
+			child->flags |= TRACEE_ANNOUNCED;
 	}
+	if (child)
+		child->tgid = thread ? t->tgid : ctid;
 	if (!(t->flags & TRACEE_PREEXEC)) {
 		struct evbuf *e = &tr->scratch;
 
@@ -198,6 +219,9 @@ static void on_fork(struct tracer *tr, struct tracee *t, int event)
 		ev_end(e);
 		tracer_emit(tr, e);
 	}
+	/* The fork event is out: the child's own events may follow. */
+	if (child && (child->flags & TRACEE_HELD))
+		release_held(tr, child);
 	tracer_resume(tr, t, 0);
 }
 
@@ -333,13 +357,26 @@ static void on_status(struct tracer *tr, pid_t tid, int status)
 			finish(tr);
 		return;
 	}
-	t = tracee_get(tr, tid, 0);
-	if (!t) {
-		resume_tid(tid, 0);
-		return;
-	}
+	t = tracee_table_lookup(&tr->tracees, tid);
 	sig = WSTOPSIG(status);
 	event = (status >> 16) & 0xff;
+	if (!t) {
+		/*
+		 * A new child whose parent's fork event is not handled yet:
+		 * keep it stopped until then, so that the probe sees the fork
+		 * before anything the child does (its exit included).
+		 */
+		t = tracee_get(tr, tid, 0);
+		if (!t) {
+			resume_tid(tid, 0);
+			return;
+		}
+		t->flags |= TRACEE_HELD | TRACEE_STARTED;
+		t->held_since = now_monotonic_ns();
+		if (event == 0 && sig != (SIGTRAP | 0x80))
+			t->held_sig = sig;
+		return;
+	}
 
 	if (event == PTRACE_EVENT_STOP) {
 		t->flags |= TRACEE_STARTED;
@@ -443,6 +480,7 @@ static void forward_signal(struct tracer *tr, const struct signalfd_siginfo *si)
 		for (struct tracee *t = tr->tracees.buckets[i]; t; t = t->next)
 			if (t->tid == t->tgid)
 				kill(t->tid, sig);
+	prune_dead(tr);
 }
 
 static void sig_poll_cb(uv_poll_t *h, int status, int events)
@@ -552,8 +590,65 @@ static void on_client_ready(struct client *c)
 	send_snapshots(tr);
 }
 
+/*
+ * Entries whose thread is gone without our seeing its exit (it should not
+ * happen; if it does, the tracer must not wait for them forever).
+ */
+static void prune_dead(struct tracer *tr)
+{
+	for (size_t i = 0; i < tr->tracees.nbuckets; i++) {
+		struct tracee *t = tr->tracees.buckets[i];
+
+		while (t) {
+			struct tracee *next = t->next;
+			char path[64];
+
+			snprintf(path, sizeof(path), "/proc/%d", (int)t->tid);
+			if (access(path, F_OK) < 0 && errno == ENOENT) {
+				log_warn("tid %d vanished without an exit status", (int)t->tid);
+				tr->stats.vanished++;
+				tracee_table_remove(&tr->tracees, t);
+			}
+			t = next;
+		}
+	}
+	if (tr->tracees.count == 0 && tr->tracing)
+		finish(tr);
+}
+
+/* A held child whose parent's fork event never came (the parent was
+ * killed in between): it must not wait forever. */
+static void release_overdue(struct tracer *tr)
+{
+	uint64_t now = now_monotonic_ns();
+
+	for (size_t i = 0; i < tr->tracees.nbuckets; i++)
+		for (struct tracee *t = tr->tracees.buckets[i]; t; t = t->next)
+			if ((t->flags & TRACEE_HELD) &&
+			    now - t->held_since > HELD_MAX_NS) {
+				tr->stats.held_overdue++;
+				release_held(tr, t);
+			}
+}
+
+static void housekeeping_cb(uv_timer_t *h)
+{
+	struct tracer *tr = h->data;
+
+	if (tr->finishing)
+		return;
+	release_overdue(tr);
+	if (++tr->ticks % STATS_TICKS)
+		return;
+	prune_dead(tr);
+	if (!tr->finishing)
+		client_send_stats(&tr->client);
+}
+
 static void close_all(struct tracer *tr)
 {
+	if (!uv_is_closing((uv_handle_t *)&tr->housekeeping))
+		uv_close((uv_handle_t *)&tr->housekeeping, NULL);
 	if (!uv_is_closing((uv_handle_t *)&tr->handshake_timer))
 		uv_close((uv_handle_t *)&tr->handshake_timer, NULL);
 	if (!uv_is_closing((uv_handle_t *)&tr->sig_poll))
@@ -601,6 +696,9 @@ static void pack_stats(struct client *c, msgpack_packer *pk)
 		{ "signals_injected", tr->stats.signals_injected },
 		{ "decode_errors", tr->stats.decode_errors },
 		{ "restarts_skipped", tr->stats.restarts_skipped },
+		{ "vanished", tr->stats.vanished },
+		{ "held_overdue", tr->stats.held_overdue },
+		{ "snapshots_cut", tr->stats.snapshots_cut },
 		{ "tracees", tr->tracees.count },
 		{ "tracees_max", tr->stats.tracees_max },
 		{ "frames_sent", c->frames_sent },
@@ -865,6 +963,10 @@ int trace_run(const struct tracer_opts *opts)
 	tr.drain_idle.data = &tr;
 	uv_timer_init(tr.loop, &tr.handshake_timer);
 	tr.handshake_timer.data = &tr;
+	uv_timer_init(tr.loop, &tr.housekeeping);
+	tr.housekeeping.data = &tr;
+	uv_timer_start(&tr.housekeeping, housekeeping_cb, HOUSEKEEPING_MS,
+		       HOUSEKEEPING_MS);
 
 	client_start(&tr.client);
 	if (!opts->async)

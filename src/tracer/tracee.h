@@ -20,6 +20,9 @@ enum tracee_flag {
 	TRACEE_INSYS_ANY  = 1u << 2, /* between entry and exit (no seccomp) */
 	TRACEE_EXITED     = 1u << 3, /* exit seen; entry kept until reaped */
 	TRACEE_STARTED    = 1u << 4, /* its first stop was seen */
+	TRACEE_HELD       = 1u << 5, /* new child kept stopped until its
+					* parent's fork event is handled */
+	TRACEE_ANNOUNCED  = 1u << 6, /* the parent's fork event came first */
 };
 
 struct tracee {
@@ -28,6 +31,8 @@ struct tracee {
 	uint32_t flags;
 	int sc_id;                  /* catalog id of the pending call */
 	bool compat;
+	int held_sig;               /* signal to deliver when let go */
+	uint64_t held_since;        /* monotonic ns */
 	uint64_t args[6];           /* entry arguments of the pending call */
 	struct evbuf ev;            /* the pending event */
 	struct tracee *next;        /* hash chain */

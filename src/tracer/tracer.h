@@ -40,6 +40,8 @@ struct tracer_stats {
 	uint64_t decode_errors;    /* an argument could not be read */
 	uint64_t tracees_max;
 	uint64_t restarts_skipped; /* -ERESTART* results, not reported */
+	uint64_t held_overdue;     /* new children let go without a fork event */
+	uint64_t vanished;         /* entries pruned without an exit status */
 	uint64_t snapshots_cut;    /* processes left out of a full PROCESS frame */
 };
 
@@ -52,6 +54,8 @@ struct tracer {
 	uv_idle_t drain_idle;      /* continues a drain that ran out of budget */
 	bool tracing;              /* tracees may run: handshake done or --async */
 	uv_timer_t handshake_timer;
+	uv_timer_t housekeeping;   /* held children, periodic STATS, pruning */
+	uint64_t ticks;
 
 	struct tracee_table tracees;
 	pid_t main_pid;            /* CMD */
