@@ -30,6 +30,8 @@ enum wire_type {
 	WIRE_STATS     = 5, /* tracer -> probe, counters */
 	WIRE_COMMAND   = 6, /* probe -> tracer, e.g. kill a process */
 	WIRE_GOODBYE   = 7, /* tracer -> probe, everything was sent */
+	WIRE_ACK       = 8, /* probe -> tracer, events processed so far */
+	WIRE_COMMAND_RESULT = 9, /* tracer -> probe, what a COMMAND did */
 	WIRE_TYPE_MAX,
 };
 
@@ -67,6 +69,18 @@ struct wire_command {
 	int64_t pid;
 	int32_t signal;
 	struct wire_str rule_id;
+};
+
+struct wire_ack {
+	uint64_t seq;               /* every event with a lower seq was processed */
+};
+
+struct wire_command_result {
+	uint64_t id;                /* the COMMAND's id */
+	int64_t pid;
+	int32_t signal;
+	bool done;                  /* the signal was sent */
+	struct wire_str error;      /* why not, when !done */
 };
 
 struct wire_goodbye {
@@ -134,11 +148,17 @@ void wire_pack_hello_ack(msgpack_packer *pk, const struct wire_hello_ack *m);
 int wire_unpack_hello_ack(const msgpack_object *root, struct wire_hello_ack *ret);
 void wire_pack_command(msgpack_packer *pk, const struct wire_command *m);
 int wire_unpack_command(const msgpack_object *root, struct wire_command *ret);
+void wire_pack_ack(msgpack_packer *pk, const struct wire_ack *m);
+int wire_unpack_ack(const msgpack_object *root, struct wire_ack *ret);
+void wire_pack_command_result(msgpack_packer *pk, const struct wire_command_result *m);
+int wire_unpack_command_result(const msgpack_object *root,
+			       struct wire_command_result *ret);
 void wire_pack_goodbye(msgpack_packer *pk, const struct wire_goodbye *m);
 int wire_unpack_goodbye(const msgpack_object *root, struct wire_goodbye *ret);
 
 /*
- * EVENTS and STATS have open bodies: EVENTS is {"type":3, "events":[map…]},
+ * EVENTS and STATS have open bodies: EVENTS is {"type":3, "seq":N,
+ * "events":[map…]} where N is the sequence number of the first event,
  * STATS is {"type":5, "counters":{name: uint…}, "dropped":{event: uint…}}.
  * The tracer packs them with the kv helpers above.
  */

@@ -23,6 +23,8 @@ const char *wire_type_name(int type)
 		[WIRE_STATS] = "STATS",
 		[WIRE_COMMAND] = "COMMAND",
 		[WIRE_GOODBYE] = "GOODBYE",
+		[WIRE_ACK] = "ACK",
+		[WIRE_COMMAND_RESULT] = "COMMAND_RESULT",
 	};
 
 	if (type <= 0 || type >= WIRE_TYPE_MAX)
@@ -411,6 +413,50 @@ int wire_unpack_command(const msgpack_object *root, struct wire_command *ret)
 		return -EBADMSG;
 	m.signal = (int32_t)v;
 	unpack_ws(root, "rule_id", &m.rule_id);
+	*ret = m;
+	return 0;
+}
+
+void wire_pack_ack(msgpack_packer *pk, const struct wire_ack *m)
+{
+	msgpack_pack_map(pk, 2);
+	wire_pack_kv_u64(pk, "type", WIRE_ACK);
+	wire_pack_kv_u64(pk, "seq", m->seq);
+}
+
+int wire_unpack_ack(const msgpack_object *root, struct wire_ack *ret)
+{
+	struct wire_ack m = { 0 };
+
+	if (!wire_map_u64(root, "seq", &m.seq))
+		return -EBADMSG;
+	*ret = m;
+	return 0;
+}
+
+void wire_pack_command_result(msgpack_packer *pk, const struct wire_command_result *m)
+{
+	msgpack_pack_map(pk, 6);
+	wire_pack_kv_u64(pk, "type", WIRE_COMMAND_RESULT);
+	wire_pack_kv_u64(pk, "id", m->id);
+	wire_pack_kv_i64(pk, "pid", m->pid);
+	wire_pack_kv_i64(pk, "signal", m->signal);
+	wire_pack_kv_bool(pk, "done", m->done);
+	pack_kv_ws(pk, "error", m->error);
+}
+
+int wire_unpack_command_result(const msgpack_object *root,
+			       struct wire_command_result *ret)
+{
+	struct wire_command_result m = { 0 };
+	int64_t v;
+
+	if (!wire_map_u64(root, "id", &m.id) || !wire_map_i64(root, "pid", &m.pid) ||
+	    !wire_map_bool(root, "done", &m.done))
+		return -EBADMSG;
+	if (wire_map_i64(root, "signal", &v) && v >= 0 && v <= 64)
+		m.signal = (int32_t)v;
+	unpack_ws(root, "error", &m.error);
 	*ret = m;
 	return 0;
 }
