@@ -17,17 +17,33 @@
 /* Lifecycle events may use the queue up to this multiple of its limit. */
 #define LIFECYCLE_SLACK  2
 
-/* fixmap(2) "type" 3 "events" array32(n): the prefix of every EVENTS frame. */
+/*
+ * fixmap(3) "type" 3 "seq" uint64(seq) "events" array32(n): the prefix of
+ * every EVENTS frame, with fixed-width seq and count patched at sealing.
+ */
 static const unsigned char events_prefix[] = {
-	0x82, 0xa4, 't', 'y', 'p', 'e', WIRE_EVENTS,
+	0x83, 0xa4, 't', 'y', 'p', 'e', WIRE_EVENTS,
+	0xa3, 's', 'e', 'q', 0xcf, 0, 0, 0, 0, 0, 0, 0, 0,
 	0xa6, 'e', 'v', 'e', 'n', 't', 's', 0xdd, 0, 0, 0, 0,
 };
 #define EVENTS_HDR (WIRE_FRAME_HEADER + sizeof(events_prefix))
+#define SEQ_AT     (WIRE_FRAME_HEADER + 12)
+/* Bytes handed to libuv at once: a probe that stops reading must not make
+ * libuv's own write queue grow without bound. */
+#define INFLIGHT_MAX (1u << 20)
+
+enum frame_kind {
+	FRAME_EVENTS,       /* kept until acknowledged */
+	FRAME_CONTROL,      /* STATS, GOODBYE: sent again if the write failed */
+	FRAME_PROCESS,      /* HELLO, snapshots: a new one follows every handshake */
+};
 
 struct client_frame {
 	struct client_frame *next;
 	uv_write_t req;
 	struct client *c;
+	enum frame_kind kind;
+	uint64_t seq;                /* of the first event (EVENTS) */
 	uint32_t events;
 	size_t len;
 	char *data;
@@ -47,36 +63,76 @@ struct conn {
 static void client_connect(struct client *c);
 static void flush(struct client *c);
 
-static void frame_free(struct client_frame *f)
+static void frame_free(struct client *c, struct client_frame *f)
 {
+	c->held_bytes -= f->len;
+	c->held_frames--;
 	free(f->data);
 	free(f);
 }
 
 static struct client_frame *frame_from_sbuffer(struct client *c, msgpack_sbuffer *sb,
-					       uint32_t events)
+					       enum frame_kind kind)
 {
 	struct client_frame *f = calloc(1, sizeof(*f));
 
 	if (!f)
 		return NULL;
 	f->c = c;
-	f->events = events;
+	f->kind = kind;
 	f->len = sb->size;
 	f->data = msgpack_sbuffer_release(sb);
+	c->held_bytes += f->len;
+	c->held_frames++;
 	return f;
 }
 
-static void queue_frame(struct client *c, struct client_frame *f)
+static void list_push_tail(struct client_list *l, struct client_frame *f)
 {
 	f->next = NULL;
-	if (c->tail)
-		c->tail->next = f;
+	if (l->tail)
+		l->tail->next = f;
 	else
-		c->head = f;
-	c->tail = f;
-	c->queued_bytes += f->len;
-	c->queued_frames++;
+		l->head = f;
+	l->tail = f;
+	l->count++;
+}
+
+static void list_push_front(struct client_list *l, struct client_frame *f)
+{
+	f->next = l->head;
+	l->head = f;
+	if (!l->tail)
+		l->tail = f;
+	l->count++;
+}
+
+static struct client_frame *list_pop(struct client_list *l)
+{
+	struct client_frame *f = l->head;
+
+	if (f) {
+		l->head = f->next;
+		if (!l->head)
+			l->tail = NULL;
+		l->count--;
+		f->next = NULL;
+	}
+	return f;
+}
+
+/* Keeps `unacked` in sequence order: failed writes come back out of order. */
+static void list_insert_by_seq(struct client_list *l, struct client_frame *f)
+{
+	struct client_frame **pp = &l->head;
+
+	while (*pp && (*pp)->seq < f->seq)
+		pp = &(*pp)->next;
+	f->next = *pp;
+	*pp = f;
+	if (!f->next)
+		l->tail = f;
+	l->count++;
 }
 
 static void batch_begin(struct client *c)
@@ -89,37 +145,47 @@ static void batch_begin(struct client *c)
 	c->batch_events = 0;
 }
 
+static void put_be(unsigned char *p, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+}
+
 static void seal_batch(struct client *c)
 {
 	struct client_frame *f;
-	unsigned char *cnt;
+	uint64_t first;
 
 	if (c->batch_events == 0)
 		return;
-	cnt = (unsigned char *)c->batch.data + EVENTS_HDR - 4;
-	cnt[0] = (unsigned char)(c->batch_events >> 24);
-	cnt[1] = (unsigned char)(c->batch_events >> 16);
-	cnt[2] = (unsigned char)(c->batch_events >> 8);
-	cnt[3] = (unsigned char)c->batch_events;
+	first = c->next_seq - c->batch_events;
+	put_be((unsigned char *)c->batch.data + SEQ_AT, first, 8);
+	put_be((unsigned char *)c->batch.data + EVENTS_HDR - 4, c->batch_events, 4);
 	frame_end(&c->batch, 0);
-	f = frame_from_sbuffer(c, &c->batch, c->batch_events);
+	f = frame_from_sbuffer(c, &c->batch, FRAME_EVENTS);
 	if (!f) {
-		c->events_lost += c->batch_events;
+		/* Out of memory: these events are gone, and counted. */
+		c->events_dropped += c->batch_events;
 		c->batch.size = 0;
 	} else {
-		queue_frame(c, f);
+		f->seq = first;
+		f->events = c->batch_events;
+		list_push_tail(&c->queue, f);
 	}
 	batch_begin(c);
 }
 
 void client_emit(struct client *c, const struct evbuf *e)
 {
-	size_t limit = c->max_bytes;
-	size_t used = c->queued_bytes + c->batch.size;
+	size_t limit = c->max_bytes, flimit = c->max_frames;
+	size_t used = c->held_bytes + c->batch.size;
 
-	if (ev_kind_is_lifecycle(e->kind))
+	c->events_produced++;
+	if (ev_kind_is_lifecycle(e->kind)) {
 		limit *= LIFECYCLE_SLACK;
-	if (used + e->sb.size > limit || c->queued_frames >= c->max_frames ||
+		flimit *= LIFECYCLE_SLACK;
+	}
+	if (used + e->sb.size > limit || c->held_frames >= flimit ||
 	    c->state == CLIENT_DONE) {
 		c->events_dropped++;
 		c->dropped[e->kind]++;
@@ -128,6 +194,7 @@ void client_emit(struct client *c, const struct evbuf *e)
 	msgpack_sbuffer_write(&c->batch, e->sb.data, e->sb.size);
 	c->batch_events++;
 	c->events_queued++;
+	c->next_seq++;
 	if (c->batch.size >= BATCH_SEAL_BYTES)
 		seal_batch(c);
 }
@@ -158,24 +225,18 @@ static void queue_stats(struct client *c)
 		if (c->dropped[k])
 			wire_pack_kv_u64(&pk, ev_kind_name(k), c->dropped[k]);
 	frame_end(&sb, start);
-	f = frame_from_sbuffer(c, &sb, 0);
+	f = frame_from_sbuffer(c, &sb, FRAME_CONTROL);
 	if (f)
-		queue_frame(c, f);
+		list_push_tail(&c->queue, f);
 	msgpack_sbuffer_destroy(&sb);
 }
 
 void client_push_front(struct client *c, msgpack_sbuffer *sb)
 {
-	struct client_frame *f = frame_from_sbuffer(c, sb, 0);
+	struct client_frame *f = frame_from_sbuffer(c, sb, FRAME_PROCESS);
 
-	if (!f)
-		return;
-	f->next = c->head;
-	c->head = f;
-	if (!c->tail)
-		c->tail = f;
-	c->queued_bytes += f->len;
-	c->queued_frames++;
+	if (f)
+		list_push_front(&c->queue, f);
 }
 
 void client_send_stats(struct client *c)
@@ -210,13 +271,18 @@ static void finish_done(struct client *c)
 	if (c->finish_timer.loop)
 		uv_timer_stop(&c->finish_timer);
 	c->state = CLIENT_DONE;
+	log_info("events: %llu produced, %llu dropped, %llu acknowledged, "
+		 "%llu sent again after a reconnect; %llu connection(s)",
+		 (unsigned long long)c->events_produced,
+		 (unsigned long long)c->events_dropped,
+		 (unsigned long long)c->events_acked,
+		 (unsigned long long)c->events_resent,
+		 (unsigned long long)c->connects);
 	if (lost)
 		log_warn("%llu event(s) were not delivered to the probe at %s "
-			 "(%llu dropped because the queue was full, %llu lost "
-			 "with a connection, the rest still queued)",
-			 (unsigned long long)lost, c->addr_str,
-			 (unsigned long long)c->events_dropped,
-			 (unsigned long long)c->events_lost);
+			 "(%llu dropped because the queue was full, the rest "
+			 "not acknowledged)", (unsigned long long)lost,
+			 c->addr_str, (unsigned long long)c->events_dropped);
 	if (c->on_done)
 		c->on_done(c);
 }
@@ -268,15 +334,23 @@ static void write_cb(uv_write_t *req, int status)
 	struct client *c = f->c;
 
 	c->inflight_frames--;
+	c->inflight_bytes -= f->len;
 	if (status == 0) {
-		c->events_sent += f->events;
 		c->frames_sent++;
 		c->bytes_sent += f->len;
-	} else {
-		/* Lost with the connection; counted, never silent. */
-		c->events_lost += f->events;
 	}
-	frame_free(f);
+	if (f->kind == FRAME_EVENTS) {
+		/* Kept until acknowledged, sent or not: a failed write is
+		 * sent again, in order, after the next handshake. */
+		if (status == 0)
+			list_push_tail(&c->unacked, f);
+		else
+			list_insert_by_seq(&c->unacked, f);
+	} else if (status < 0 && f->kind == FRAME_CONTROL) {
+		list_push_tail(&c->queue, f);
+	} else {
+		frame_free(c, f);
+	}
 	if (status == 0)
 		flush(c);
 }
@@ -290,12 +364,42 @@ static int write_frame(struct client *c, struct client_frame *f)
 	f->req.data = f;
 	r = uv_write(&f->req, c->stream, &buf, 1, write_cb);
 	if (r < 0) {
-		c->events_lost += f->events;
-		frame_free(f);
+		list_push_front(&c->queue, f);
 		return r;
 	}
 	c->inflight_frames++;
+	c->inflight_bytes += f->len;
 	return 0;
+}
+
+/* Everything the probe acknowledged is done with. */
+static void on_ack(struct client *c, uint64_t seq)
+{
+	while (c->unacked.head &&
+	       c->unacked.head->seq + c->unacked.head->events <= seq) {
+		struct client_frame *f = list_pop(&c->unacked);
+
+		c->events_acked += f->events;
+		frame_free(c, f);
+	}
+}
+
+/* After a handshake: what the last connection did not get acknowledged
+ * goes first, ahead of newer frames. */
+static void requeue_unacked(struct client *c)
+{
+	struct client_list tmp = c->unacked;
+
+	if (!tmp.head)
+		return;
+	for (struct client_frame *f = tmp.head; f; f = f->next)
+		c->events_resent += f->events;
+	tmp.tail->next = c->queue.head;
+	c->queue.head = tmp.head;
+	if (!c->queue.tail)
+		c->queue.tail = tmp.tail;
+	c->queue.count += tmp.count;
+	memset(&c->unacked, 0, sizeof(c->unacked));
 }
 
 static void shutdown_cb(uv_shutdown_t *req, int status)
@@ -307,21 +411,16 @@ static void flush(struct client *c)
 {
 	if (c->state != CLIENT_READY || !c->stream)
 		return;
-	while (c->head) {
-		struct client_frame *f = c->head;
+	while (c->queue.head && c->inflight_bytes < INFLIGHT_MAX) {
+		struct client_frame *f = list_pop(&c->queue);
 
-		c->head = f->next;
-		if (!c->head)
-			c->tail = NULL;
-		c->queued_bytes -= f->len;
-		c->queued_frames--;
 		if (write_frame(c, f) < 0) {
 			connection_lost(c, UV_EPIPE);
 			return;
 		}
 	}
-	if (c->finishing && c->goodbye_queued && c->inflight_frames == 0 &&
-	    c->shutdown_req.handle == NULL) {
+	if (c->finishing && c->goodbye_queued && !c->queue.head &&
+	    c->inflight_frames == 0 && c->shutdown_req.handle == NULL) {
 		c->shutdown_req.data = c;
 		if (uv_shutdown(&c->shutdown_req, c->stream, shutdown_cb) < 0)
 			finish_done(c);
@@ -366,11 +465,17 @@ static void handle_frame(struct client *c, const char *payload, uint32_t len)
 		c->session = ack.session;
 		c->backoff_ns = BACKOFF_MIN_NS;
 		c->connects++;
+		requeue_unacked(c);
 		log_info("connected to the probe at %s (session %llu)",
 			 c->addr_str, (unsigned long long)c->session);
 		if (c->on_ready)
 			c->on_ready(c);
 		flush(c);
+	} else if (type == WIRE_ACK) {
+		struct wire_ack ack;
+
+		if (wire_unpack_ack(root, &ack) == 0)
+			on_ack(c, ack.seq);
 	} else if (type == WIRE_COMMAND) {
 		c->commands++;
 		log_info("COMMAND from the probe ignored: not supported yet");
@@ -404,7 +509,9 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 	if (nread < 0) {
 		if (c->finishing && c->shutdown_req.handle) {
-			/* The probe closed after our half-close: all processed. */
+			/* The probe closed after our half-close: it processed
+			 * everything we sent. */
+			on_ack(c, UINT64_MAX);
 			finish_done(c);
 			return;
 		}
@@ -438,10 +545,15 @@ static void send_hello(struct client *c)
 	start = frame_begin(&sb);
 	wire_pack_hello(&pk, &c->hello);
 	frame_end(&sb, start);
-	f = frame_from_sbuffer(c, &sb, 0);
+	f = frame_from_sbuffer(c, &sb, FRAME_PROCESS);
 	msgpack_sbuffer_destroy(&sb);
-	if (!f || write_frame(c, f) < 0)
+	/* HELLO goes out at once, ahead of everything queued. */
+	if (!f) {
 		connection_lost(c, UV_ENOMEM);
+	} else if (write_frame(c, f) < 0) {
+		frame_free(c, list_pop(&c->queue));
+		connection_lost(c, UV_EPIPE);
+	}
 }
 
 static void connect_cb(uv_connect_t *req, int status)
@@ -512,6 +624,7 @@ int client_init(struct client *c, uv_loop_t *loop, const char *addr,
 	c->max_frames = max_frames;
 	c->backoff_ns = BACKOFF_MIN_NS;
 	c->state = CLIENT_IDLE;
+	c->next_seq = 1;
 	msgpack_sbuffer_init(&c->batch);
 	batch_begin(c);
 	uv_timer_init(loop, &c->timer);
@@ -562,10 +675,10 @@ void client_finish(struct client *c, int exit_status, uint64_t deadline_ns)
 	start = frame_begin(&sb);
 	wire_pack_goodbye(&pk, &bye);
 	frame_end(&sb, start);
-	f = frame_from_sbuffer(c, &sb, 0);
+	f = frame_from_sbuffer(c, &sb, FRAME_CONTROL);
 	msgpack_sbuffer_destroy(&sb);
 	if (f)
-		queue_frame(c, f);
+		list_push_tail(&c->queue, f);
 	c->goodbye_queued = true;
 	uv_timer_init(c->loop, &c->finish_timer);
 	c->finish_timer.data = c;
@@ -577,14 +690,10 @@ void client_finish(struct client *c, int exit_status, uint64_t deadline_ns)
 void client_close(struct client *c)
 {
 	drop_stream(c);
-	while (c->head) {
-		struct client_frame *f = c->head;
-
-		c->head = f->next;
-		frame_free(f);
-	}
-	c->tail = NULL;
-	c->queued_bytes = c->queued_frames = 0;
+	for (struct client_frame *f; (f = list_pop(&c->queue)); )
+		frame_free(c, f);
+	for (struct client_frame *f; (f = list_pop(&c->unacked)); )
+		frame_free(c, f);
 	msgpack_sbuffer_destroy(&c->batch);
 	if (!uv_is_closing((uv_handle_t *)&c->timer))
 		uv_close((uv_handle_t *)&c->timer, NULL);
@@ -596,5 +705,5 @@ void client_close(struct client *c)
 
 uint64_t client_undelivered(const struct client *c)
 {
-	return c->events_dropped + (c->events_queued - c->events_sent);
+	return c->events_dropped + (c->events_queued - c->events_acked);
 }

@@ -53,21 +53,31 @@ struct client {
 	/* What HELLO says; strings owned by the caller. */
 	struct wire_hello hello;
 
-	/* Outbound: frames not yet handed to libuv, then in flight. */
-	struct client_frame *head, *tail;
-	size_t queued_bytes, queued_frames;
-	size_t inflight_frames;
+	/*
+	 * Outbound. Frames wait in `queue`, are handed to libuv (in flight,
+	 * bounded), and EVENTS frames then wait in `unacked` until the probe's
+	 * ACK covers them; after a reconnect `unacked` is sent again first.
+	 * Everything held counts against max_bytes / max_frames.
+	 */
+	struct client_list {
+		struct client_frame *head, *tail;
+		size_t count;
+	} queue, unacked;
+	size_t held_bytes, held_frames;
+	size_t inflight_bytes, inflight_frames;
 	size_t max_bytes, max_frames;
 
 	/* The EVENTS frame being filled. */
 	msgpack_sbuffer batch;
 	uint32_t batch_events;
+	uint64_t next_seq;           /* sequence number of the next event */
 
 	/* Counters for STATS and the final report. */
-	uint64_t events_queued;
-	uint64_t events_sent;       /* write completed */
+	uint64_t events_produced;    /* every event, kept or dropped */
+	uint64_t events_queued;      /* given a sequence number */
+	uint64_t events_acked;       /* the probe said it processed them */
+	uint64_t events_resent;      /* sent again after a reconnect */
 	uint64_t events_dropped;     /* refused by a full queue (per kind below) */
-	uint64_t events_lost;        /* queued, then lost with a connection */
 	uint64_t dropped[EV_KIND_MAX];
 	uint64_t frames_sent, bytes_sent;
 	uint64_t connects, unknown_frames, commands;

@@ -687,9 +687,11 @@ static void pack_stats(struct client *c, msgpack_packer *pk)
 		const char *name;
 		uint64_t value;
 	} kv[] = {
-		{ "events", c->events_queued },
+		{ "events", c->events_produced },
+		{ "events_queued", c->events_queued },
 		{ "events_dropped", c->events_dropped },
-		{ "events_lost", c->events_lost },
+		{ "events_acked", c->events_acked },
+		{ "events_resent", c->events_resent },
 		{ "stops", tr->stats.stops },
 		{ "seccomp_stops", tr->stats.seccomp_stops },
 		{ "syscall_stops", tr->stats.syscall_stops },
