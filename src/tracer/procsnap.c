@@ -103,38 +103,86 @@ static uint64_t boot_time_ns(void)
 	return cached;
 }
 
+int proc_stat_parse(const char *buf, struct proc_stat *ret)
+{
+	struct proc_stat st = { 0 };
+	const char *p;
+	char *end;
+
+	st.pid = (pid_t)strtol(buf, &end, 10);
+	if (end == buf || st.pid <= 0)
+		return -EIO;
+	/* comm may hold spaces and parentheses: fields start after the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || !p[2])
+		return -EIO;
+	/* Field 3 is the state; p walks to the start of each next field. */
+	p += 2;
+	st.state = *p;
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return -EIO;
+		p++;
+		if (field + 1 == 4)
+			st.ppid = (pid_t)strtol(p, NULL, 10);
+		else if (field + 1 == 9)
+			st.flags = (unsigned)strtoul(p, NULL, 10);
+	}
+	st.start_ticks = strtoull(p, NULL, 10);
+	*ret = st;
+	return 0;
+}
+
+uint64_t proc_ticks_to_ns(uint64_t ticks)
+{
+	static long hz;
+
+	if (hz == 0)
+		hz = sysconf(_SC_CLK_TCK);
+	if (hz <= 0)
+		return 0;
+	/* Split so that ticks * 10^9 cannot overflow after years of uptime. */
+	return boot_time_ns() + ticks / (uint64_t)hz * NSEC_PER_SEC +
+	       ticks % (uint64_t)hz * NSEC_PER_SEC / (uint64_t)hz;
+}
+
 uint64_t proc_start_time_ns(pid_t pid)
 {
 	char buf[1024];
-	unsigned long long ticks = 0;
-	long hz = sysconf(_SC_CLK_TCK);
-	char *p;
+	struct proc_stat st;
 	int n = read_proc_file(pid, "stat", buf, sizeof(buf) - 1);
 
-	if (n <= 0 || hz <= 0)
+	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
-	/* comm may hold spaces and parentheses: fields start after the last ')'. */
-	p = strrchr(buf, ')');
-	if (!p)
+	if (proc_stat_parse(buf, &st) < 0)
 		return 0;
-	/* state is field 3; starttime is field 22. */
-	p += 2;
-	for (int field = 3; field < 22 && p; field++) {
-		p = strchr(p, ' ');
-		if (p)
-			p++;
-	}
-	if (!p)
-		return 0;
-	ticks = strtoull(p, NULL, 10);
-	return boot_time_ns() + ticks * NSEC_PER_SEC / (unsigned long long)hz;
+	return proc_ticks_to_ns(st.start_ticks);
+}
+
+void procsnap_put_image(struct evbuf *e, pid_t pid, const struct proc_status *st)
+{
+	char buf[SENTRACE_PATH_MAX];
+
+	if (proc_readlink(pid, "exe", buf, sizeof(buf)) >= 0)
+		ev_str(e, "file", buf);
+	put_nul_list(e, pid, "cmdline", "argv", "argv_truncated", SNAP_ARGV_BYTES);
+	put_nul_list(e, pid, "environ", "envp", "envp_truncated", SNAP_ENVP_BYTES);
+	ev_i64(e, "uid", st->uid);
+	ev_i64(e, "euid", st->euid);
+	ev_i64(e, "gid", st->gid);
+	ev_i64(e, "egid", st->egid);
+	if (proc_readlink(pid, "cwd", buf, sizeof(buf)) >= 0)
+		ev_str(e, "cwd", buf);
+	proc_tty(pid, buf, sizeof(buf));
+	ev_str(e, "tty", buf);
 }
 
 int procsnap_build(struct evbuf *e, pid_t pid)
 {
 	struct proc_status st;
-	char buf[SENTRACE_PATH_MAX];
+	char buf[64];
 	int n;
 
 	if (proc_read_status(pid, &st) < 0)
@@ -142,19 +190,8 @@ int procsnap_build(struct evbuf *e, pid_t pid)
 	ev_begin_map(e);
 	ev_i64(e, "pid", pid);
 	ev_i64(e, "ppid", st.ppid);
-	if (proc_readlink(pid, "exe", buf, sizeof(buf)) >= 0)
-		ev_str(e, "file", buf);
-	put_nul_list(e, pid, "cmdline", "argv", "argv_truncated", SNAP_ARGV_BYTES);
-	put_nul_list(e, pid, "environ", "envp", "envp_truncated", SNAP_ENVP_BYTES);
-	ev_i64(e, "uid", st.uid);
-	ev_i64(e, "euid", st.euid);
-	ev_i64(e, "gid", st.gid);
-	ev_i64(e, "egid", st.egid);
-	if (proc_readlink(pid, "cwd", buf, sizeof(buf)) >= 0)
-		ev_str(e, "cwd", buf);
-	proc_tty(pid, buf, sizeof(buf));
-	ev_str(e, "tty", buf);
-	n = read_proc_file(pid, "comm", buf, 64);
+	procsnap_put_image(e, pid, &st);
+	n = read_proc_file(pid, "comm", buf, sizeof(buf));
 	if (n > 0) {
 		while (n > 0 && buf[n - 1] == '\n')
 			n--;
