@@ -239,6 +239,25 @@ void client_push_front(struct client *c, msgpack_sbuffer *sb)
 		list_push_front(&c->queue, f);
 }
 
+void client_send_command_result(struct client *c, const struct wire_command_result *r)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	struct client_frame *f;
+	size_t start;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	start = frame_begin(&sb);
+	wire_pack_command_result(&pk, r);
+	frame_end(&sb, start);
+	f = frame_from_sbuffer(c, &sb, FRAME_PROCESS);
+	msgpack_sbuffer_destroy(&sb);
+	if (f)
+		list_push_front(&c->queue, f);
+	flush(c);
+}
+
 void client_send_stats(struct client *c)
 {
 	seal_batch(c);
@@ -476,9 +495,17 @@ static void handle_frame(struct client *c, const char *payload, uint32_t len)
 
 		if (wire_unpack_ack(root, &ack) == 0)
 			on_ack(c, ack.seq);
-	} else if (type == WIRE_COMMAND) {
+	} else if (type == WIRE_COMMAND && c->state == CLIENT_READY) {
+		struct wire_command cmd;
+
 		c->commands++;
-		log_info("COMMAND from the probe ignored: not supported yet");
+		if (wire_unpack_command(root, &cmd) < 0) {
+			log_warn("malformed COMMAND from the probe at %s; ignored",
+				 c->addr_str);
+			c->unknown_frames++;
+		} else if (c->on_command) {
+			c->on_command(c, &cmd);
+		}
 	} else {
 		c->unknown_frames++;
 		log_debug("frame type %d from the probe skipped", type);

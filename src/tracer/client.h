@@ -34,6 +34,7 @@ enum client_state {
 
 typedef void (*client_cb)(struct client *c);
 typedef void (*client_stats_fn)(struct client *c, msgpack_packer *pk);
+typedef void (*client_command_fn)(struct client *c, const struct wire_command *cmd);
 
 struct client {
 	uv_loop_t *loop;
@@ -89,6 +90,7 @@ struct client {
 	client_cb on_ready;         /* every successful handshake */
 	client_cb on_done;          /* finish completed or gave up */
 	client_stats_fn pack_stats; /* fills the "counters" map of STATS */
+	client_command_fn on_command; /* a COMMAND from the probe */
 	void *data;
 };
 
@@ -100,6 +102,8 @@ void client_emit(struct client *c, const struct evbuf *e);
 /* Puts a complete frame (header included) at the head of the queue, before
  * the events waiting there: snapshots right after a handshake. Takes sb's data. */
 void client_push_front(struct client *c, msgpack_sbuffer *sb);
+/* Sends a COMMAND_RESULT ahead of queued events. */
+void client_send_command_result(struct client *c, const struct wire_command_result *r);
 /* Queues a STATS frame now. */
 void client_send_stats(struct client *c);
 /*

@@ -22,6 +22,7 @@
 #include <sys/ptrace.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -579,6 +580,72 @@ static void start_attach(struct tracer *tr)
 	log_info("attached to %zu thread(s)", tr->tracees.count);
 }
 
+/*
+ * A COMMAND from the probe: kill one of our own tracees, never anything
+ * else and never ourselves. The pidfd pins the process, so the signal
+ * cannot reach another process that reused the pid.
+ */
+static int kill_tracee(struct tracer *tr, pid_t pid, int sig)
+{
+	struct proc_status st;
+	char path[64];
+	int pidfd, r = 0;
+	FILE *f;
+
+	if (pid <= 0 || pid == getpid())
+		return -EPERM;
+	if (!tracee_table_lookup(&tr->tracees, pid))
+		return -ESRCH;
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	/* Still ours now that it is pinned? */
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (f) {
+		char line[256];
+		long tracer = -1;
+
+		while (fgets(line, sizeof(line), f))
+			if (strncmp(line, "TracerPid:", 10) == 0)
+				tracer = strtol(line + 10, NULL, 10);
+		fclose(f);
+		if (tracer != getpid())
+			r = -EPERM;
+	}
+	if (r == 0 && proc_read_status(pid, &st) == 0 && st.tgid != pid)
+		r = -EINVAL; /* a thread id: processes only */
+	if (r == 0 && syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
+		r = -errno;
+	close(pidfd);
+	return r;
+}
+
+static void on_client_command(struct client *c, const struct wire_command *cmd)
+{
+	struct tracer *tr = c->data;
+	struct wire_command_result res = {
+		.id = cmd->id, .pid = cmd->pid, .signal = cmd->signal,
+	};
+	int r;
+
+	if (!wire_str_eq(cmd->action, "kill")) {
+		res.error = wire_str_c("unknown action");
+		client_send_command_result(c, &res);
+		return;
+	}
+	r = kill_tracee(tr, (pid_t)cmd->pid, cmd->signal);
+	res.done = r == 0;
+	if (r < 0) {
+		res.error = wire_str_c(r == -EPERM ? "not a tracee of this tracer" :
+				       r == -ESRCH ? "no such tracee" : strerror(-r));
+	}
+	log_info("kill %lld with signal %d for rule %.*s: %s", (long long)cmd->pid,
+		 cmd->signal, (int)cmd->rule_id.len, cmd->rule_id.ptr,
+		 r == 0 ? "done" : strerror(-r));
+	client_send_command_result(c, &res);
+}
+
 static void on_client_ready(struct client *c)
 {
 	struct tracer *tr = c->data;
@@ -944,6 +1011,7 @@ int trace_run(const struct tracer_opts *opts)
 	tr.client.on_ready = on_client_ready;
 	tr.client.on_done = on_client_done;
 	tr.client.pack_stats = pack_stats;
+	tr.client.on_command = on_client_command;
 	fill_hello(&tr, hostname, sizeof(hostname));
 	if (attach)
 		tr.client.hello.mode = wire_str_c("attached");
