@@ -563,11 +563,27 @@ size_t procscan_count(const struct procscan *ps)
 	return ps->nknown;
 }
 
-int procscan_set_start(struct procscan *ps, pid_t pid, uint64_t start_ticks)
+static struct known *known_find(const struct procscan *ps, pid_t pid)
 {
 	struct known key = { .pid = pid };
-	struct known *k = bsearch(&key, ps->known, ps->nknown, sizeof(*k),
-				  cmp_known_pid);
+
+	return bsearch(&key, ps->known, ps->nknown, sizeof(key), cmp_known_pid);
+}
+
+bool procscan_knows(const struct procscan *ps, pid_t pid)
+{
+	return known_find(ps, pid) != NULL;
+}
+
+void procscan_stop(struct procscan *ps)
+{
+	if (ps)
+		uv_timer_stop(&ps->timer);
+}
+
+int procscan_set_start(struct procscan *ps, pid_t pid, uint64_t start_ticks)
+{
+	struct known *k = known_find(ps, pid);
 
 	if (!k)
 		return -ENOENT;

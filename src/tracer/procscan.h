@@ -56,6 +56,13 @@ const struct procscan_stats *procscan_stats(const struct procscan *ps);
 /* Number of processes currently reported as alive. */
 size_t procscan_count(const struct procscan *ps);
 
+/* Whether pid was reported by an exec event and not yet by an exit. */
+bool procscan_knows(const struct procscan *ps, pid_t pid);
+
+/* No more passes (the tracer is finishing); the counters stay readable.
+ * NULL is a no-op. */
+void procscan_stop(struct procscan *ps);
+
 /*
  * Overrides the start time recorded for a reported pid (tests simulate pid
  * reuse with it). Returns -ENOENT when pid is not in the table.

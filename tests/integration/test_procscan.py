@@ -40,9 +40,9 @@ class ProcScanTest(harness.TracedTestCase):
         return probe, proc, argv
 
     def finish(self, probe, proc, argv):
-        proc.stdin.close()
         try:
-            out, err = proc.communicate(timeout=30)
+            # Writing nothing, then closing cat's input, ends the tree.
+            out, err = proc.communicate(b'', timeout=30)
         except subprocess.TimeoutExpired:
             harness.kill_group(proc)
             out, err = proc.communicate()

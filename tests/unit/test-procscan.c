@@ -265,6 +265,7 @@ START_TEST(test_exec_then_exit)
 	fake.n = 0;
 	procscan_scan(ps);
 	ck_assert_uint_eq(count_ev(&fake, "exec", child), 1);
+	ck_assert(procscan_knows(ps, child));
 	i = find_ev(&fake, "exec", child, 0);
 	g = &fake.evs[i];
 	ck_assert(g->from_procfs);
@@ -293,6 +294,7 @@ START_TEST(test_exec_then_exit)
 	fake.n = 0;
 	procscan_scan(ps);
 	ck_assert_uint_eq(count_ev(&fake, "exit", child), 1);
+	ck_assert(!procscan_knows(ps, child));
 	g = &fake.evs[find_ev(&fake, "exit", child, 0)];
 	ck_assert(g->from_procfs);
 	ck_assert(!g->has_code);
@@ -472,6 +474,7 @@ START_TEST(test_timer)
 	ck_assert_int_eq(procscan_new(&l, 20 * NSEC_PER_MSEC, &fake_ops, &f, &ps), 0);
 	/* The first pass waits one period. */
 	ck_assert_uint_eq(procscan_stats(ps)->scans, 0);
+	procscan_stop(NULL);
 	uv_timer_init(&l, &stop);
 	uv_timer_start(&stop, stop_cb, 110, 0);
 	uv_run(&l, UV_RUN_DEFAULT);
@@ -480,6 +483,32 @@ START_TEST(test_timer)
 	ck_assert_int_eq(uv_loop_close(&l), 0);
 	free(f.evs);
 	ck_assert_ptr_null(procscan_free(NULL));
+}
+END_TEST
+
+static void stopped_cb(uv_timer_t *h)
+{
+	timer_scans = procscan_stats(ps)->scans;
+	ps = procscan_free(ps);
+	uv_close((uv_handle_t *)h, NULL);
+}
+
+START_TEST(test_stop)
+{
+	uv_loop_t l;
+	uv_timer_t stop;
+	struct fake f = { 0 };
+
+	ck_assert_int_eq(uv_loop_init(&l), 0);
+	ck_assert_int_eq(procscan_new(&l, 10 * NSEC_PER_MSEC, &fake_ops, &f, &ps), 0);
+	procscan_stop(ps);
+	uv_timer_init(&l, &stop);
+	uv_timer_start(&stop, stopped_cb, 60, 0);
+	timer_scans = 99;
+	uv_run(&l, UV_RUN_DEFAULT);
+	ck_assert_uint_eq(timer_scans, 0);
+	ck_assert_int_eq(uv_loop_close(&l), 0);
+	free(f.evs);
 }
 END_TEST
 
@@ -550,6 +579,7 @@ static Suite *procscan_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("timer");
 	tcase_add_test(tc, test_timer);
+	tcase_add_test(tc, test_stop);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("cost");
 	tcase_add_checked_fixture(tc, setup, teardown);
