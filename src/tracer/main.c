@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "setup.h"
 #include "trace.h"
 #include "util.h"
 
@@ -21,6 +22,7 @@ static void usage(FILE *f)
 	fprintf(f,
 "Usage: sentrace trace [OPTIONS] -- CMD [ARGS...]     (wrap mode)\n"
 "       sentrace trace [OPTIONS] --pid N [--pid M...]  (attach mode)\n"
+"       sentrace setup --cws-volume-mount DIR      (copy sentrace into DIR)\n"
 "       sentrace version\n"
 "\n"
 "Runs CMD under ptrace with a seccomp filter, follows every process and\n"
@@ -215,6 +217,8 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "trace") == 0)
 		return cmd_trace(argc - 1, argv + 1);
+	if (strcmp(argv[1], "setup") == 0)
+		return cmd_setup(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("sentrace %s (wire protocol %d)\n", SENTRACE_VERSION, 1);
 		return 0;

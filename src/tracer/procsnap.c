@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "container.h"
 #include "mem.h"
 #include "procsnap.h"
 #include "sentrace/wire.h"
@@ -177,6 +178,8 @@ void procsnap_put_image(struct evbuf *e, pid_t pid, const struct proc_status *st
 		ev_str(e, "cwd", buf);
 	proc_tty(pid, buf, sizeof(buf));
 	ev_str(e, "tty", buf);
+	if (container_id_for_pid(pid, buf, sizeof(buf)) == 0)
+		ev_str(e, "container_id", buf);
 }
 
 int procsnap_build(struct evbuf *e, pid_t pid)

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "container.h"
 #include "mem.h"
 #include "syscalls.h"
 #include "tracee.h"
@@ -585,6 +586,22 @@ static void put_strv(struct sc_ctx *c, const char *key, const char *tkey,
 	ev_bool(c->e, tkey, trunc);
 }
 
+static void proc_self_rewrite(char *path, size_t cap, pid_t tid)
+{
+	static const char *const prefixes[] = { "/proc/self/", "/proc/thread-self/" };
+	char tmp[SENTRACE_PATH_MAX];
+
+	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++) {
+		size_t n = strlen(prefixes[i]);
+
+		if (strncmp(path, prefixes[i], n) == 0) {
+			snprintf(tmp, sizeof(tmp), "/proc/%d/%s", (int)tid, path + n);
+			snprintf(path, cap, "%s", tmp);
+			return;
+		}
+	}
+}
+
 /* p: dirfd, path, argv, envp, flags */
 static int dec_exec(struct sc_ctx *c)
 {
@@ -599,6 +616,9 @@ static int dec_exec(struct sc_ctx *c)
 		/* execveat(fd, "", …, AT_EMPTY_PATH) runs the file behind fd. */
 		if (raw[0] == '\0' && (flags & AT_EMPTY_PATH))
 			proc_fd_path(c->t->tid, arg_int(c, p[0]), path_a, sizeof(path_a));
+		/* /proc/self means the tracee, not us (busybox runs its
+		 * applets through /proc/self/exe). */
+		proc_self_rewrite(path_a, sizeof(path_a), c->t->tid);
 		/* Symlinks resolved as the kernel will: /bin/sh is dash. */
 		if (realpath(path_a, real))
 			ev_str(c->e, "file", real);
@@ -631,6 +651,8 @@ void sc_exec_enrich(struct evbuf *e, pid_t pid)
 		ev_str(e, "cwd", buf);
 	proc_tty(pid, buf, sizeof(buf));
 	ev_str(e, "tty", buf);
+	if (container_id_for_pid(pid, buf, sizeof(buf)) == 0)
+		ev_str(e, "container_id", buf);
 }
 
 /* --- the table ------------------------------------------------------------- */

@@ -28,6 +28,7 @@
 
 #include "arch.h"
 #include "attach.h"
+#include "container.h"
 #include "log.h"
 #include "mem.h"
 #include "procsnap.h"
@@ -935,8 +936,8 @@ static int setup_signals(struct tracer *tr)
 static void fill_hello(struct tracer *tr, char *hostname, size_t hcap)
 {
 	struct wire_hello *h = &tr->client.hello;
-	const char *cid = getenv("SENTRACE_CONTAINER_ID");
 	struct stat st;
+	int src;
 
 	if (gethostname(hostname, hcap) < 0)
 		hostname[0] = '\0';
@@ -945,7 +946,13 @@ static void fill_hello(struct tracer *tr, char *hostname, size_t hcap)
 	h->tracer_version = wire_str_c(SENTRACE_VERSION);
 	h->mode = wire_str_c("wrapped");
 	h->hostname = wire_str_c(hostname);
-	h->container_id = wire_str_c(cid);
+	src = container_id_resolve(tr->container_id, sizeof(tr->container_id));
+	if (src < 0)
+		log_warn("container id: %s", strerror(-src));
+	else if (src > 0)
+		log_info("container id %s (from %s)", tr->container_id,
+			 container_id_source_name(src));
+	h->container_id = wire_str_c(tr->container_id);
 	h->pidns = stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
 	h->tracer_pid = getpid();
 	for (h->argc = 0; tr->opts.argv[h->argc] && h->argc < WIRE_HELLO_ARGV; h->argc++)

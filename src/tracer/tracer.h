@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "client.h"
+#include "container.h"
 #include "event.h"
 #include "tracee.h"
 
@@ -63,6 +64,7 @@ struct tracer {
 	int exit_status;           /* CMD's, as the shell reports it */
 
 	struct client client;
+	char container_id[CONTAINER_ID_MAX]; /* HELLO's; "" when none */
 	struct evbuf scratch;      /* events emitted at once (fork, exit) */
 	struct tracer_stats stats;
 	bool finishing;

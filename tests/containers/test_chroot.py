@@ -304,12 +304,10 @@ class ChrootTrace(unittest.TestCase):
         self.assertIn(['busybox', 'cat', '/etc/hostname-copy'], argvs, self.context())
         self.assertIn(['busybox', 'echo', 'hi'], argvs, self.context())
 
-    @unittest.expectedFailure
     def test_exec_file_of_the_applets(self):
-        """busybox sh runs its applets by executing /proc/self/exe. The
-        tracer resolves that path with its own /proc/self, and reports
-        /sentrace instead of /bin/busybox (known tracer bug: the path of an
-        exec is resolved in the tracer's context, not the tracee's)."""
+        """busybox sh runs its applets by executing /proc/self/exe: the
+        tracer must resolve that as the tracee's /proc/self (/bin/busybox),
+        not its own (/sentrace)."""
         files = [e.get('file') for e in self.execs()
                  if (e.get('argv') or [''])[0] == 'busybox']
         self.assertTrue(files, self.context())
