@@ -40,6 +40,13 @@ enum seen_mark {
 	MARK_DONE,                 /* reported (or given up) in this pass */
 };
 
+/* A new pid of this pass, with what it is sorted by. */
+struct fresh {
+	uint64_t start_ticks;
+	pid_t pid;
+	uint32_t idx;              /* in seen[] */
+};
+
 /* A process reported by an exec event and not yet by an exit event. */
 struct known {
 	pid_t pid;
@@ -59,7 +66,7 @@ struct procscan {
 
 	struct proc_stat *seen;    /* this pass's list, sorted by pid */
 	uint8_t *mark;             /* enum seen_mark, per seen entry */
-	size_t *order;             /* candidates, in the order reported */
+	struct fresh *order;       /* candidates, in the order reported */
 	size_t *chain;             /* scratch: an ancestry being walked */
 	size_t nseen, seen_cap;
 
@@ -74,7 +81,8 @@ static int grow_seen(struct procscan *ps)
 	size_t cap = ps->seen_cap ? ps->seen_cap * 2 : 512;
 	struct proc_stat *seen;
 	uint8_t *mark;
-	size_t *order;
+	struct fresh *order;
+	size_t *chain;
 
 	if (cap > PROCSCAN_MAX_KNOWN)
 		cap = PROCSCAN_MAX_KNOWN;
@@ -92,10 +100,10 @@ static int grow_seen(struct procscan *ps)
 	if (!order)
 		return -ENOMEM;
 	ps->order = order;
-	order = realloc(ps->chain, cap * sizeof(*order));
-	if (!order)
+	chain = realloc(ps->chain, cap * sizeof(*chain));
+	if (!chain)
 		return -ENOMEM;
-	ps->chain = order;
+	ps->chain = chain;
 	ps->seen_cap = cap;
 	return 0;
 }
@@ -394,12 +402,9 @@ static bool wanted(struct procscan *ps, size_t i)
 
 /* --- one pass --------------------------------------------------------------------- */
 
-static const struct procscan *sort_ctx;
-
 static int cmp_start(const void *a, const void *b)
 {
-	const struct proc_stat *x = &sort_ctx->seen[*(const size_t *)a];
-	const struct proc_stat *y = &sort_ctx->seen[*(const size_t *)b];
+	const struct fresh *x = a, *y = b;
 
 	if (x->start_ticks != y->start_ticks)
 		return x->start_ticks < y->start_ticks ? -1 : 1;
@@ -420,6 +425,23 @@ static void emit_with_parents(struct procscan *ps, size_t i)
 	}
 	while (n > 0)
 		emit_exec(ps, ps->chain[--n]);
+}
+
+/* Of the new pids in order[0 .. n), keeps those to report; returns how
+ * many. */
+static size_t keep_wanted(struct procscan *ps, size_t n)
+{
+	size_t kept = 0;
+
+	for (size_t c = 0; c < n; c++) {
+		size_t i = ps->order[c].idx;
+
+		if (wanted(ps, i)) {
+			ps->mark[i] = MARK_CANDIDATE;
+			ps->order[kept++] = ps->order[c];
+		}
+	}
+	return kept;
 }
 
 void procscan_scan(struct procscan *ps)
@@ -459,31 +481,18 @@ void procscan_scan(struct procscan *ps)
 			/* Same pid, another process: the old one exited. */
 			emit_exit(ps, old->pid);
 		}
-		ps->order[ncand++] = i++;
+		ps->order[ncand].start_ticks = s->start_ticks;
+		ps->order[ncand].pid = s->pid;
+		ps->order[ncand++].idx = (uint32_t)i++;
 	}
 
-	/* order[0 .. ncand) holds the new pids: keep those to report. */
-	{
-		size_t kept = 0;
-
-		for (size_t c = 0; c < ncand; c++) {
-			size_t i = ps->order[c];
-
-			if (wanted(ps, i)) {
-				ps->mark[i] = MARK_CANDIDATE;
-				ps->order[kept++] = i;
-			}
-		}
-		ncand = kept;
-	}
+	ncand = keep_wanted(ps, ncand);
 
 	/* Parents before children: start time, then pid. */
-	sort_ctx = ps;
 	qsort(ps->order, ncand, sizeof(*ps->order), cmp_start);
-	sort_ctx = NULL;
 	for (size_t c = 0; c < ncand; c++)
-		if (ps->mark[ps->order[c]] == MARK_CANDIDATE)
-			emit_with_parents(ps, ps->order[c]);
+		if (ps->mark[ps->order[c].idx] == MARK_CANDIDATE)
+			emit_with_parents(ps, ps->order[c].idx);
 
 	qsort(ps->next, ps->nnext, sizeof(*ps->next), cmp_known_pid);
 	swap = ps->known;
