@@ -45,7 +45,9 @@ struct client {
 	uv_stream_t *stream;        /* heap; freed in its close_cb */
 	uv_timer_t timer;           /* back-off */
 	uv_timer_t finish_timer;    /* bounds the wait for the probe at exit */
-	uv_check_t check;           /* seals the batch once per iteration */
+	uv_check_t check;           /* writes what is queued, once per iteration */
+	uv_timer_t batch_timer;     /* seals the EVENTS batch BATCH_DELAY after
+				     * its first event */
 	uv_shutdown_t shutdown_req;
 	struct frame_reader reader;
 	uint64_t backoff_ns;

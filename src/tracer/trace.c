@@ -368,7 +368,8 @@ static void on_status(struct tracer *tr, pid_t tid, int status)
 		 * keep it stopped until then, so that the probe sees the fork
 		 * before anything the child does (its exit included).
 		 */
-		t = tracee_get(tr, tid, 0);
+		/* Its tgid is set by the parent's fork event. */
+		t = tracee_get(tr, tid, tid);
 		if (!t) {
 			resume_tid(tid, 0);
 			return;
@@ -695,6 +696,7 @@ static void release_overdue(struct tracer *tr)
 			if ((t->flags & TRACEE_HELD) &&
 			    now - t->held_since > HELD_MAX_NS) {
 				tr->stats.held_overdue++;
+				t->tgid = tgid_of(t->tid);
 				release_held(tr, t);
 			}
 }
