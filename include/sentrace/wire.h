@@ -51,6 +51,7 @@ struct wire_hello {
 	struct wire_str container_id;
 	uint64_t pidns;             /* inode of the tracer's /proc/self/ns/pid */
 	int64_t tracer_pid;
+	struct wire_str token;      /* shared secret; empty when none */
 	uint32_t argc;              /* entry point argv, at most WIRE_HELLO_ARGV */
 	struct wire_str argv[16];
 };

@@ -318,8 +318,10 @@ void wire_pack_hello(msgpack_packer *pk, const struct wire_hello *m)
 {
 	uint32_t argc = m->argc < WIRE_HELLO_ARGV ? m->argc : WIRE_HELLO_ARGV;
 
-	msgpack_pack_map(pk, 9);
+	msgpack_pack_map(pk, m->token.len ? 10 : 9);
 	wire_pack_kv_u64(pk, "type", WIRE_HELLO);
+	if (m->token.len)
+		pack_kv_ws(pk, "token", m->token);
 	wire_pack_kv_u64(pk, "version", m->version);
 	pack_kv_ws(pk, "tracer_version", m->tracer_version);
 	pack_kv_ws(pk, "mode", m->mode);
@@ -346,6 +348,7 @@ int wire_unpack_hello(const msgpack_object *root, struct wire_hello *ret)
 	unpack_ws(root, "mode", &m.mode);
 	unpack_ws(root, "hostname", &m.hostname);
 	unpack_ws(root, "container_id", &m.container_id);
+	unpack_ws(root, "token", &m.token);
 	wire_map_u64(root, "pidns", &m.pidns);
 	wire_map_i64(root, "tracer_pid", &m.tracer_pid);
 	argv = wire_map_get(root, "argv");

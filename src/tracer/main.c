@@ -16,6 +16,7 @@
 #define DEFAULT_HANDSHAKE_TIMEOUT_NS (30 * NSEC_PER_SEC)
 #define DEFAULT_QUEUE_MAX_BYTES      (64u << 20)
 #define DEFAULT_QUEUE_MAX_FRAMES     65536u
+#define DEFAULT_PROC_SCAN_RATE_NS    (500 * NSEC_PER_MSEC)
 
 static void usage(FILE *f)
 {
@@ -56,6 +57,14 @@ static void usage(FILE *f)
 "  --queue-max-bytes N       bound of the outbound queue (default 64 MiB);\n"
 "                            events over it are dropped and counted\n"
 "  --queue-max-frames N      bound on queued frames (default 65536)\n"
+"  --proc-scan               scan /proc for processes outside the traced tree\n"
+"                            (an operator's exec shell) and report them as\n"
+"                            exec and exit events with from_procfs; on by\n"
+"                            default inside a container's pid namespace, off\n"
+"                            in the host's, where it would report every\n"
+"                            process of the machine\n"
+"  --proc-scan-rate DUR      scan period (default 500ms); implies --proc-scan\n"
+"  --disable-proc-scan       never scan /proc\n"
 "  --verbose                 informational messages\n"
 "  --debug                   debug messages\n"
 "  -h, --help                this text\n"
@@ -67,7 +76,8 @@ static void usage(FILE *f)
 enum {
 	OPT_PROBE_ADDR = 256, OPT_UID, OPT_GID, OPT_DISABLE_SECCOMP, OPT_ASYNC,
 	OPT_HANDSHAKE_TIMEOUT, OPT_QUEUE_BYTES, OPT_QUEUE_FRAMES, OPT_VERBOSE,
-	OPT_DEBUG, OPT_PID, OPT_NO_DESCENDANTS,
+	OPT_DEBUG, OPT_PID, OPT_NO_DESCENDANTS, OPT_PROC_SCAN_RATE,
+	OPT_DISABLE_PROC_SCAN, OPT_PROC_SCAN,
 };
 
 static int cmd_trace(int argc, char **argv)
@@ -85,6 +95,9 @@ static int cmd_trace(int argc, char **argv)
 		{ "debug", no_argument, NULL, OPT_DEBUG },
 		{ "pid", required_argument, NULL, OPT_PID },
 		{ "no-descendants", no_argument, NULL, OPT_NO_DESCENDANTS },
+		{ "proc-scan-rate", required_argument, NULL, OPT_PROC_SCAN_RATE },
+		{ "disable-proc-scan", no_argument, NULL, OPT_DISABLE_PROC_SCAN },
+		{ "proc-scan", no_argument, NULL, OPT_PROC_SCAN },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -93,6 +106,7 @@ static int cmd_trace(int argc, char **argv)
 		.handshake_timeout_ns = DEFAULT_HANDSHAKE_TIMEOUT_NS,
 		.queue_max_bytes = DEFAULT_QUEUE_MAX_BYTES,
 		.queue_max_frames = DEFAULT_QUEUE_MAX_FRAMES,
+		.proc_scan_period_ns = DEFAULT_PROC_SCAN_RATE_NS,
 	};
 	const char *env = getenv("SENTRACE_PROBE_ADDR");
 	pid_t *pids = NULL;
@@ -143,6 +157,23 @@ static int cmd_trace(int argc, char **argv)
 		}
 		case OPT_NO_DESCENDANTS:
 			o.attach_only_listed = true;
+			break;
+		case OPT_PROC_SCAN_RATE:
+			if (parse_duration_ns(optarg, &o.proc_scan_period_ns) < 0 ||
+			    o.proc_scan_period_ns < NSEC_PER_MSEC) {
+				log_err("--proc-scan-rate takes a duration of 1ms or more such as 500ms or 2s, not '%s'",
+					optarg);
+				return 2;
+			}
+			if (o.proc_scan != PROC_SCAN_OFF)
+				o.proc_scan = PROC_SCAN_ON;
+			break;
+		case OPT_PROC_SCAN:
+			if (o.proc_scan != PROC_SCAN_OFF)
+				o.proc_scan = PROC_SCAN_ON;
+			break;
+		case OPT_DISABLE_PROC_SCAN:
+			o.proc_scan = PROC_SCAN_OFF;
 			break;
 		case OPT_DISABLE_SECCOMP:
 			o.disable_seccomp = true;

@@ -505,11 +505,62 @@ static void sig_poll_cb(uv_poll_t *h, int status, int events)
 		drain(tr);
 }
 
+/* --- the procfs scanner ------------------------------------------------------------ */
+
+static bool procscan_is_traced(void *data, pid_t tgid)
+{
+	struct tracer *tr = data;
+
+	return tracee_table_lookup(&tr->tracees, tgid) != NULL;
+}
+
+static void procscan_emit(void *data, struct evbuf *e)
+{
+	tracer_emit(data, e);
+}
+
+static const struct procscan_ops procscan_ops = {
+	.is_traced = procscan_is_traced,
+	.emit = procscan_emit,
+};
+
+/*
+ * The initial pid namespace has a fixed inode number (PROC_PID_INIT_INO,
+ * 0xEFFFFFFC) since Linux 3.8.
+ */
+static bool in_initial_pidns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/pid", &st) == 0 && st.st_ino == 0xEFFFFFFCu;
+}
+
+/* Once the traced processes are in the table: before that, the scanner
+ * would report them (attach mode) as untraced. */
+static void start_procscan(struct tracer *tr)
+{
+	int r;
+
+	if (tr->opts.proc_scan == PROC_SCAN_OFF || tr->procscan)
+		return;
+	if (tr->opts.proc_scan == PROC_SCAN_AUTO && in_initial_pidns()) {
+		log_info("procfs scanner off: this is the host's pid namespace "
+			 "(--proc-scan turns it on)");
+		return;
+	}
+	r = procscan_new(tr->loop, tr->opts.proc_scan_period_ns, &procscan_ops,
+			 tr, &tr->procscan);
+	if (r < 0)
+		log_warn("procfs scanner: %s; processes outside the traced tree "
+			 "will not be reported", strerror(-r));
+}
+
 static void release_cmd(struct tracer *tr)
 {
 	if (tr->tracing)
 		return;
 	tr->tracing = true;
+	start_procscan(tr);
 	uv_timer_stop(&tr->handshake_timer);
 	/* CMD sits in the group-stop it put itself in; let it go. */
 	kill(tr->main_pid, SIGCONT);
@@ -580,6 +631,7 @@ static void start_attach(struct tracer *tr)
 		return;
 	}
 	log_info("attached to %zu thread(s)", tr->tracees.count);
+	start_procscan(tr);
 }
 
 /*
@@ -725,6 +777,7 @@ static void close_all(struct tracer *tr)
 		uv_close((uv_handle_t *)&tr->sig_poll, NULL);
 	if (!uv_is_closing((uv_handle_t *)&tr->drain_idle))
 		uv_close((uv_handle_t *)&tr->drain_idle, NULL);
+	tr->procscan = procscan_free(tr->procscan);
 	client_close(&tr->client);
 }
 
@@ -747,12 +800,15 @@ static void finish(struct tracer *tr)
 	if (tr->finishing)
 		return;
 	tr->finishing = true;
+	procscan_stop(tr->procscan);
 	client_finish(&tr->client, tr->exit_status, FINISH_DEADLINE_NS);
 }
 
 static void pack_stats(struct client *c, msgpack_packer *pk)
 {
 	struct tracer *tr = c->data;
+	const struct procscan_stats none = { 0 };
+	const struct procscan_stats *ps = tr->procscan ? procscan_stats(tr->procscan) : &none;
 	const struct {
 		const char *name;
 		uint64_t value;
@@ -773,6 +829,10 @@ static void pack_stats(struct client *c, msgpack_packer *pk)
 		{ "snapshots_cut", tr->stats.snapshots_cut },
 		{ "tracees", tr->tracees.count },
 		{ "tracees_max", tr->stats.tracees_max },
+		{ "procscan_execs", ps->execs },
+		{ "procscan_exits", ps->exits },
+		{ "procscan_untracked", ps->untracked },
+		{ "procscan_scan_us", ps->last_scan_ns / 1000 },
 		{ "frames_sent", c->frames_sent },
 		{ "bytes_sent", c->bytes_sent },
 	};

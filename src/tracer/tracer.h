@@ -15,6 +15,7 @@
 #include "client.h"
 #include "container.h"
 #include "event.h"
+#include "procscan.h"
 #include "tracee.h"
 
 struct tracer_opts {
@@ -31,7 +32,17 @@ struct tracer_opts {
 	pid_t *pids;               /* attach mode: --pid values */
 	size_t n_pids;
 	bool attach_only_listed;   /* not their descendants */
+	int proc_scan;             /* PROC_SCAN_AUTO, _ON or _OFF */
+	uint64_t proc_scan_period_ns;
 };
+
+/*
+ * The procfs scanner reports processes outside the traced tree. In a
+ * container's pid namespace that is an operator's `kubectl exec` shell; in
+ * the host's it is every process of the machine, so "auto" scans only
+ * inside a pid namespace of its own.
+ */
+enum { PROC_SCAN_AUTO = 0, PROC_SCAN_ON, PROC_SCAN_OFF };
 
 struct tracer_stats {
 	uint64_t stops;            /* every waitpid status handled */
@@ -66,6 +77,7 @@ struct tracer {
 	struct client client;
 	char container_id[CONTAINER_ID_MAX]; /* HELLO's; "" when none */
 	struct evbuf scratch;      /* events emitted at once (fork, exit) */
+	struct procscan *procscan; /* NULL until tracing starts, or disabled */
 	struct tracer_stats stats;
 	bool finishing;
 	bool detaching;            /* attach mode: letting every tracee go */
