@@ -15,8 +15,10 @@
 #include "sentrace/wire.h"
 #include "log.h"
 #include "util.h"
+#include "engine.h"
 #include "output.h"
 #include "probe-config.h"
+#include "rules.h"
 #include "server.h"
 
 #define EXIT_USAGE 2
@@ -25,6 +27,9 @@ static const char *arg_config;
 static const char *arg_listen;
 static const char *arg_output;
 static const char *arg_format;
+static struct probe_strlist arg_policies;
+static bool arg_no_policy;
+static struct probe_strlist arg_alerts;
 static int arg_log_level = LOG_LEVEL_WARN;
 
 static void help(FILE *f)
@@ -32,59 +37,85 @@ static void help(FILE *f)
 	fprintf(f,
 		"Usage: sentrace-probe COMMAND [OPTIONS]\n"
 		"\n"
-		"Receives events from sentrace tracers and writes them out.\n"
+		"Receives events from sentrace tracers, resolves their processes,\n"
+		"evaluates detection rules, kills what the rules say, and writes alerts\n"
+		"and (optionally) the events.\n"
 		"\n"
 		"Commands:\n"
-		"  run              Listen for tracers and write their events\n"
-		"  config           Print the effective configuration as YAML\n"
-		"  version          Print the version\n"
-		"  help, --help     Show this help\n"
+		"  run                    Listen for tracers\n"
+		"  config                 Print the effective configuration as YAML\n"
+		"  check-rules FILE|DIR…  Validate policies and list their rules\n"
+		"  version                Print the version\n"
+		"  help, --help           Show this help\n"
 		"\n"
 		"Options of run and config:\n"
 		"  -c, --config FILE    Read settings from a YAML file (optional; built-in\n"
-		"                       defaults otherwise). Keys read:\n"
-		"                         runtime_security_config.ebpfless.socket  listen address\n"
-		"                         output.path    output file, or - for stdout\n"
-		"                         output.format  json or text\n"
-		"                       Flags override the file.\n"
+		"                       defaults otherwise); SENTRACE_* and DD_* variables\n"
+		"                       override it and flags override both (docs/config.md)\n"
 		"  -l, --listen ADDR    Listen on HOST:PORT, [IPv6]:PORT, unix:/path or /path\n"
 		"                       (default %s; port 0 picks a free port,\n"
 		"                       logged at info level)\n"
-		"  -o, --output FILE    Append lines to FILE, or - for stdout (default -);\n"
-		"                       SIGHUP reopens FILE\n"
-		"  -f, --format FMT     json (one object per line, default) or text\n"
+		"  -p, --policy PATH    Load the policy file or directory PATH (repeatable;\n"
+		"                       default %s)\n"
+		"      --no-policy      Load no policy: no detection\n"
+		"  -a, --alerts DEST    Write alerts to DEST: - (stdout, default), a file\n"
+		"                       (appended; SIGHUP reopens it), syslog, or none\n"
+		"                       (repeatable)\n"
+		"  -o, --output DEST    Write the event log to DEST: - (stdout), a file, none,\n"
+		"                       or auto (default: stdout when no rule is loaded,\n"
+		"                       none otherwise)\n"
+		"  -f, --format FMT     json (one object per line, default) or text (one\n"
+		"                       readable line per record), for alerts and events\n"
 		"  -v, --verbose        Log at info level\n"
 		"  -d, --debug          Log at debug level\n"
 		"  -h, --help           Show this help\n"
 		"\n"
-		"SIGTERM and SIGINT stop the probe cleanly. Exit status: 0 on success,\n"
-		"1 on a runtime error, 2 on a usage or configuration error.\n"
-		"The output format is described in docs/probe-output.md.\n",
-		SENTRACE_DEFAULT_PROBE_ADDR);
+		"SIGHUP reloads the policies (keeping the rules in force when the new ones\n"
+		"have errors) and reopens output files. SIGTERM and SIGINT stop the probe\n"
+		"cleanly. Exit status: 0 on success, 1 on a runtime error, 2 on a usage or\n"
+		"configuration error; check-rules: 0 valid, 1 errors, 2 usage.\n"
+		"Formats: docs/alerts.md, docs/probe-output.md.\n",
+		SENTRACE_DEFAULT_PROBE_ADDR, probe_config_default_policy_dir());
 }
+
+enum {
+	OPT_NO_POLICY = 256,
+};
 
 /* Returns 0, 1 after --help, or -EINVAL. */
 static int parse_options(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config",  required_argument, NULL, 'c' },
-		{ "listen",  required_argument, NULL, 'l' },
-		{ "output",  required_argument, NULL, 'o' },
-		{ "format",  required_argument, NULL, 'f' },
-		{ "verbose", no_argument,       NULL, 'v' },
-		{ "debug",   no_argument,       NULL, 'd' },
-		{ "help",    no_argument,       NULL, 'h' },
+		{ "config",    required_argument, NULL, 'c' },
+		{ "listen",    required_argument, NULL, 'l' },
+		{ "policy",    required_argument, NULL, 'p' },
+		{ "no-policy", no_argument,       NULL, OPT_NO_POLICY },
+		{ "alerts",    required_argument, NULL, 'a' },
+		{ "output",    required_argument, NULL, 'o' },
+		{ "format",    required_argument, NULL, 'f' },
+		{ "verbose",   no_argument,       NULL, 'v' },
+		{ "debug",     no_argument,       NULL, 'd' },
+		{ "help",      no_argument,       NULL, 'h' },
 		{ 0 },
 	};
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:l:o:f:vdh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:l:p:a:o:f:vdh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': arg_config = optarg; break;
 		case 'l': arg_listen = optarg; break;
 		case 'o': arg_output = optarg; break;
 		case 'f': arg_format = optarg; break;
+		case 'p':
+			if (probe_strlist_add(&arg_policies, optarg) < 0)
+				return -ENOMEM;
+			break;
+		case OPT_NO_POLICY: arg_no_policy = true; break;
+		case 'a':
+			if (probe_strlist_add(&arg_alerts, optarg) < 0)
+				return -ENOMEM;
+			break;
 		case 'v':
 			if (arg_log_level < LOG_LEVEL_INFO)
 				arg_log_level = LOG_LEVEL_INFO;
@@ -104,10 +135,19 @@ static int parse_options(int argc, char **argv)
 	return 0;
 }
 
-/* Defaults, then the file, then the flags. Errors are reported here. */
+static int copy_list(struct probe_strlist *dst, const struct probe_strlist *src)
+{
+	probe_strlist_clear(dst);
+	for (size_t i = 0; i < src->n; i++)
+		if (probe_strlist_add(dst, src->v[i]) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+/* Defaults, the file, the environment, then the flags. Errors are logged. */
 static int build_config(struct probe_config *cfg, struct net_addr *ret_addr)
 {
-	char err[512];
+	char err[512] = "";
 	int r;
 
 	if (probe_config_init(cfg) < 0) {
@@ -121,14 +161,26 @@ static int build_config(struct probe_config *cfg, struct net_addr *ret_addr)
 			return r;
 		}
 	}
+	r = probe_config_env(cfg, getenv, err, sizeof(err));
+	if (r < 0) {
+		log_err("%s", r == -ENOMEM ? "out of memory" : err);
+		return r;
+	}
 	if ((arg_listen && probe_config_set(&cfg->listen, arg_listen) < 0) ||
-	    (arg_output && probe_config_set(&cfg->output, arg_output) < 0)) {
+	    (arg_output && probe_config_set(&cfg->output, arg_output) < 0) ||
+	    (arg_policies.n && copy_list(&cfg->policies, &arg_policies) < 0) ||
+	    (arg_alerts.n && copy_list(&cfg->alerts, &arg_alerts) < 0)) {
 		log_err("out of memory");
 		return -ENOMEM;
 	}
-	if (arg_format && output_format_parse(arg_format, &cfg->format) < 0) {
-		log_err("--format must be json or text, not '%s'", arg_format);
-		return -EINVAL;
+	if (arg_no_policy)
+		probe_strlist_clear(&cfg->policies);
+	if (arg_format) {
+		if (output_format_parse(arg_format, &cfg->format) < 0) {
+			log_err("--format must be json or text, not '%s'", arg_format);
+			return -EINVAL;
+		}
+		cfg->alerts_format = cfg->format;
 	}
 	if (parse_net_addr(cfg->listen, ret_addr) < 0) {
 		log_err("invalid listen address '%s'", cfg->listen);
@@ -145,15 +197,106 @@ static int cmd_config(void)
 
 	r = build_config(&cfg, &addr);
 	if (r == 0)
-		printf("runtime_security_config:\n"
-		       "  ebpfless:\n"
-		       "    socket: \"%s\"\n"
-		       "output:\n"
-		       "  path: \"%s\"\n"
-		       "  format: %s\n",
-		       cfg.listen, cfg.output, output_format_name(cfg.format));
+		probe_config_print(&cfg, stdout);
 	probe_config_fini(&cfg);
 	return r == 0 ? EXIT_SUCCESS : EXIT_USAGE;
+}
+
+struct sinks {
+	struct output *v[ENGINE_SINKS_MAX];
+	size_t n;
+};
+
+static void sinks_free(struct sinks *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		output_free(s->v[i]);
+	s->n = 0;
+}
+
+/* Opens the alert outputs and hands them to the engine. */
+static int open_alert_sinks(const struct probe_config *cfg, struct engine *en,
+			    struct sinks *s)
+{
+	int facility, r;
+
+	if (output_syslog_facility_parse(cfg->syslog_facility, &facility) < 0) {
+		log_err("unknown syslog facility '%s'", cfg->syslog_facility);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < cfg->alerts.n; i++) {
+		const char *dest = cfg->alerts.v[i];
+		struct output *o;
+
+		if (strcmp(dest, "none") == 0)
+			continue;
+		if (s->n >= ENGINE_SINKS_MAX) {
+			log_err("at most %d alert outputs", ENGINE_SINKS_MAX);
+			return -E2BIG;
+		}
+		r = output_new(dest, cfg->alerts_format, &o);
+		if (r < 0) {
+			log_err("opening alert output %s: %s", dest, strerror(-r));
+			return r;
+		}
+		o->syslog_facility = facility;
+		s->v[s->n++] = o;
+		engine_add_sink(en, o);
+	}
+	if (s->n == 0)
+		en->format = cfg->alerts_format;
+	return 0;
+}
+
+static int make_engine(const struct probe_config *cfg, struct sinks *sinks,
+		       struct engine **ret_engine)
+{
+	struct engine_config ec;
+	struct engine *en;
+	int r;
+
+	engine_config_defaults(&ec);
+	ec.policy_paths = (const char *const *)cfg->policies.v;
+	ec.npolicy_paths = cfg->policies.n;
+	ec.enabled = cfg->enabled;
+	ec.rate = (double)cfg->alert_rate;
+	ec.burst = (uint32_t)cfg->alert_burst;
+	ec.enforcement = cfg->enforcement;
+	ec.disarm_max = (uint32_t)cfg->disarm_max;
+	ec.disarm_period_ns = cfg->disarm_period_ns;
+	ec.kill_timeout_ns = cfg->kill_timeout_ns;
+	r = engine_new(&ec, &en);
+	if (r < 0) {
+		log_err("out of memory");
+		return r;
+	}
+	r = open_alert_sinks(cfg, en, sinks);
+	if (r < 0) {
+		engine_free(en);
+		return r;
+	}
+	r = engine_load(en);
+	if (r < 0) {
+		engine_free(en);
+		return r;
+	}
+	*ret_engine = en;
+	return 0;
+}
+
+static void log_totals(const struct probe *p, const struct engine *en)
+{
+	const struct engine_stats *s = &en->stats;
+
+	log_info("totals: %" PRIu64 " sessions, %" PRIu64 " events, %" PRIu64
+		 " duplicates, %" PRIu64 " unknown messages, %" PRIu64 " protocol errors",
+		 p->totals.sessions, p->totals.events, p->totals.duplicates,
+		 p->totals.unknown_messages, p->totals.protocol_errors);
+	log_info("alerts: %" PRIu64 " written, %" PRIu64 " suppressed by the rate limit; "
+		 "kills: %" PRIu64 " sent, %" PRIu64 " done, %" PRIu64 " failed, %" PRIu64
+		 " timed out, %" PRIu64 " disarmed, %" PRIu64 " disabled",
+		 s->alerts, s->suppressed, s->kills_sent, s->kills_done, s->kills_failed,
+		 s->kills_timeout, s->kills_disarmed, s->kills_disabled);
 }
 
 static int cmd_run(void)
@@ -161,7 +304,10 @@ static int cmd_run(void)
 	struct probe_config cfg;
 	struct net_addr addr;
 	struct output *out = NULL;
+	struct engine *en = NULL;
+	struct sinks sinks = { .n = 0 };
 	struct probe *p = NULL;
+	const char *out_path;
 	uv_loop_t loop;
 	int r, status = EXIT_SUCCESS;
 
@@ -170,11 +316,30 @@ static int cmd_run(void)
 		probe_config_fini(&cfg);
 		return EXIT_USAGE;
 	}
-	r = output_new(cfg.output, cfg.format, &out);
-	if (r < 0) {
-		log_err("opening output %s: %s", cfg.output, strerror(-r));
+	if (!cfg.ebpfless_enabled) {
+		log_err("runtime_security_config.ebpfless.enabled is false: nothing to do");
 		probe_config_fini(&cfg);
-		return EXIT_FAILURE;
+		return EXIT_USAGE;
+	}
+	r = make_engine(&cfg, &sinks, &en);
+	if (r < 0) {
+		sinks_free(&sinks);
+		probe_config_fini(&cfg);
+		return r == -ENOMEM ? EXIT_FAILURE : EXIT_USAGE;
+	}
+	/* The event log: on by default only when there is nothing to detect. */
+	out_path = cfg.output;
+	if (strcmp(out_path, "auto") == 0)
+		out_path = engine_rule_count(en) > 0 ? "none" : "-";
+	if (strcmp(out_path, "none") != 0) {
+		r = output_new(out_path, cfg.format, &out);
+		if (r < 0) {
+			log_err("opening output %s: %s", out_path, strerror(-r));
+			engine_free(en);
+			sinks_free(&sinks);
+			probe_config_fini(&cfg);
+			return EXIT_FAILURE;
+		}
 	}
 	/* A reader that went away must not kill the probe. */
 	signal(SIGPIPE, SIG_IGN);
@@ -182,22 +347,21 @@ static int cmd_run(void)
 	r = uv_loop_init(&loop);
 	if (r < 0) {
 		log_err("uv_loop_init: %s", uv_strerror(r));
+		engine_free(en);
+		sinks_free(&sinks);
 		output_free(out);
 		probe_config_fini(&cfg);
 		return EXIT_FAILURE;
 	}
-	r = probe_new(&loop, &addr, out, &p);
+	r = probe_new(&loop, &addr, out, en, &p);
 	if (r == 0) {
 		r = probe_start(p);
 		if (r < 0) {
 			status = EXIT_FAILURE;
 			probe_stop(p);
 		}
-		r = uv_run(&loop, UV_RUN_DEFAULT);
-		log_info("totals: %" PRIu64 " sessions, %" PRIu64 " events, %" PRIu64
-			 " unknown messages, %" PRIu64 " protocol errors",
-			 p->totals.sessions, p->totals.events,
-			 p->totals.unknown_messages, p->totals.protocol_errors);
+		uv_run(&loop, UV_RUN_DEFAULT);
+		log_totals(p, en);
 		p = probe_free(p);
 	} else {
 		log_err("out of memory");
@@ -208,7 +372,10 @@ static int cmd_run(void)
 		log_err("uv_loop_close: %s", uv_strerror(r));
 		status = EXIT_FAILURE;
 	}
-	if (output_flush(out) < 0)
+	/* Writes the alerts still waiting for a kill result. */
+	en = engine_free(en);
+	sinks_free(&sinks);
+	if (out && output_flush(out) < 0)
 		status = EXIT_FAILURE;
 	output_free(out);
 	probe_config_fini(&cfg);
@@ -236,15 +403,20 @@ int main(int argc, char **argv)
 		       WIRE_PROTOCOL_VERSION);
 		return EXIT_SUCCESS;
 	}
+	if (strcmp(cmd, "check-rules") == 0)
+		return rules_check_main(argc - 2, argv + 2);
 	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "config") != 0) {
 		fprintf(stderr, "sentrace-probe: unknown command '%s'; try --help\n", cmd);
 		return EXIT_USAGE;
 	}
 	r = parse_options(argc - 1, argv + 1);
-	if (r == 1)
-		return EXIT_SUCCESS;
-	if (r < 0)
-		return EXIT_USAGE;
-	log_init("sentrace-probe", arg_log_level);
-	return strcmp(cmd, "run") == 0 ? cmd_run() : cmd_config();
+	if (r == 0) {
+		log_init("sentrace-probe", arg_log_level);
+		r = strcmp(cmd, "run") == 0 ? cmd_run() : cmd_config();
+	} else {
+		r = r == 1 ? EXIT_SUCCESS : EXIT_USAGE;
+	}
+	probe_strlist_clear(&arg_policies);
+	probe_strlist_clear(&arg_alerts);
+	return r;
 }

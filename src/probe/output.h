@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Where the probe's lines go: stdout or a file opened for appending, in JSON
- * or text. Owns the FILE and a scratch buffer; lines are written with stdio
- * and flushed once per batch so that they appear promptly without a write
- * per line.
+ * Where the probe's lines go: stdout, a file opened for appending, or
+ * syslog (alerts), in JSON or text. Owns the FILE; lines are written with
+ * stdio and flushed once per batch so that they appear promptly without a
+ * write per line.
  */
 #ifndef SENTRACE_PROBE_OUTPUT_H
 #define SENTRACE_PROBE_OUTPUT_H
@@ -17,9 +17,14 @@ enum output_format {
 	OUTPUT_TEXT,
 };
 
+/* The name that selects syslog as an output. */
+#define OUTPUT_SYSLOG "syslog"
+
 struct output {
-	char *path;               /* NULL for stdout */
-	FILE *f;
+	char *path;               /* NULL for stdout and syslog */
+	FILE *f;                  /* NULL for syslog */
+	bool syslog;
+	int syslog_facility;      /* LOG_USER, LOG_DAEMON, LOG_LOCAL0… */
 	enum output_format format;
 	uint64_t lines;
 	uint64_t write_errors;
@@ -29,13 +34,17 @@ struct output {
 int output_format_parse(const char *s, enum output_format *ret);
 const char *output_format_name(enum output_format f);
 
-/* path NULL or "-" is stdout. */
+/* path NULL or "-" is stdout, "syslog" is syslog (LOG_USER). */
 int output_new(const char *path, enum output_format format, struct output **ret_out);
+/* "user", "daemon", "local0".."local7", "auth", "authpriv"; -EINVAL else. */
+int output_syslog_facility_parse(const char *s, int *ret);
 struct output *output_free(struct output *o);
 /* Reopens a file output (log rotation); stdout is left alone. */
 int output_reopen(struct output *o);
 /* Writes one line; the newline is added here. */
 void output_line(struct output *o, const char *line, size_t len);
+/* The same with a syslog priority (LOG_WARNING…), used by syslog outputs. */
+void output_line_prio(struct output *o, int prio, const char *line, size_t len);
 int output_flush(struct output *o);
 
 #endif

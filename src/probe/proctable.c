@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Process table: chained hash on pid plus an age list for eviction. */
+/*
+ * Process table: chained hash on pid plus an age list for eviction, and
+ * children counts so that exited parents stay exactly as long as needed.
+ */
 #include "config.h"
 
 #include <errno.h>
@@ -40,16 +43,41 @@ int proc_table_new(size_t max_entries, size_t max_bytes, struct proc_table **ret
 	return 0;
 }
 
+static void account(struct proc_table *t, struct proc_entry *e, size_t add, size_t sub)
+{
+	e->bytes = e->bytes + add - sub;
+	t->bytes = t->bytes + add - sub;
+}
+
+static void str_free(struct proc_table *t, struct proc_entry *e, char **s)
+{
+	if (*s) {
+		account(t, e, 0, strlen(*s) + 1);
+		free(*s);
+		*s = NULL;
+	}
+}
+
+static void strv_clear(struct proc_table *t, struct proc_entry *e, char ***v,
+		       uint32_t *n, bool *truncated)
+{
+	for (uint32_t i = 0; i < *n; i++) {
+		account(t, e, 0, strlen((*v)[i]) + 1 + sizeof(char *));
+		free((*v)[i]);
+	}
+	free(*v);
+	*v = NULL;
+	*n = 0;
+	*truncated = false;
+}
+
 static void entry_free_strings(struct proc_table *t, struct proc_entry *e)
 {
-	free(e->file);
-	e->file = NULL;
-	for (uint32_t i = 0; i < e->argc; i++)
-		free(e->argv[i]);
-	free(e->argv);
-	e->argv = NULL;
-	e->argc = 0;
-	e->argv_truncated = false;
+	str_free(t, e, &e->file);
+	str_free(t, e, &e->cwd);
+	str_free(t, e, &e->tty);
+	strv_clear(t, e, &e->argv, &e->argc, &e->argv_truncated);
+	strv_clear(t, e, &e->envp, &e->envc, &e->envp_truncated);
 	t->bytes -= e->bytes;
 	e->bytes = 0;
 }
@@ -104,7 +132,39 @@ static void age_append(struct proc_table *t, struct proc_entry *e)
 	t->newest = e;
 }
 
-static void entry_destroy(struct proc_table *t, struct proc_entry *e)
+static void entry_destroy(struct proc_table *t, struct proc_entry *e);
+
+/* An exited entry that nobody names as parent any more goes, and so on up. */
+static void prune_exited(struct proc_table *t, struct proc_entry *e)
+{
+	for (int depth = 0; e && depth < PROC_ANCESTORS_MAX; depth++) {
+		struct proc_entry *up;
+
+		if (!e->exited || e->nchildren > 0 || e == t->pinned)
+			return;
+		up = e->ppid > 0 ? proc_table_get(t, e->ppid) : NULL;
+		/* entry_destroy() decrements up's count. */
+		entry_destroy(t, e);
+		e = up;
+	}
+}
+
+static void child_gone(struct proc_table *t, int64_t ppid, bool prune)
+{
+	struct proc_entry *p;
+
+	if (ppid <= 0)
+		return;
+	p = proc_table_get(t, ppid);
+	if (!p)
+		return;
+	if (p->nchildren > 0)
+		p->nchildren--;
+	if (prune)
+		prune_exited(t, p);
+}
+
+static void entry_unhash(struct proc_table *t, struct proc_entry *e)
 {
 	struct proc_entry **pp = &t->buckets[pid_hash(t, e->pid)];
 
@@ -112,7 +172,16 @@ static void entry_destroy(struct proc_table *t, struct proc_entry *e)
 		pp = &(*pp)->hnext;
 	if (*pp)
 		*pp = e->hnext;
+}
+
+/* Removes e; its parent's count drops, but the parent is not pruned here. */
+static void entry_destroy(struct proc_table *t, struct proc_entry *e)
+{
+	entry_unhash(t, e);
 	age_unlink(t, e);
+	if (e->exited)
+		t->exited--;
+	child_gone(t, e->ppid, false);
 	entry_free_strings(t, e);
 	t->bytes -= PROC_ENTRY_OVERHEAD;
 	t->count--;
@@ -122,9 +191,62 @@ static void entry_destroy(struct proc_table *t, struct proc_entry *e)
 void proc_table_remove(struct proc_table *t, int64_t pid)
 {
 	struct proc_entry *e = proc_table_get(t, pid);
+	int64_t ppid;
 
-	if (e)
-		entry_destroy(t, e);
+	if (!e)
+		return;
+	ppid = e->ppid;
+	entry_destroy(t, e);
+	if (ppid > 0)
+		prune_exited(t, proc_table_get(t, ppid));
+}
+
+void proc_table_exit(struct proc_table *t, int64_t pid)
+{
+	struct proc_entry *e = proc_table_get(t, pid);
+
+	if (!e || e->exited)
+		return;
+	if (e->nchildren == 0) {
+		proc_table_remove(t, pid);
+		return;
+	}
+	e->exited = true;
+	t->exited++;
+}
+
+void proc_entry_set_ppid(struct proc_table *t, struct proc_entry *e, int64_t ppid)
+{
+	struct proc_entry *p;
+	int64_t old = e->ppid;
+
+	if (ppid == old || ppid == e->pid || ppid < 0)
+		return;
+	e->ppid = ppid;
+	if (old > 0) {
+		/* The old parent may be an exited entry kept for e. */
+		t->pinned = e;
+		child_gone(t, old, true);
+		t->pinned = NULL;
+	}
+	p = ppid > 0 ? proc_table_get(t, ppid) : NULL;
+	if (p)
+		p->nchildren++;
+}
+
+struct proc_entry *proc_table_parent(struct proc_table *t, const struct proc_entry *e)
+{
+	struct proc_entry *p;
+
+	if (!e || e->ppid <= 0 || e->ppid == e->pid)
+		return NULL;
+	p = proc_table_get(t, e->ppid);
+	if (!p)
+		return NULL;
+	/* A parent cannot start after its child: its pid was reused. */
+	if (p->start_ns && e->start_ns && p->start_ns > e->start_ns)
+		return NULL;
+	return p;
 }
 
 /* Doubles the bucket array; on failure the table keeps working, slower. */
@@ -161,6 +283,8 @@ static void proc_table_make_room(struct proc_table *t, size_t slots, size_t want
 		struct proc_entry *next = victim->newer;
 
 		if (victim != keep && victim != t->pinned) {
+			/* next may be the victim's exited parent, which
+			 * entry_destroy() does not prune: it stays valid. */
 			entry_destroy(t, victim);
 			t->evicted++;
 		}
@@ -168,21 +292,37 @@ static void proc_table_make_room(struct proc_table *t, size_t slots, size_t want
 	}
 }
 
+static void entry_init(struct proc_entry *e, int64_t pid)
+{
+	e->pid = pid;
+	e->uid = e->euid = e->gid = e->egid = -1;
+	e->suid = e->fsuid = e->sgid = e->fsgid = -1;
+	e->cap_effective = e->cap_permitted = -1;
+}
+
 struct proc_entry *proc_table_upsert(struct proc_table *t, int64_t pid)
 {
 	struct proc_entry *e = proc_table_get(t, pid);
+	uint32_t children = 0;
 	size_t h;
 
-	if (e) {
+	if (e && !e->exited) {
 		age_unlink(t, e);
 		age_append(t, e);
 		return e;
+	}
+	if (e) {
+		/* The pid was reused: the old process's children keep their
+		 * ppid, and proc_table_parent() tells them apart by age. */
+		children = e->nchildren;
+		entry_destroy(t, e);
 	}
 	proc_table_make_room(t, 1, PROC_ENTRY_OVERHEAD, NULL);
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
-	e->pid = pid;
+	entry_init(e, pid);
+	e->nchildren = children;
 	if (t->count >= t->nbuckets)
 		proc_table_rehash(t);
 	h = pid_hash(t, pid);
@@ -194,85 +334,122 @@ struct proc_entry *proc_table_upsert(struct proc_table *t, int64_t pid)
 	return e;
 }
 
-int proc_entry_set_file(struct proc_table *t, struct proc_entry *e,
-			const char *file, size_t len)
+static int str_set(struct proc_table *t, struct proc_entry *e, char **field,
+		   const char *s, size_t len, size_t max)
 {
 	char *copy;
 
-	if (len > PROC_FILE_MAX)
-		len = PROC_FILE_MAX;
+	if (len > max)
+		len = max;
 	proc_table_make_room(t, 0, len + 1, e);
-	copy = strndup(file, len);
+	copy = strndup(s, len);
 	if (!copy)
 		return -ENOMEM;
-	if (e->file) {
-		size_t old = strlen(e->file) + 1;
-
-		e->bytes -= old;
-		t->bytes -= old;
-		free(e->file);
-	}
-	e->file = copy;
+	str_free(t, e, field);
+	*field = copy;
 	/* strndup stops at an embedded NUL: count what was kept. */
-	len = strlen(copy) + 1;
-	e->bytes += len;
-	t->bytes += len;
+	account(t, e, strlen(copy) + 1, 0);
+	return 0;
+}
+
+int proc_entry_set_file(struct proc_table *t, struct proc_entry *e,
+			const char *file, size_t len)
+{
+	return str_set(t, e, &e->file, file, len, PROC_FILE_MAX);
+}
+
+int proc_entry_set_cwd(struct proc_table *t, struct proc_entry *e,
+		       const char *cwd, size_t len)
+{
+	return str_set(t, e, &e->cwd, cwd, len, PROC_FILE_MAX);
+}
+
+int proc_entry_set_tty(struct proc_table *t, struct proc_entry *e,
+		       const char *tty, size_t len)
+{
+	return str_set(t, e, &e->tty, tty, len, 256);
+}
+
+void proc_entry_set_comm(struct proc_entry *e, const char *comm, size_t len)
+{
+	if (len >= sizeof(e->comm))
+		len = sizeof(e->comm) - 1;
+	memcpy(e->comm, comm, len);
+	e->comm[len] = '\0';
+	/* An embedded NUL ends it, as in the kernel. */
+}
+
+static size_t strv_bytes(char *const *v, uint32_t n)
+{
+	size_t bytes = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		bytes += strlen(v[i]) + 1;
+	return bytes;
+}
+
+static int strv_add(struct proc_table *t, struct proc_entry *e, char ***v,
+		    uint32_t *n, bool *truncated, const char *s, size_t len,
+		    uint32_t max_n, size_t max_bytes)
+{
+	size_t used = strv_bytes(*v, *n);
+	char **nv, *copy;
+
+	if (*n >= max_n || used >= max_bytes) {
+		*truncated = true;
+		return 0;
+	}
+	if (len > max_bytes - used) {
+		len = max_bytes - used;
+		*truncated = true;
+	}
+	proc_table_make_room(t, 0, len + 1 + sizeof(char *), e);
+	copy = strndup(s, len);
+	if (!copy)
+		return -ENOMEM;
+	nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (!nv) {
+		free(copy);
+		return -ENOMEM;
+	}
+	*v = nv;
+	nv[(*n)++] = copy;
+	account(t, e, strlen(copy) + 1 + sizeof(char *), 0);
 	return 0;
 }
 
 void proc_entry_clear_argv(struct proc_table *t, struct proc_entry *e)
 {
-	for (uint32_t i = 0; i < e->argc; i++) {
-		size_t n = strlen(e->argv[i]) + 1 + sizeof(char *);
-
-		e->bytes -= n;
-		t->bytes -= n;
-		free(e->argv[i]);
-	}
-	free(e->argv);
-	e->argv = NULL;
-	e->argc = 0;
-	e->argv_truncated = false;
-}
-
-static size_t entry_argv_bytes(const struct proc_entry *e)
-{
-	size_t n = 0;
-
-	for (uint32_t i = 0; i < e->argc; i++)
-		n += strlen(e->argv[i]) + 1;
-	return n;
+	strv_clear(t, e, &e->argv, &e->argc, &e->argv_truncated);
 }
 
 int proc_entry_add_arg(struct proc_table *t, struct proc_entry *e,
 		       const char *arg, size_t len)
 {
-	size_t used = entry_argv_bytes(e);
-	char **nv, *copy;
+	return strv_add(t, e, &e->argv, &e->argc, &e->argv_truncated, arg, len,
+			PROC_ARGV_MAX, PROC_ARGV_BYTES);
+}
 
-	if (e->argc >= PROC_ARGV_MAX || used >= PROC_ARGV_BYTES) {
-		e->argv_truncated = true;
+void proc_entry_clear_envp(struct proc_table *t, struct proc_entry *e)
+{
+	strv_clear(t, e, &e->envp, &e->envc, &e->envp_truncated);
+}
+
+int proc_entry_add_env(struct proc_table *t, struct proc_entry *e,
+		       const char *env, size_t len)
+{
+	return strv_add(t, e, &e->envp, &e->envc, &e->envp_truncated, env, len,
+			PROC_ENVP_MAX, PROC_ENVP_BYTES);
+}
+
+static int str_copy(struct proc_table *t, struct proc_entry *dst, char **field,
+		    const char *src, size_t max)
+{
+	if (!src) {
+		str_free(t, dst, field);
 		return 0;
 	}
-	if (len > PROC_ARGV_BYTES - used) {
-		len = PROC_ARGV_BYTES - used;
-		e->argv_truncated = true;
-	}
-	proc_table_make_room(t, 0, len + 1 + sizeof(char *), e);
-	copy = strndup(arg, len);
-	if (!copy)
-		return -ENOMEM;
-	nv = realloc(e->argv, (e->argc + 1) * sizeof(*nv));
-	if (!nv) {
-		free(copy);
-		return -ENOMEM;
-	}
-	e->argv = nv;
-	e->argv[e->argc++] = copy;
-	len = strlen(copy) + 1 + sizeof(char *);
-	e->bytes += len;
-	t->bytes += len;
-	return 0;
+	return str_set(t, dst, field, src, strlen(src), max);
 }
 
 int proc_entry_copy_image(struct proc_table *t, struct proc_entry *dst,
@@ -285,13 +462,31 @@ int proc_entry_copy_image(struct proc_table *t, struct proc_entry *dst,
 	/* Making room for dst must not evict the entry being copied. */
 	t->pinned = src;
 	proc_entry_clear_argv(t, dst);
-	r = 0;
-	if (src->file)
-		r = proc_entry_set_file(t, dst, src->file, strlen(src->file));
+	proc_entry_clear_envp(t, dst);
+	r = str_copy(t, dst, &dst->file, src->file, PROC_FILE_MAX);
+	if (r == 0)
+		r = str_copy(t, dst, &dst->cwd, src->cwd, PROC_FILE_MAX);
+	if (r == 0)
+		r = str_copy(t, dst, &dst->tty, src->tty, 256);
 	for (uint32_t i = 0; r == 0 && i < src->argc; i++)
 		r = proc_entry_add_arg(t, dst, src->argv[i], strlen(src->argv[i]));
-	if (r == 0)
+	for (uint32_t i = 0; r == 0 && i < src->envc; i++)
+		r = proc_entry_add_env(t, dst, src->envp[i], strlen(src->envp[i]));
+	if (r == 0) {
 		dst->argv_truncated = src->argv_truncated;
+		dst->envp_truncated = src->envp_truncated;
+	}
+	memcpy(dst->comm, src->comm, sizeof(dst->comm));
+	dst->uid = src->uid;
+	dst->euid = src->euid;
+	dst->gid = src->gid;
+	dst->egid = src->egid;
+	dst->suid = src->suid;
+	dst->fsuid = src->fsuid;
+	dst->sgid = src->sgid;
+	dst->fsgid = src->fsgid;
+	dst->cap_effective = src->cap_effective;
+	dst->cap_permitted = src->cap_permitted;
 	t->pinned = NULL;
 	return r;
 }

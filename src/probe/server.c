@@ -52,8 +52,16 @@ struct conn_write {
 	struct conn *c;
 };
 
+static void on_tracer_free(void *data, struct tracer_state *ts)
+{
+	struct probe *p = data;
+
+	if (p->engine)
+		engine_forget(p->engine, ts, "unknown: connection closed");
+}
+
 int probe_new(uv_loop_t *loop, const struct net_addr *addr, struct output *out,
-	      struct probe **ret_probe)
+	      struct engine *engine, struct probe **ret_probe)
 {
 	struct probe *p = calloc(1, sizeof(*p));
 
@@ -62,15 +70,33 @@ int probe_new(uv_loop_t *loop, const struct net_addr *addr, struct output *out,
 	p->loop = loop;
 	p->addr = *addr;
 	p->out = out;
+	p->engine = engine;
+	tracer_registry_init(&p->tracers, TRACERS_IDLE_MAX);
+	p->tracers.on_free = on_tracer_free;
+	p->tracers.on_free_data = p;
+	p->env.out = out;
+	p->env.totals = &p->totals;
+	p->env.tracers = &p->tracers;
+	p->env.engine = engine;
 	*ret_probe = p;
 	return 0;
+}
+
+/* Flushes the event log and the alert outputs. */
+static void probe_flush(struct probe *p)
+{
+	if (p->out)
+		output_flush(p->out);
+	if (p->engine)
+		engine_flush(p->engine);
 }
 
 struct probe *probe_free(struct probe *p)
 {
 	if (!p)
 		return NULL;
-	assert(!p->conns && !p->listener_open && !p->signals_open);
+	assert(!p->conns && !p->listener_open && !p->signals_open && !p->timer_open);
+	tracer_registry_fini(&p->tracers);
 	free(p);
 	return NULL;
 }
@@ -103,7 +129,7 @@ static void conn_close(struct conn *c)
 	 * uv_close() closes the socket at once, and the tracer takes the close
 	 * as "everything was processed": the lines must be out before it.
 	 */
-	output_flush(c->p->out);
+	probe_flush(c->p);
 	/* Pending writes are cancelled; their callbacks run before ours. */
 	uv_close(&c->h.handle, on_conn_closed);
 }
@@ -203,6 +229,9 @@ static void conn_process(struct conn *c)
 			break;
 		}
 		r = session_handle_frame(c->sess, payload, plen, &reply);
+		/* Before a close, so that the tracer learns what was done. */
+		if (r != 0)
+			session_flush(c->sess, &reply);
 		if (reply.size > 0)
 			conn_send(c, &reply);
 		if (r == SESSION_CLOSE) {
@@ -214,7 +243,38 @@ static void conn_process(struct conn *c)
 			break;
 		}
 	}
+	session_flush(c->sess, &reply);
+	if (reply.size > 0)
+		conn_send(c, &reply);
 	msgpack_sbuffer_destroy(&reply);
+}
+
+static void probe_arm_timer(struct probe *p);
+
+static void on_timer(uv_timer_t *t)
+{
+	struct probe *p = t->data;
+
+	engine_tick(p->engine);
+	engine_flush(p->engine);
+	probe_arm_timer(p);
+}
+
+/* Wakes up for the first held alert's timeout. */
+static void probe_arm_timer(struct probe *p)
+{
+	uint64_t next, now;
+
+	if (!p->engine || !p->timer_open)
+		return;
+	next = engine_next_deadline(p->engine);
+	if (!next) {
+		uv_timer_stop(&p->timer);
+		return;
+	}
+	now = p->engine->fake_now ? p->engine->fake_now : now_monotonic_ns();
+	uv_timer_start(&p->timer, on_timer,
+		       next > now ? (next - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC : 0, 0);
 }
 
 /* End of stream: everything whole was processed; say goodbye. */
@@ -258,7 +318,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	} else if (nread < 0) {
 		conn_fail(c, uv_strerror((int)nread));
 	}
-	output_flush(c->p->out);
+	probe_arm_timer(c->p);
+	probe_flush(c->p);
 }
 
 static void conn_peer_name(struct conn *c)
@@ -343,7 +404,7 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 	if (!p->addr.is_unix)
 		uv_tcp_nodelay(&c->h.tcp, 1);
-	r = session_new(p->out, &p->totals, c->peer, &c->sess);
+	r = session_new(&p->env, c->peer, &c->sess);
 	if (r == 0)
 		r = uv_read_start(&c->h.stream, on_alloc, on_read);
 	if (r < 0) {
@@ -443,11 +504,18 @@ static void on_signal(uv_signal_t *h, int signum)
 	int r;
 
 	if (signum == SIGHUP) {
-		r = output_reopen(p->out);
+		r = p->out ? output_reopen(p->out) : 0;
 		if (r < 0)
 			log_err("reopening output: %s", strerror(-r));
 		else
 			log_info("output reopened");
+		for (size_t i = 0; p->engine && i < p->engine->nsinks; i++) {
+			r = output_reopen(p->engine->sinks[i]);
+			if (r < 0)
+				log_err("reopening alert output: %s", strerror(-r));
+		}
+		if (p->engine)
+			engine_reload(p->engine);
 		return;
 	}
 	log_info("%s: shutting down", strsignal(signum));
@@ -470,6 +538,9 @@ int probe_start(struct probe *p)
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
 		uv_signal_init(p->loop, sigs[i]);
 	p->signals_open = true;
+	uv_timer_init(p->loop, &p->timer);
+	p->timer.data = p;
+	p->timer_open = true;
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
 		sigs[i]->data = p;
 		r = uv_signal_start(sigs[i], on_signal, signums[i]);
@@ -547,5 +618,9 @@ void probe_stop(struct probe *p)
 		uv_close((uv_handle_t *)&p->sig_hup, on_handle_closed);
 		p->signals_open = false;
 	}
-	output_flush(p->out);
+	if (p->timer_open) {
+		uv_close((uv_handle_t *)&p->timer, on_handle_closed);
+		p->timer_open = false;
+	}
+	probe_flush(p);
 }

@@ -13,8 +13,10 @@
 #include <uv.h>
 
 #include "util.h"
+#include "engine.h"
 #include "output.h"
 #include "session.h"
+#include "tracers.h"
 
 /* Connections served at once; more are accepted and closed at once. */
 #define PROBE_MAX_CONNS 1024
@@ -37,16 +39,22 @@ struct probe {
 	ino_t unix_ino;             /* its inode, to remove only our own */
 	uv_signal_t sig_term, sig_int, sig_hup;
 	bool signals_open;
-	struct output *out;         /* borrowed */
+	uv_timer_t timer;           /* held alerts' kill timeouts */
+	bool timer_open;
+	struct output *out;         /* the event log, borrowed; NULL: off */
+	struct engine *engine;      /* borrowed; NULL: no detection */
 	struct probe_totals totals;
+	struct tracer_registry tracers;
+	struct session_env env;
 	struct conn *conns;
 	size_t nconns;
 	uint64_t refused_conns;     /* closed at once: too many connections */
 	bool stopping;
 };
 
+/* out (the event log) and engine may be NULL; both are borrowed. */
 int probe_new(uv_loop_t *loop, const struct net_addr *addr, struct output *out,
-	      struct probe **ret_probe);
+	      struct engine *engine, struct probe **ret_probe);
 /*
  * Binds, listens and installs the signal handlers. On failure the caller
  * still runs probe_stop() and the loop to close what was opened.
@@ -58,7 +66,7 @@ int probe_start(struct probe *p);
  * uv_run() returns. Idempotent; also called on SIGTERM and SIGINT.
  */
 void probe_stop(struct probe *p);
-/* Only after the loop has run to the end. */
+/* Only after the loop has run to the end; before the engine is freed. */
 struct probe *probe_free(struct probe *p);
 
 #endif

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * A tracer session: handshake, process table upkeep, and one output line per
- * event, snapshot, statistics message and session boundary.
+ * A tracer connection: handshake, the tracer's state, process resolution,
+ * detection, and one event log line per event, snapshot, statistics message
+ * and session boundary.
  */
 #include "config.h"
 
@@ -16,37 +17,43 @@
 #include "frame.h"
 #include "log.h"
 #include "util.h"
+#include "resolver.h"
+#include "rules.h"
 #include "session.h"
 #include "textfmt.h"
 
-int session_new(struct output *out, struct probe_totals *totals,
-		const char *peer, struct session **ret_session)
+int session_new(const struct session_env *env, const char *peer,
+		struct session **ret_session)
 {
 	struct session *s;
-	int r;
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->out = out;
-	s->totals = totals;
+	s->env = env;
+	s->out = env->out;
+	s->totals = env->totals;
 	snprintf(s->peer, sizeof(s->peer), "%s", peer ? peer : "?");
 	json_init(&s->j);
 	strbuf_init(&s->text);
-	r = proc_table_new(PROC_TABLE_MAX_ENTRIES, PROC_TABLE_MAX_BYTES, &s->procs);
-	if (r < 0) {
-		free(s);
-		return r;
-	}
 	*ret_session = s;
 	return 0;
+}
+
+static void session_detach(struct session *s)
+{
+	if (!s->ts)
+		return;
+	tracer_registry_detach(s->env->tracers, s->ts, s->goodbye);
+	s->ts = NULL;
+	s->procs = NULL;
 }
 
 struct session *session_free(struct session *s)
 {
 	if (!s)
 		return NULL;
-	proc_table_free(s->procs);
+	session_detach(s);
 	json_fini(&s->j);
 	strbuf_fini(&s->text);
 	free(s->hostname);
@@ -87,6 +94,8 @@ static void json_line_begin(struct session *s, const char *type, uint64_t ns)
 static void json_line_end(struct session *s)
 {
 	json_object_end(&s->j);
+	if (!s->out)
+		return;
 	if (json_failed(&s->j)) {
 		log_warn("session %" PRIu64 ": out of memory formatting a line", s->id);
 		return;
@@ -104,6 +113,8 @@ static void text_line_begin(struct session *s, uint64_t ns)
 
 static void text_line_end(struct session *s)
 {
+	if (!s->out)
+		return;
 	if (strbuf_failed(&s->text)) {
 		log_warn("session %" PRIu64 ": out of memory formatting a line", s->id);
 		return;
@@ -123,6 +134,7 @@ static int session_render(struct session *s, const struct wire_hello *h)
 	json_kv_strn(&j, "mode", h->mode.ptr, h->mode.len);
 	json_kv_int(&j, "tracer_pid", h->tracer_pid);
 	json_object_end(&j);
+	free(s->session_json);
 	if (json_failed(&j)) {
 		json_fini(&j);
 		return -ENOMEM;
@@ -137,6 +149,8 @@ static void session_start_line(struct session *s, const struct wire_hello *h)
 {
 	uint64_t now = now_realtime_ns();
 
+	if (!s->out)
+		return;
 	if (s->out->format == OUTPUT_TEXT) {
 		text_line_begin(s, now);
 		strbuf_puts(&s->text, "start hostname=");
@@ -155,6 +169,8 @@ static void session_start_line(struct session *s, const struct wire_hello *h)
 			strbuf_putc(&s->text, ' ');
 			text_word(&s->text, h->argv[i].ptr, h->argv[i].len);
 		}
+		if (s->resumed)
+			strbuf_puts(&s->text, " (resumed)");
 		text_line_end(s);
 		return;
 	}
@@ -166,6 +182,8 @@ static void session_start_line(struct session *s, const struct wire_hello *h)
 	json_array_end(&s->j);
 	json_kv_strn(&s->j, "tracer_version", h->tracer_version.ptr,
 		     h->tracer_version.len);
+	if (s->resumed)
+		json_kv_bool(&s->j, "resumed", true);
 	json_line_end(s);
 }
 
@@ -214,95 +232,32 @@ static int session_hello(struct session *s, const msgpack_object *root, int type
 		return SESSION_CLOSE;
 	}
 
-	s->id = s->totals->last_session_id + 1;
 	s->hostname = wire_strdup(h.hostname);
 	s->mode = wire_strdup(h.mode);
-	r = s->hostname && s->mode ? session_render(s, &h) : -ENOMEM;
+	r = s->hostname && s->mode ? 0 : -ENOMEM;
+	if (r == 0)
+		r = tracer_registry_attach(s->env->tracers, &h,
+					   &s->totals->last_session_id, &s->ts,
+					   &s->resumed);
+	if (r == 0) {
+		s->id = s->ts->id;
+		s->procs = s->ts->procs;
+		r = session_render(s, &h);
+	}
 	if (r < 0) {
+		session_detach(s);
 		s->id = 0;
 		session_protocol_error(s, "out of memory");
 		return -ENOMEM;
 	}
-	s->totals->last_session_id = s->id;
 	s->totals->sessions++;
 	s->state = SESSION_ACTIVE;
 	queue_hello_ack(reply, s->id, "");
-	log_info("%s: session %" PRIu64 " started: host %s, %s, tracer pid %" PRId64,
-		 s->peer, s->id, s->hostname, s->mode, h.tracer_pid);
+	log_info("%s: session %" PRIu64 " %s: host %s, %s, tracer pid %" PRId64,
+		 s->peer, s->id, s->resumed ? "resumed" : "started", s->hostname,
+		 s->mode, h.tracer_pid);
 	session_start_line(s, &h);
 	return 0;
-}
-
-static void table_set_argv(struct session *s, struct proc_entry *e,
-			   const msgpack_object *argv)
-{
-	proc_entry_clear_argv(s->procs, e);
-	for (uint32_t i = 0; i < argv->via.array.size; i++) {
-		const msgpack_object *a = &argv->via.array.ptr[i];
-
-		if (a->type != MSGPACK_OBJECT_STR)
-			continue;
-		if (proc_entry_add_arg(s->procs, e, a->via.str.ptr, a->via.str.size) < 0)
-			break;
-	}
-}
-
-/* Copies file, argv and ppid from an exec event or a process snapshot. */
-static void table_set_image(struct session *s, int64_t pid, const msgpack_object *m)
-{
-	const msgpack_object *argv;
-	struct proc_entry *e;
-	struct wire_str file;
-	int64_t ppid;
-	bool trunc;
-
-	e = proc_table_upsert(s->procs, pid);
-	if (!e) {
-		log_debug("session %" PRIu64 ": process table: out of memory", s->id);
-		return;
-	}
-	if (wire_map_str(m, "file", &file))
-		proc_entry_set_file(s->procs, e, file.ptr, file.len);
-	argv = wire_map_get(m, "argv");
-	if (argv && argv->type == MSGPACK_OBJECT_ARRAY) {
-		table_set_argv(s, e, argv);
-		if (wire_map_bool(m, "argv_truncated", &trunc) && trunc)
-			e->argv_truncated = true;
-	}
-	if (wire_map_i64(m, "ppid", &ppid) && ppid >= 0)
-		e->ppid = ppid;
-}
-
-static void table_update(struct session *s, const msgpack_object *ev,
-			 struct wire_str kind, int64_t pid, int64_t ret)
-{
-	struct proc_entry *child, *parent, *e;
-	int64_t child_pid;
-	bool thread = false;
-
-	if (wire_str_eq(kind, "exec")) {
-		/* A failed execve leaves the old image in place. */
-		if (ret >= 0)
-			table_set_image(s, pid, ev);
-	} else if (wire_str_eq(kind, "fork")) {
-		wire_map_bool(ev, "thread", &thread);
-		if (thread || ret < 0 || !wire_map_i64(ev, "child", &child_pid) ||
-		    child_pid <= 0)
-			return;
-		/* Upsert first: it may evict, and must not evict the parent
-		 * after we looked it up. */
-		child = proc_table_upsert(s->procs, child_pid);
-		if (!child)
-			return;
-		parent = proc_table_get(s->procs, pid);
-		if (parent)
-			proc_entry_copy_image(s->procs, child, parent);
-		child->ppid = pid;
-	} else if (wire_str_eq(kind, "exit")) {
-		e = proc_table_get(s->procs, pid);
-		if (e)
-			e->exited = true;
-	}
 }
 
 static void json_process(struct json *j, int64_t pid, const struct proc_entry *e)
@@ -325,28 +280,68 @@ static void json_process(struct json *j, int64_t pid, const struct proc_entry *e
 	json_object_end(j);
 }
 
-static void session_event(struct session *s, const msgpack_object *ev)
+static void event_json_line(struct session *s, const msgpack_object *ev,
+			    int64_t pid, bool has_pid, int64_t ret, bool has_ret,
+			    uint64_t ts, uint64_t seq)
+{
+	bool has_error = false;
+
+	json_line_begin(s, "event", ts);
+	json_key(&s->j, "event");
+	json_object_begin(&s->j);
+	for (uint32_t i = 0; i < ev->via.map.size; i++) {
+		const msgpack_object_kv *kv = &ev->via.map.ptr[i];
+
+		if (kv->key.type == MSGPACK_OBJECT_STR &&
+		    kv->key.via.str.size == 5 &&
+		    memcmp(kv->key.via.str.ptr, "error", 5) == 0)
+			has_error = true;
+		json_msgpack_key(&s->j, &kv->key);
+		json_msgpack(&s->j, &kv->val);
+	}
+	if (has_ret && ret < 0 && ret >= -4095 && !has_error) {
+		char nb[16];
+
+		json_kv_str(&s->j, "error", errno_name((int)-ret, nb));
+	}
+	if (seq)
+		json_kv_uint(&s->j, "seq", seq);
+	json_object_end(&s->j);
+	if (has_pid) {
+		json_key(&s->j, "process");
+		json_process(&s->j, pid, proc_table_get(s->procs, pid));
+	}
+	json_line_end(s);
+}
+
+/* One event: resolver, event log line, detection, then exit pruning. */
+static void session_event(struct session *s, const msgpack_object *ev,
+			  uint64_t seq, msgpack_sbuffer *reply)
 {
 	struct wire_str kind = { "", 0 };
 	int64_t pid = 0, tid = 0, ret = 0;
-	bool has_pid, has_ret, has_error = false;
+	bool has_pid, has_ret;
 	char name[64] = "";
 	uint64_t ts;
+	int type = -1;
 
 	has_pid = wire_map_i64(ev, "pid", &pid);
 	has_ret = wire_map_i64(ev, "ret", &ret);
-	wire_map_str(ev, "ev", &kind);
+	if (wire_map_str(ev, "ev", &kind))
+		type = rules_event_type_from_name(kind.ptr, kind.len);
+	if (type < 0)
+		type = -1;
 	if (!wire_map_u64(ev, "ts", &ts))
 		ts = now_realtime_ns();
 
 	/* The text view names the process as it was before this event. */
-	if (s->out->format == OUTPUT_TEXT && has_pid)
+	if (s->out && s->out->format == OUTPUT_TEXT && has_pid)
 		snprintf(name, sizeof(name), "%s",
 			 proc_entry_name(proc_table_get(s->procs, pid)));
 	if (has_pid)
-		table_update(s, ev, kind, pid, has_ret ? ret : 0);
+		resolver_apply_event(s->procs, ev, type, pid, has_ret ? ret : 0, ts);
 
-	if (s->out->format == OUTPUT_TEXT) {
+	if (s->out && s->out->format == OUTPUT_TEXT) {
 		strbuf_reset(&s->text);
 		text_time(&s->text, ts);
 		strbuf_putc(&s->text, ' ');
@@ -359,59 +354,82 @@ static void session_event(struct session *s, const msgpack_object *ev)
 		}
 		text_event(&s->text, ev);
 		text_line_end(s);
-	} else {
-		json_line_begin(s, "event", ts);
-		json_key(&s->j, "event");
-		json_object_begin(&s->j);
-		for (uint32_t i = 0; i < ev->via.map.size; i++) {
-			const msgpack_object_kv *kv = &ev->via.map.ptr[i];
-
-			if (kv->key.type == MSGPACK_OBJECT_STR &&
-			    kv->key.via.str.size == 5 &&
-			    memcmp(kv->key.via.str.ptr, "error", 5) == 0)
-				has_error = true;
-			json_msgpack_key(&s->j, &kv->key);
-			json_msgpack(&s->j, &kv->val);
-		}
-		if (has_ret && ret < 0 && ret >= -4095 && !has_error) {
-			char nb[16];
-
-			json_kv_str(&s->j, "error", errno_name((int)-ret, nb));
-		}
-		json_object_end(&s->j);
-		if (has_pid) {
-			json_key(&s->j, "process");
-			json_process(&s->j, pid, proc_table_get(s->procs, pid));
-		}
-		json_line_end(s);
+	} else if (s->out) {
+		event_json_line(s, ev, pid, has_pid, ret, has_ret, ts, seq);
 	}
 
-	if (has_pid && wire_str_eq(kind, "exit"))
-		proc_table_remove(s->procs, pid);
+	if (s->env->engine) {
+		struct engine_source src = {
+			.ts = s->ts,
+			.session_json = s->session_json,
+			.session_json_len = s->session_json_len,
+			.hostname = s->hostname,
+			.reply = reply,
+		};
+
+		engine_eval(s->env->engine, &src, ev, type,
+			    has_pid ? proc_table_get(s->procs, pid) : NULL, pid, ts);
+	}
+
+	if (has_pid && type == RULES_EV_EXIT)
+		proc_table_exit(s->procs, pid);
 	s->events++;
+	s->ts->events++;
 	s->totals->events++;
 }
 
-static int session_events(struct session *s, const msgpack_object *root)
+static int session_events(struct session *s, const msgpack_object *root,
+			  msgpack_sbuffer *reply)
 {
 	const msgpack_object *evs = wire_map_get(root, "events");
+	uint64_t seq = 0;
+	bool has_seq;
 
 	if (!evs || evs->type != MSGPACK_OBJECT_ARRAY) {
 		session_protocol_error(s, "EVENTS without an events array");
 		return -EBADMSG;
 	}
+	has_seq = wire_map_u64(root, "seq", &seq) && seq > 0;
+	if (has_seq)
+		s->ack_due = true;
 	for (uint32_t i = 0; i < evs->via.array.size; i++) {
 		const msgpack_object *ev = &evs->via.array.ptr[i];
+		uint64_t n = has_seq ? seq + i : 0;
 
+		/* Sent again after a reconnect: processed already. */
+		if (has_seq && n <= s->ts->last_seq) {
+			s->duplicates++;
+			s->ts->duplicates++;
+			s->totals->duplicates++;
+			continue;
+		}
+		if (has_seq)
+			s->ts->last_seq = n;
 		if (ev->type != MSGPACK_OBJECT_MAP) {
 			s->bad_events++;
 			log_debug("session %" PRIu64 ": skipping an event that is not a map",
 				  s->id);
 			continue;
 		}
-		session_event(s, ev);
+		session_event(s, ev, n, reply);
 	}
 	return 0;
+}
+
+void session_flush(struct session *s, msgpack_sbuffer *reply)
+{
+	struct wire_ack ack;
+	msgpack_packer pk;
+	size_t start;
+
+	if (!s->ack_due || !s->ts || s->state != SESSION_ACTIVE)
+		return;
+	s->ack_due = false;
+	ack.seq = s->ts->last_seq + 1;
+	msgpack_packer_init(&pk, reply, msgpack_sbuffer_write);
+	start = frame_begin(reply);
+	wire_pack_ack(&pk, &ack);
+	frame_end(reply, start);
 }
 
 static int session_processes(struct session *s, const msgpack_object *root)
@@ -425,12 +443,12 @@ static int session_processes(struct session *s, const msgpack_object *root)
 	}
 	for (uint32_t i = 0; i < ps->via.array.size; i++) {
 		const msgpack_object *p = &ps->via.array.ptr[i];
-		int64_t pid;
 
 		if (p->type != MSGPACK_OBJECT_MAP)
 			continue;
-		if (wire_map_i64(p, "pid", &pid) && pid > 0)
-			table_set_image(s, pid, p);
+		resolver_apply_snapshot(s->procs, p);
+		if (!s->out)
+			continue;
 		if (s->out->format == OUTPUT_TEXT) {
 			text_line_begin(s, now);
 			strbuf_puts(&s->text, "process ");
@@ -443,14 +461,43 @@ static int session_processes(struct session *s, const msgpack_object *root)
 			json_line_end(s);
 		}
 	}
+	/* Snapshots list children before parents as often as not. */
+	resolver_recount(s->procs);
 	return 0;
+}
+
+static void session_command_result(struct session *s, const msgpack_object *root)
+{
+	struct wire_command_result res;
+
+	if (wire_unpack_command_result(root, &res) < 0) {
+		log_warn("session %" PRIu64 ": malformed COMMAND_RESULT", s->id);
+		return;
+	}
+	log_debug("session %" PRIu64 ": COMMAND_RESULT %" PRIu64 " pid %" PRId64
+		  " %s", s->id, res.id, res.pid, res.done ? "done" : "failed");
+	if (s->env->engine)
+		engine_command_result(s->env->engine, s->ts, &res);
 }
 
 static void session_stats(struct session *s, const msgpack_object *root)
 {
 	static const char *const keys[] = { "counters", "dropped" };
+	const msgpack_object *dropped = wire_map_get(root, "dropped");
 	uint64_t now = now_realtime_ns();
 
+	/* The tracer's counts are over its life: keep the latest sum. */
+	if (dropped && dropped->type == MSGPACK_OBJECT_MAP) {
+		uint64_t sum = 0;
+
+		for (uint32_t i = 0; i < dropped->via.map.size; i++)
+			if (dropped->via.map.ptr[i].val.type ==
+			    MSGPACK_OBJECT_POSITIVE_INTEGER)
+				sum += dropped->via.map.ptr[i].val.via.u64;
+		s->ts->dropped = sum;
+	}
+	if (!s->out)
+		return;
 	if (s->out->format == OUTPUT_TEXT) {
 		text_line_begin(s, now);
 		strbuf_puts(&s->text, "stats");
@@ -504,7 +551,10 @@ int session_handle_frame(struct session *s, const char *payload, size_t len,
 	}
 	switch (type) {
 	case WIRE_EVENTS:
-		r = session_events(s, root);
+		r = session_events(s, root, reply);
+		break;
+	case WIRE_COMMAND_RESULT:
+		session_command_result(s, root);
 		break;
 	case WIRE_PROCESS:
 		r = session_processes(s, root);
@@ -538,29 +588,44 @@ out:
 
 void session_end(struct session *s, const char *reason)
 {
+	struct tracer_state *ts = s->ts;
 	uint64_t now = now_realtime_ns();
 
 	if (s->state != SESSION_ACTIVE)
 		return;
 	s->state = SESSION_ENDED;
-	log_info("session %" PRIu64 " ended: %s, %" PRIu64 " events", s->id, reason,
-		 s->events);
+	log_info("session %" PRIu64 " ended: %s, %" PRIu64 " events, %" PRIu64
+		 " duplicates", s->id, reason, s->events, s->duplicates);
+	if (!s->out) {
+		session_detach(s);
+		return;
+	}
 	if (s->out->format == OUTPUT_TEXT) {
 		text_line_begin(s, now);
 		strbuf_puts(&s->text, "end reason=");
 		text_word(&s->text, reason, strlen(reason));
 		strbuf_printf(&s->text, " events=%" PRIu64 " unknown_messages=%" PRIu64,
-			      s->events, s->unknown_messages);
+			      ts->events, s->unknown_messages);
 		if (s->goodbye)
 			strbuf_printf(&s->text, " exit_status=%" PRId32, s->exit_status);
+		strbuf_printf(&s->text, " duplicates=%" PRIu64 " dropped=%" PRIu64
+			      " alerts=%" PRIu64 " alerts_suppressed=%" PRIu64,
+			      ts->duplicates, ts->dropped, ts->alerts, ts->suppressed);
 		text_line_end(s);
+		session_detach(s);
 		return;
 	}
 	json_line_begin(s, "session_end", now);
 	json_kv_str(&s->j, "reason", reason);
-	json_kv_uint(&s->j, "events", s->events);
+	json_kv_uint(&s->j, "events", ts->events);
 	json_kv_uint(&s->j, "unknown_messages", s->unknown_messages);
 	if (s->goodbye)
 		json_kv_int(&s->j, "exit_status", s->exit_status);
+	json_kv_uint(&s->j, "duplicates", ts->duplicates);
+	json_kv_uint(&s->j, "dropped", ts->dropped);
+	json_kv_uint(&s->j, "alerts", ts->alerts);
+	json_kv_uint(&s->j, "alerts_suppressed", ts->suppressed);
+	json_kv_uint(&s->j, "connections", ts->connects);
 	json_line_end(s);
+	session_detach(s);
 }

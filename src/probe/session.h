@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * One tracer session, independent of the socket it arrives on: the HELLO
- * handshake, the process table, and the output lines for every message.
+ * One tracer connection, independent of the socket it arrives on: the HELLO
+ * handshake, the tracer's state (process table, sequence numbers; it
+ * survives reconnects, see tracers.h), the event log lines for every
+ * message, detection for every event, and the ACK and COMMAND frames back.
  * The server feeds it frame payloads; tests can do the same without sockets.
  */
 #ifndef SENTRACE_PROBE_SESSION_H
@@ -13,10 +15,12 @@
 
 #include <msgpack.h>
 
+#include "engine.h"
 #include "json.h"
 #include "output.h"
 #include "proctable.h"
 #include "strbuf.h"
+#include "tracers.h"
 
 /* Counters over the probe's whole life, shared by all sessions. */
 struct probe_totals {
@@ -25,6 +29,15 @@ struct probe_totals {
 	uint64_t events;
 	uint64_t unknown_messages;
 	uint64_t protocol_errors;   /* connections closed for a protocol error */
+	uint64_t duplicates;        /* re-sent events dropped */
+};
+
+/* What every session shares; borrowed, outlives the sessions. */
+struct session_env {
+	struct output *out;         /* the event log; NULL: off */
+	struct probe_totals *totals;
+	struct tracer_registry *tracers;
+	struct engine *engine;      /* NULL: no detection */
 };
 
 enum session_state {
@@ -40,8 +53,12 @@ enum session_state {
 struct session {
 	enum session_state state;
 	uint64_t id;                /* 0 until HELLO is accepted */
-	struct output *out;
+	const struct session_env *env;
+	struct output *out;         /* env->out */
 	struct probe_totals *totals;
+	struct tracer_state *ts;    /* attached while the session is active */
+	bool resumed;               /* the tracer had connected before */
+	bool ack_due;               /* EVENTS were read since the last ACK */
 	char peer[128];
 
 	char *hostname;
@@ -49,20 +66,21 @@ struct session {
 	char *session_json;         /* the "session" object, rendered once */
 	size_t session_json_len;
 
-	uint64_t events;
+	uint64_t events;            /* distinct events of this connection */
+	uint64_t duplicates;
 	uint64_t unknown_messages;
 	uint64_t bad_events;        /* EVENTS entries that were not maps */
 	bool goodbye;
 	int32_t exit_status;
 
-	struct proc_table *procs;
+	struct proc_table *procs;   /* ts->procs */
 	struct json j;              /* scratch for one JSON line */
 	struct strbuf text;         /* scratch for one text line */
 	char error[160];            /* why the session failed */
 };
 
-int session_new(struct output *out, struct probe_totals *totals,
-		const char *peer, struct session **ret_session);
+int session_new(const struct session_env *env, const char *peer,
+		struct session **ret_session);
 struct session *session_free(struct session *s);
 
 /*
@@ -74,6 +92,12 @@ int session_handle_frame(struct session *s, const char *payload, size_t len,
 			 msgpack_sbuffer *reply);
 
 /*
+ * After the frames of one read: appends an ACK {seq: last processed + 1}
+ * to reply when EVENTS were read since the last one.
+ */
+void session_flush(struct session *s, msgpack_sbuffer *reply);
+
+/*
  * Records a protocol error found outside the payload (framing): counted in
  * the totals, and s->error set from the format.
  */
@@ -81,8 +105,9 @@ void session_protocol_error(struct session *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /*
- * Writes the session_end line once, when the session had started; reason is
- * "goodbye", "eof", "shutdown" or "error: …".
+ * Writes the session_end line once, when the session had started, and
+ * detaches from the tracer's state; reason is "goodbye", "eof", "shutdown"
+ * or "error: …".
  */
 void session_end(struct session *s, const char *reason);
 

@@ -395,7 +395,7 @@ START_TEST(test_probe_unix_session)
 		"\"counters\":{\"events_sent\":3},\"dropped\":{}}\n"));
 	ck_assert_ptr_nonnull(strstr(out,
 		"\"reason\":\"goodbye\",\"events\":3,\"unknown_messages\":1,"
-		"\"exit_status\":1}\n"));
+		"\"exit_status\":1,\"duplicates\":0,"));
 	/* Session 2's events were never written; its end names the error. */
 	ck_assert_ptr_nonnull(strstr(out, "\"id\":2,\"hostname\":\"host-b\""));
 	ck_assert_ptr_nonnull(strstr(out,

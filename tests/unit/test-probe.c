@@ -280,6 +280,8 @@ struct fixture {
 	char path[64];
 	struct output *out;
 	struct probe_totals totals;
+	struct tracer_registry tracers;
+	struct session_env env;
 	struct session *s;
 	msgpack_sbuffer reply;
 };
@@ -294,7 +296,11 @@ static void fx_init(struct fixture *fx, enum output_format fmt)
 	ck_assert_int_ge(fd, 0);
 	close(fd);
 	ck_assert_int_eq(output_new(fx->path, fmt, &fx->out), 0);
-	ck_assert_int_eq(session_new(fx->out, &fx->totals, "test", &fx->s), 0);
+	tracer_registry_init(&fx->tracers, TRACERS_IDLE_MAX);
+	fx->env.out = fx->out;
+	fx->env.totals = &fx->totals;
+	fx->env.tracers = &fx->tracers;
+	ck_assert_int_eq(session_new(&fx->env, "test", &fx->s), 0);
 	msgpack_sbuffer_init(&fx->reply);
 }
 
@@ -321,6 +327,7 @@ static char *fx_output(struct fixture *fx)
 static void fx_fini(struct fixture *fx)
 {
 	session_free(fx->s);
+	tracer_registry_fini(&fx->tracers);
 	output_free(fx->out);
 	msgpack_sbuffer_destroy(&fx->reply);
 	unlink(fx->path);
@@ -486,7 +493,8 @@ START_TEST(test_session_json)
 		"\"counters\":{},\"dropped\":{\"open\":2}}\n"));
 	ck_assert_ptr_nonnull(strstr(out,
 		"\"reason\":\"goodbye\",\"events\":4,\"unknown_messages\":1,"
-		"\"exit_status\":3}\n"));
+		"\"exit_status\":3,\"duplicates\":0,\"dropped\":2,\"alerts\":0,"
+		"\"alerts_suppressed\":0,\"connections\":1}\n"));
 	ck_assert_ptr_null(strstr(out, "twice"));
 	free(out);
 	msgpack_sbuffer_destroy(&sb);
@@ -514,7 +522,8 @@ START_TEST(test_session_text)
 	ck_assert_ptr_nonnull(strstr(out, " ?[101] exec /usr/bin/cat cat /etc/hostname = 0\n"));
 	ck_assert_ptr_nonnull(strstr(out, " cat[101] open /etc/nope\\x0a O_RDONLY = -ENOENT\n"));
 	ck_assert_ptr_nonnull(strstr(out, " cat[101] exit code=3\n"));
-	ck_assert_ptr_nonnull(strstr(out, " session 1 end reason=eof events=4 unknown_messages=0\n"));
+	ck_assert_ptr_nonnull(strstr(out, " session 1 end reason=eof events=4 unknown_messages=0 duplicates=0 "
+				     "dropped=0 alerts=0 alerts_suppressed=0\n"));
 	free(out);
 	msgpack_sbuffer_destroy(&sb);
 	fx_fini(&fx);
@@ -587,7 +596,7 @@ START_TEST(test_config)
 
 	ck_assert_int_eq(probe_config_init(&c), 0);
 	ck_assert_str_eq(c.listen, SENTRACE_DEFAULT_PROBE_ADDR);
-	ck_assert_str_eq(c.output, "-");
+	ck_assert_str_eq(c.output, "auto");
 	path = write_tmp("runtime_security_config:\n"
 			 "  enabled: true\n"
 			 "  ebpfless:\n"
@@ -613,13 +622,13 @@ START_TEST(test_config)
 			 "  ebpfless:\n"
 			 "    socket: nowhere\n");
 	ck_assert_int_eq(probe_config_load(&c, path, err, sizeof(err)), -EINVAL);
-	ck_assert_msg(strstr(err, ":3: invalid socket address") != NULL, "got '%s'", err);
+	ck_assert_msg(strstr(err, ":3: 'runtime_security_config.ebpfless.socket' is not a valid address") != NULL, "got '%s'", err);
 	unlink(path);
 	free(path);
 
 	path = write_tmp("output: 5\n");
 	ck_assert_int_eq(probe_config_load(&c, path, err, sizeof(err)), -EINVAL);
-	ck_assert_msg(strstr(err, ":1: 'output' must be a mapping") != NULL, "got '%s'", err);
+	ck_assert_msg(strstr(err, ":1: a section on the way to 'output.path' must be a mapping") != NULL, "got '%s'", err);
 	unlink(path);
 	free(path);
 

@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Field values for the rule evaluator, from the event map and process table. */
+#include "config.h"
+
+#include <string.h>
+
+#include "sentrace/wire.h"
+#include "fieldget.h"
+
+enum attr {
+	A_NONE, A_FILE, A_ARGV, A_COMM, A_PID, A_PPID, A_UID, A_GID, A_EUID,
+	A_EGID, A_USER, A_GROUP, A_CWD, A_ENVP, A_CONTAINER, A_TTY, A_START,
+};
+
+static enum attr attr_of(const char *key)
+{
+	static const struct {
+		const char *key;
+		enum attr a;
+	} map[] = {
+		{ "file", A_FILE }, { "argv", A_ARGV }, { "comm", A_COMM },
+		{ "pid", A_PID }, { "ppid", A_PPID }, { "uid", A_UID },
+		{ "gid", A_GID }, { "euid", A_EUID }, { "egid", A_EGID },
+		{ "user", A_USER }, { "group", A_GROUP }, { "cwd", A_CWD },
+		{ "envp", A_ENVP }, { "container_id", A_CONTAINER },
+		{ "tty", A_TTY }, { "start", A_START },
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(map[i].key, key) == 0)
+			return map[i].a;
+	return A_NONE;
+}
+
+void field_ctx_init(struct field_ctx *c)
+{
+	memset(c, 0, sizeof(*c));
+	for (unsigned i = 0; i < FIELD_SCRATCH; i++) {
+		strbuf_init(&c->str[i]);
+		strbuf_init(&c->it[i].buf);
+	}
+	c->container_id = "";
+	for (size_t i = 0; i < rules_field_count(); i++) {
+		const struct rules_field *f = rules_field_at(i);
+
+		if (f->id >= 0 && f->id < FIELD_ID_CACHE) {
+			c->by_id[f->id] = f;
+			c->attr[f->id] = (uint8_t)attr_of(f->key);
+		}
+	}
+}
+
+static const struct rules_field *field_lookup(const struct field_ctx *c, int id)
+{
+	if (id >= 0 && id < FIELD_ID_CACHE)
+		return c->by_id[id];
+	return rules_field_by_id(id);
+}
+
+static enum attr field_attr(const struct field_ctx *c, const struct rules_field *f)
+{
+	if (f->id >= 0 && f->id < FIELD_ID_CACHE)
+		return (enum attr)c->attr[f->id];
+	return attr_of(f->key);
+}
+
+void field_ctx_fini(struct field_ctx *c)
+{
+	for (unsigned i = 0; i < FIELD_SCRATCH; i++) {
+		strbuf_fini(&c->str[i]);
+		strbuf_fini(&c->it[i].buf);
+	}
+}
+
+void field_ctx_reset(struct field_ctx *c, const msgpack_object *ev,
+		     struct proc_table *procs, const struct proc_entry *proc,
+		     int64_t pid, const char *container_id, uint64_t ts)
+{
+	c->ev = ev;
+	c->procs = procs;
+	c->proc = proc;
+	c->pid = pid;
+	c->container_id = container_id ? container_id : "";
+	c->ts = ts;
+}
+
+static struct strbuf *scratch_str(struct field_ctx *c)
+{
+	struct strbuf *sb = &c->str[c->str_next++ % FIELD_SCRATCH];
+
+	strbuf_reset(sb);
+	return sb;
+}
+
+static void set_str(struct rules_value *v, const char *s, size_t len)
+{
+	v->kind = RULES_V_STR;
+	v->s = s;
+	v->len = len;
+}
+
+static void set_int(struct rules_value *v, int64_t i)
+{
+	v->kind = RULES_V_INT;
+	v->i = i;
+}
+
+static void set_basename(struct rules_value *v, const char *s, size_t len)
+{
+	size_t start = len;
+
+	while (start > 0 && s[start - 1] != '/')
+		start--;
+	/* "/usr/bin/" has no base name after the slash: keep the whole. */
+	if (start == len)
+		start = 0;
+	set_str(v, s + start, len - start);
+}
+
+/* ---- values from a process entry ---- */
+
+static int strv_value(struct field_ctx *c, char *const *argv, uint32_t argc,
+		      enum rules_xform xf, struct strbuf *sb, struct rules_value *v)
+{
+	if (xf == RULES_XFORM_ARGV0) {
+		if (argc == 0)
+			return -1;
+		set_str(v, argv[0], strlen(argv[0]));
+		return 0;
+	}
+	/* RULES_XFORM_ARGS */
+	strbuf_reset(sb);
+	for (uint32_t i = 1; i < argc; i++) {
+		if (i > 1)
+			strbuf_putc(sb, ' ');
+		strbuf_puts(sb, argv[i]);
+	}
+	if (strbuf_failed(sb))
+		return -1;
+	set_str(v, sb->len ? sb->data : "", sb->len);
+	return 0;
+}
+
+/* One scalar attribute of e (e may be NULL for the event's own process). */
+static int proc_scalar(struct field_ctx *c, const struct proc_entry *e,
+		       enum attr a, enum rules_xform xf, struct strbuf *sb,
+		       struct rules_value *v)
+{
+	const char *s = NULL;
+	int64_t i = -1;
+
+	switch (a) {
+	case A_PID:
+		i = e ? e->pid : c->pid;
+		break;
+	case A_CONTAINER:
+		s = c->container_id;
+		break;
+	default:
+		if (!e)
+			return -1;
+		break;
+	}
+	switch (a) {
+	case A_FILE: s = e->file; break;
+	case A_COMM: s = e->comm[0] ? e->comm : NULL; break;
+	case A_CWD: s = e->cwd; break;
+	case A_TTY: s = e->tty; break;
+	case A_PPID: i = e->ppid > 0 ? e->ppid : -1; break;
+	case A_UID: i = e->uid; break;
+	case A_GID: i = e->gid; break;
+	case A_EUID: i = e->euid; break;
+	case A_EGID: i = e->egid; break;
+	case A_START:
+		if (!e->start_ns || c->ts < e->start_ns)
+			return -1;
+		i = (int64_t)(c->ts - e->start_ns);
+		break;
+	case A_ARGV:
+		return strv_value(c, e->argv, e->argc, xf, sb, v);
+	default:
+		break;
+	}
+	if (s) {
+		if (xf == RULES_XFORM_BASENAME)
+			set_basename(v, s, strlen(s));
+		else
+			set_str(v, s, strlen(s));
+		return 0;
+	}
+	if (i < 0)
+		return -1;
+	set_int(v, i);
+	return 0;
+}
+
+/* ---- iterators ---- */
+
+static bool env_name(struct rules_value *e, const char *s, size_t len)
+{
+	const char *eq = memchr(s, '=', len);
+
+	set_str(e, s, eq ? (size_t)(eq - s) : len);
+	return true;
+}
+
+/* Over a msgpack array (event arrays). */
+static bool iter_msgpack(void *data, struct rules_value *e)
+{
+	struct field_iter *it = data;
+
+	while (it->i < it->arr->via.array.size) {
+		const msgpack_object *o = &it->arr->via.array.ptr[it->i++];
+
+		memset(e, 0, sizeof(*e));
+		if (o->type == MSGPACK_OBJECT_STR) {
+			if (it->f->xform == RULES_XFORM_ENV_NAMES)
+				return env_name(e, o->via.str.ptr, o->via.str.size);
+			set_str(e, o->via.str.ptr, o->via.str.size);
+			return true;
+		}
+		if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+			set_int(e, (int64_t)o->via.u64);
+			return true;
+		}
+		if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+			set_int(e, o->via.i64);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Over one entry's argv or envp (process and parent arrays). */
+static bool iter_strv(void *data, struct rules_value *e)
+{
+	struct field_iter *it = data;
+	const struct proc_entry *p = it->anc;
+	bool env = field_attr(it->ctx, it->f) == A_ENVP;
+	uint32_t n = env ? p->envc : p->argc;
+	char *const *v = env ? p->envp : p->argv;
+
+	if (it->k >= n)
+		return false;
+	memset(e, 0, sizeof(*e));
+	if (it->f->xform == RULES_XFORM_ENV_NAMES)
+		env_name(e, v[it->k], strlen(v[it->k]));
+	else
+		set_str(e, v[it->k], strlen(v[it->k]));
+	it->k++;
+	return true;
+}
+
+/*
+ * Over the ancestors, nearest first. Multi-valued attributes (argv, envs)
+ * are flattened; an attribute an ancestor lacks is skipped.
+ */
+static bool iter_ancestors(void *data, struct rules_value *e)
+{
+	struct field_iter *it = data;
+	enum attr a = field_attr(it->ctx, it->f);
+
+	while (it->anc) {
+		const struct proc_entry *p = it->anc;
+		bool multi = (a == A_ARGV && it->f->xform == RULES_XFORM_NONE) ||
+			     a == A_ENVP;
+
+		memset(e, 0, sizeof(*e));
+		if (multi) {
+			uint32_t n = a == A_ENVP ? p->envc : p->argc;
+			char *const *v = a == A_ENVP ? p->envp : p->argv;
+
+			if (it->k < n) {
+				const char *s = v[it->k++];
+
+				if (it->f->xform == RULES_XFORM_ENV_NAMES)
+					return env_name(e, s, strlen(s));
+				set_str(e, s, strlen(s));
+				return true;
+			}
+		} else if (it->k == 0) {
+			it->k = 1;
+			if (proc_scalar(it->ctx, p, a, it->f->xform, &it->buf, e) == 0)
+				return true;
+		}
+		it->k = 0;
+		if (++it->depth >= PROC_ANCESTORS_MAX)
+			it->anc = NULL;
+		else
+			it->anc = proc_table_parent(it->ctx->procs, p);
+	}
+	return false;
+}
+
+static struct field_iter *scratch_iter(struct field_ctx *c, const struct rules_field *f)
+{
+	struct field_iter *it = &c->it[c->it_next++ % FIELD_SCRATCH];
+
+	it->ctx = c;
+	it->f = f;
+	it->arr = NULL;
+	it->i = 0;
+	it->anc = NULL;
+	it->depth = 0;
+	it->k = 0;
+	return it;
+}
+
+static void set_iter(struct rules_value *v, struct field_iter *it,
+		     bool (*next)(void *, struct rules_value *))
+{
+	v->kind = RULES_V_ITER;
+	v->next = next;
+	v->it = it;
+}
+
+/* ---- sources ---- */
+
+static int event_value(struct field_ctx *c, const struct rules_field *f,
+		       struct rules_value *v)
+{
+	const msgpack_object *o = c->ev ? wire_map_get(c->ev, f->key) : NULL;
+	struct field_iter *it;
+
+	if (!o)
+		return -1;
+	switch (o->type) {
+	case MSGPACK_OBJECT_STR:
+		if (f->xform == RULES_XFORM_BASENAME)
+			set_basename(v, o->via.str.ptr, o->via.str.size);
+		else
+			set_str(v, o->via.str.ptr, o->via.str.size);
+		return 0;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		set_int(v, (int64_t)o->via.u64);
+		return 0;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		set_int(v, o->via.i64);
+		return 0;
+	case MSGPACK_OBJECT_BOOLEAN:
+		set_int(v, o->via.boolean ? 1 : 0);
+		return 0;
+	case MSGPACK_OBJECT_ARRAY:
+		break;
+	default:
+		return -1;
+	}
+	if (f->xform == RULES_XFORM_ARGV0) {
+		if (o->via.array.size == 0 ||
+		    o->via.array.ptr[0].type != MSGPACK_OBJECT_STR)
+			return -1;
+		set_str(v, o->via.array.ptr[0].via.str.ptr,
+			o->via.array.ptr[0].via.str.size);
+		return 0;
+	}
+	if (f->xform == RULES_XFORM_ARGS) {
+		struct strbuf *sb = scratch_str(c);
+
+		for (uint32_t i = 1; i < o->via.array.size; i++) {
+			const msgpack_object *a = &o->via.array.ptr[i];
+
+			if (a->type != MSGPACK_OBJECT_STR)
+				continue;
+			if (sb->len)
+				strbuf_putc(sb, ' ');
+			strbuf_add(sb, a->via.str.ptr, a->via.str.size);
+		}
+		if (strbuf_failed(sb))
+			return -1;
+		set_str(v, sb->len ? sb->data : "", sb->len);
+		return 0;
+	}
+	it = scratch_iter(c, f);
+	it->arr = o;
+	set_iter(v, it, iter_msgpack);
+	return 0;
+}
+
+static int process_value(struct field_ctx *c, const struct rules_field *f,
+			 const struct proc_entry *e, struct rules_value *v)
+{
+	enum attr a = field_attr(c, f);
+	struct field_iter *it;
+
+	if ((a == A_ARGV && f->xform == RULES_XFORM_NONE) || a == A_ENVP) {
+		if (!e)
+			return -1;
+		it = scratch_iter(c, f);
+		it->anc = e;
+		set_iter(v, it, iter_strv);
+		return 0;
+	}
+	return proc_scalar(c, e, a, f->xform, scratch_str(c), v);
+}
+
+int field_ctx_get(void *data, int field_id, struct rules_value *ret)
+{
+	struct field_ctx *c = data;
+	const struct rules_field *f = field_lookup(c, field_id);
+	const struct proc_entry *parent;
+	struct field_iter *it;
+
+	if (!f)
+		return -1;
+	switch (f->source) {
+	case RULES_SRC_EVENT:
+		return event_value(c, f, ret);
+	case RULES_SRC_PROCESS:
+		return process_value(c, f, c->proc, ret);
+	case RULES_SRC_PARENT:
+		parent = c->proc ? proc_table_parent(c->procs, c->proc) : NULL;
+		if (!parent)
+			return -1;
+		return process_value(c, f, parent, ret);
+	case RULES_SRC_ANCESTORS:
+		parent = c->proc ? proc_table_parent(c->procs, c->proc) : NULL;
+		if (!parent)
+			return -1;
+		it = scratch_iter(c, f);
+		it->anc = parent;
+		set_iter(ret, it, iter_ancestors);
+		return 0;
+	case RULES_SRC_BUILTIN:
+		if (c->ev) {
+			struct wire_str s;
+
+			if (wire_map_str(c->ev, "ev", &s)) {
+				set_str(ret, s.ptr, s.len);
+				return 0;
+			}
+		}
+		return -1;
+	}
+	return -1;
+}

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Process resolver: events and snapshots -> the process table. */
+#include "config.h"
+
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "sentrace/wire.h"
+#include "rules.h"
+#include "resolver.h"
+
+static void set_strv(struct proc_table *t, struct proc_entry *e,
+		     const msgpack_object *m, const char *key, const char *tkey,
+		     bool env)
+{
+	const msgpack_object *v = wire_map_get(m, key);
+	bool trunc = false;
+
+	if (!v || v->type != MSGPACK_OBJECT_ARRAY)
+		return;
+	if (env)
+		proc_entry_clear_envp(t, e);
+	else
+		proc_entry_clear_argv(t, e);
+	for (uint32_t i = 0; i < v->via.array.size; i++) {
+		const msgpack_object *a = &v->via.array.ptr[i];
+		int r;
+
+		if (a->type != MSGPACK_OBJECT_STR)
+			continue;
+		r = env ? proc_entry_add_env(t, e, a->via.str.ptr, a->via.str.size)
+			: proc_entry_add_arg(t, e, a->via.str.ptr, a->via.str.size);
+		if (r < 0)
+			break;
+	}
+	if (wire_map_bool(m, tkey, &trunc) && trunc) {
+		if (env)
+			e->envp_truncated = true;
+		else
+			e->argv_truncated = true;
+	}
+}
+
+static void set_id(const msgpack_object *m, const char *key, int64_t *field)
+{
+	int64_t v;
+
+	if (wire_map_i64(m, key, &v) && v >= 0)
+		*field = v;
+}
+
+static void set_comm_from_file(struct proc_entry *e)
+{
+	const char *name = proc_entry_name(e);
+
+	if (strcmp(name, "?") != 0)
+		proc_entry_set_comm(e, name, strlen(name));
+}
+
+/* What exec events and snapshots share. */
+static void set_image(struct proc_table *t, struct proc_entry *e,
+		      const msgpack_object *m)
+{
+	struct wire_str s;
+	int64_t ppid;
+
+	if (wire_map_str(m, "file", &s))
+		proc_entry_set_file(t, e, s.ptr, s.len);
+	set_strv(t, e, m, "argv", "argv_truncated", false);
+	set_strv(t, e, m, "envp", "envp_truncated", true);
+	set_id(m, "uid", &e->uid);
+	set_id(m, "euid", &e->euid);
+	set_id(m, "gid", &e->gid);
+	set_id(m, "egid", &e->egid);
+	if (wire_map_str(m, "cwd", &s))
+		proc_entry_set_cwd(t, e, s.ptr, s.len);
+	if (wire_map_str(m, "tty", &s))
+		proc_entry_set_tty(t, e, s.ptr, s.len);
+	if (wire_map_i64(m, "ppid", &ppid) && ppid >= 0)
+		proc_entry_set_ppid(t, e, ppid);
+}
+
+static void apply_exec(struct proc_table *t, const msgpack_object *ev,
+		       int64_t pid, uint64_t ts)
+{
+	struct proc_entry *e = proc_table_upsert(t, pid);
+
+	if (!e)
+		return;
+	set_image(t, e, ev);
+	/* execve resets the saved and file-system ids to the effective ones. */
+	e->suid = e->fsuid = e->euid;
+	e->sgid = e->fsgid = e->egid;
+	set_comm_from_file(e);
+	/* First seen at its exec: the best bound we have on its start. */
+	if (!e->start_ns)
+		e->start_ns = ts;
+}
+
+static void apply_fork(struct proc_table *t, const msgpack_object *ev,
+		       int64_t pid, uint64_t ts)
+{
+	struct proc_entry *child, *caller;
+	int64_t child_pid, ppid = pid;
+	bool thread = false;
+
+	wire_map_bool(ev, "thread", &thread);
+	if (thread || !wire_map_i64(ev, "child", &child_pid) || child_pid <= 0 ||
+	    child_pid == pid)
+		return;
+	if (!wire_map_i64(ev, "ppid", &ppid) || ppid <= 0)
+		ppid = pid;
+	/* Upsert first: it may evict, and must not evict the caller after we
+	 * looked it up. */
+	child = proc_table_upsert(t, child_pid);
+	if (!child)
+		return;
+	caller = proc_table_get(t, pid);
+	if (caller)
+		proc_entry_copy_image(t, child, caller);
+	proc_entry_set_ppid(t, child, ppid);
+	child->start_ns = ts;
+}
+
+static bool syscall_is(const msgpack_object *ev, const char *name)
+{
+	struct wire_str s;
+
+	return wire_map_str(ev, "syscall", &s) && wire_str_eq(s, name);
+}
+
+/*
+ * setuid(2) and setreuid(2) change more than they name; setresuid(2) and
+ * setfsuid(2) change exactly what they name. The group calls likewise.
+ */
+static void apply_setid(struct proc_entry *e, const msgpack_object *ev, bool gid)
+{
+	const char *k_r = gid ? "gid" : "uid", *k_e = gid ? "egid" : "euid";
+	const char *k_s = gid ? "sgid" : "suid", *k_fs = gid ? "fsgid" : "fsuid";
+	int64_t *r = gid ? &e->gid : &e->uid, *ef = gid ? &e->egid : &e->euid;
+	int64_t *sv = gid ? &e->sgid : &e->suid, *fs = gid ? &e->fsgid : &e->fsuid;
+	bool one = syscall_is(ev, gid ? "setgid" : "setuid") ||
+		   syscall_is(ev, gid ? "setgid32" : "setuid32");
+	bool re = syscall_is(ev, gid ? "setregid" : "setreuid") ||
+		  syscall_is(ev, gid ? "setregid32" : "setreuid32");
+	int64_t v, nr = -1, ne = -1, old_r = *r;
+
+	if (one) {
+		if (!wire_map_i64(ev, k_r, &v) || v < 0)
+			return;
+		/* Privileged (effective uid 0): all ids; else the effective. */
+		if (e->euid == 0)
+			*r = *sv = v;
+		*ef = *fs = v;
+		return;
+	}
+	if (re) {
+		if (wire_map_i64(ev, k_r, &v) && v >= 0)
+			nr = v;
+		if (wire_map_i64(ev, k_e, &v) && v >= 0)
+			ne = v;
+		if (nr >= 0)
+			*r = nr;
+		if (ne >= 0)
+			*ef = *fs = ne;
+		if (nr >= 0 || (ne >= 0 && ne != old_r))
+			*sv = *ef;
+		return;
+	}
+	set_id(ev, k_r, r);
+	set_id(ev, k_e, ef);
+	set_id(ev, k_s, sv);
+	set_id(ev, k_fs, fs);
+	if (wire_map_i64(ev, k_e, &v) && v >= 0 && !wire_map_get(ev, k_fs))
+		*fs = v;
+}
+
+void resolver_apply_event(struct proc_table *t, const msgpack_object *ev,
+			  int type, int64_t pid, int64_t ret, uint64_t ts)
+{
+	struct proc_entry *e;
+	struct wire_str s;
+	int64_t v;
+
+	if (pid <= 0)
+		return;
+	/* A failed call changes nothing (a failed execve keeps the image). */
+	if (ret < 0)
+		return;
+	switch (type) {
+	case RULES_EV_EXEC:
+		apply_exec(t, ev, pid, ts);
+		return;
+	case RULES_EV_FORK:
+		apply_fork(t, ev, pid, ts);
+		return;
+	default:
+		break;
+	}
+	e = proc_table_get(t, pid);
+	if (!e)
+		return;
+	switch (type) {
+	case RULES_EV_SETUID:
+		apply_setid(e, ev, false);
+		break;
+	case RULES_EV_SETGID:
+		apply_setid(e, ev, true);
+		break;
+	case RULES_EV_CAPSET:
+		set_id(ev, "effective", &e->cap_effective);
+		set_id(ev, "permitted", &e->cap_permitted);
+		break;
+	case RULES_EV_CHDIR:
+		if (wire_map_str(ev, "path", &s))
+			proc_entry_set_cwd(t, e, s.ptr, s.len);
+		break;
+	case RULES_EV_PRCTL:
+		if (wire_map_i64(ev, "option", &v) && v == PR_SET_NAME &&
+		    wire_map_str(ev, "name", &s))
+			proc_entry_set_comm(e, s.ptr, s.len);
+		break;
+	default:
+		break;
+	}
+}
+
+void resolver_apply_snapshot(struct proc_table *t, const msgpack_object *snap)
+{
+	struct proc_entry *e;
+	struct wire_str s;
+	int64_t pid;
+	uint64_t start;
+
+	if (!wire_map_i64(snap, "pid", &pid) || pid <= 0)
+		return;
+	e = proc_table_upsert(t, pid);
+	if (!e)
+		return;
+	set_image(t, e, snap);
+	if (wire_map_str(snap, "comm", &s))
+		proc_entry_set_comm(e, s.ptr, s.len);
+	else if (!e->comm[0])
+		set_comm_from_file(e);
+	if (wire_map_u64(snap, "start_time", &start) && start > 0)
+		e->start_ns = start;
+}
+
+void resolver_recount(struct proc_table *t)
+{
+	struct proc_entry *e, *p;
+
+	for (e = t->oldest; e; e = e->newer)
+		e->nchildren = 0;
+	for (e = t->oldest; e; e = e->newer) {
+		p = e->ppid > 0 && e->ppid != e->pid ? proc_table_get(t, e->ppid) : NULL;
+		if (p)
+			p->nchildren++;
+	}
+}

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The registry of tracer identities: a short list, most recent first. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tracers.h"
+
+void tracer_registry_init(struct tracer_registry *reg, size_t idle_max)
+{
+	memset(reg, 0, sizeof(*reg));
+	reg->idle_max = idle_max;
+}
+
+static void ts_unlink(struct tracer_registry *reg, struct tracer_state *ts)
+{
+	if (ts->prev)
+		ts->prev->next = ts->next;
+	else
+		reg->head = ts->next;
+	if (ts->next)
+		ts->next->prev = ts->prev;
+	ts->prev = ts->next = NULL;
+}
+
+static void ts_push(struct tracer_registry *reg, struct tracer_state *ts)
+{
+	ts->prev = NULL;
+	ts->next = reg->head;
+	if (reg->head)
+		reg->head->prev = ts;
+	reg->head = ts;
+}
+
+static void ts_free(struct tracer_registry *reg, struct tracer_state *ts)
+{
+	if (reg->on_free)
+		reg->on_free(reg->on_free_data, ts);
+	ts_unlink(reg, ts);
+	reg->count--;
+	if (ts->live == 0)
+		reg->idle--;
+	proc_table_free(ts->procs);
+	free(ts->hostname);
+	free(ts->container_id);
+	free(ts);
+}
+
+void tracer_registry_fini(struct tracer_registry *reg)
+{
+	while (reg->head)
+		ts_free(reg, reg->head);
+}
+
+static bool same_identity(const struct tracer_state *ts, const struct wire_hello *h)
+{
+	return ts->pidns == h->pidns && ts->tracer_pid == h->tracer_pid &&
+	       strlen(ts->hostname) == h->hostname.len &&
+	       memcmp(ts->hostname, h->hostname.ptr, h->hostname.len) == 0;
+}
+
+static char *dup_wire(struct wire_str w)
+{
+	return strndup(w.ptr ? w.ptr : "", w.ptr ? w.len : 0);
+}
+
+int tracer_registry_attach(struct tracer_registry *reg, const struct wire_hello *h,
+			   uint64_t *last_id, struct tracer_state **ret_ts,
+			   bool *ret_resumed)
+{
+	struct tracer_state *ts;
+	char *cid;
+	int r;
+
+	cid = dup_wire(h->container_id);
+	if (!cid)
+		return -ENOMEM;
+	for (ts = reg->head; ts; ts = ts->next)
+		if (same_identity(ts, h))
+			break;
+	if (ts) {
+		ts_unlink(reg, ts);
+		ts_push(reg, ts);
+		free(ts->container_id);
+		ts->container_id = cid;
+		if (ts->live++ == 0)
+			reg->idle--;
+		ts->connects++;
+		*ret_ts = ts;
+		*ret_resumed = true;
+		return 0;
+	}
+	ts = calloc(1, sizeof(*ts));
+	if (!ts) {
+		free(cid);
+		return -ENOMEM;
+	}
+	ts->container_id = cid;
+	ts->hostname = dup_wire(h->hostname);
+	r = ts->hostname ? proc_table_new(PROC_TABLE_MAX_ENTRIES, PROC_TABLE_MAX_BYTES,
+					  &ts->procs) : -ENOMEM;
+	if (r < 0) {
+		free(ts->hostname);
+		free(cid);
+		free(ts);
+		return r;
+	}
+	ts->pidns = h->pidns;
+	ts->tracer_pid = h->tracer_pid;
+	ts->id = ++*last_id;
+	ts->live = 1;
+	ts->connects = 1;
+	ts_push(reg, ts);
+	reg->count++;
+	*ret_ts = ts;
+	*ret_resumed = false;
+	return 0;
+}
+
+void tracer_registry_detach(struct tracer_registry *reg, struct tracer_state *ts,
+			    bool finished)
+{
+	struct tracer_state *t, *prev;
+
+	if (ts->live > 0 && --ts->live == 0)
+		reg->idle++;
+	if (ts->live == 0 && finished) {
+		ts_free(reg, ts);
+		return;
+	}
+	/* Too many idle tracers: forget the least recently attached. */
+	for (t = reg->head; t && t->next; t = t->next)
+		;
+	while (reg->idle > reg->idle_max && t) {
+		prev = t->prev;
+		if (t->live == 0)
+			ts_free(reg, t);
+		t = prev;
+	}
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the probe remembers about each tracer across its connections: a
+ * tracer is known by hostname + pid namespace + tracer pid (from HELLO).
+ * A reconnecting tracer finds its session id, process table and the last
+ * event sequence number it delivered, so that re-sent events are recognised
+ * as duplicates. A tracer that said GOODBYE is forgotten when its
+ * connection closes; one that vanished is kept, idle, up to a bound.
+ */
+#ifndef SENTRACE_PROBE_TRACERS_H
+#define SENTRACE_PROBE_TRACERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sentrace/wire.h"
+#include "proctable.h"
+
+/* Disconnected tracers kept for a reconnect; the oldest go first. */
+#define TRACERS_IDLE_MAX 256
+
+struct tracer_state {
+	uint64_t id;                /* session id, kept across reconnects */
+	char *hostname;
+	uint64_t pidns;
+	int64_t tracer_pid;
+	char *container_id;         /* from the latest HELLO */
+	struct proc_table *procs;
+
+	uint64_t last_seq;          /* highest sequence number processed */
+	uint64_t events;            /* distinct events processed */
+	uint64_t duplicates;        /* re-sent events dropped */
+	uint64_t dropped;           /* the tracer's own drops (latest STATS) */
+	uint64_t alerts;            /* alert lines written */
+	uint64_t suppressed;        /* alerts the limiter held back */
+	uint64_t connects;          /* HELLOs accepted */
+	unsigned live;              /* connections attached now */
+
+	struct tracer_state *prev, *next;
+};
+
+struct tracer_registry {
+	struct tracer_state *head;  /* most recently attached first */
+	size_t count;
+	size_t idle;
+	size_t idle_max;
+	/* Called before a state is freed (pending alerts refer to it). */
+	void (*on_free)(void *data, struct tracer_state *ts);
+	void *on_free_data;
+};
+
+void tracer_registry_init(struct tracer_registry *reg, size_t idle_max);
+void tracer_registry_fini(struct tracer_registry *reg);
+
+/*
+ * The state for h's identity, created with id ++*last_id when new.
+ * *ret_resumed tells whether it existed. -ENOMEM on failure.
+ */
+int tracer_registry_attach(struct tracer_registry *reg, const struct wire_hello *h,
+			   uint64_t *last_id, struct tracer_state **ret_ts,
+			   bool *ret_resumed);
+/* A connection of ts ended; finished: the tracer said GOODBYE. */
+void tracer_registry_detach(struct tracer_registry *reg, struct tracer_state *ts,
+			    bool finished);
+
+#endif
