@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -126,6 +129,44 @@ int parse_net_addr(const char *s, struct net_addr *ret)
 	}
 	*ret = a;
 	return 0;
+}
+
+int read_secret_file(const char *path, char *buf, size_t cap)
+{
+	struct stat st;
+	ssize_t n;
+	int fd, r = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+	} else if (!S_ISREG(st.st_mode)) {
+		r = -EINVAL;
+	} else if ((st.st_mode & 077) != 0 ||
+		   (st.st_uid != geteuid() && st.st_uid != 0)) {
+		r = -EPERM;
+	} else {
+		n = read(fd, buf, cap);
+		if (n < 0) {
+			r = -errno;
+		} else {
+			size_t len = (size_t)n;
+			char *nl = memchr(buf, '\n', len);
+
+			if (nl)
+				len = (size_t)(nl - buf);
+			if (len == 0 || len >= cap)
+				r = -EINVAL;
+			else
+				buf[len] = '\0';
+		}
+	}
+	close(fd);
+	if (r < 0 && cap)
+		buf[0] = '\0';
+	return r;
 }
 
 const char *net_addr_str(const struct net_addr *a, char *buf, size_t len)

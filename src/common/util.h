@@ -33,6 +33,14 @@ struct net_addr {
 };
 
 int parse_net_addr(const char *s, struct net_addr *ret);
+/*
+ * Reads a shared secret from path: a regular file that only its owner may
+ * read or write (no group or other bits), owned by us or by root; the
+ * first line without its newline, 1 to cap-1 bytes. -EPERM for loose
+ * permissions, -EINVAL for an empty or oversize secret.
+ */
+int read_secret_file(const char *path, char *buf, size_t cap);
+
 /* Writes "host:port" or "unix:/path" into buf. */
 const char *net_addr_str(const struct net_addr *a, char *buf, size_t len);
 

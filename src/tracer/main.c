@@ -47,6 +47,9 @@ static void usage(FILE *f)
 "  --pid N                   attach to process N (repeatable)\n"
 "  --no-descendants          attach only to the listed processes, not to\n"
 "                            the processes they already started\n"
+"  --token-file FILE         send the secret in FILE (mode 0600) to the probe;\n"
+"                            env SENTRACE_TOKEN_FILE (never on the command\n"
+"                            line, where any user could read it)\n"
 "  --uid N                   run CMD as user id N\n"
 "  --gid N                   run CMD as group id N (supplementary groups: N)\n"
 "  --disable-seccomp         stop on every system call instead of using a\n"
@@ -77,7 +80,7 @@ enum {
 	OPT_PROBE_ADDR = 256, OPT_UID, OPT_GID, OPT_DISABLE_SECCOMP, OPT_ASYNC,
 	OPT_HANDSHAKE_TIMEOUT, OPT_QUEUE_BYTES, OPT_QUEUE_FRAMES, OPT_VERBOSE,
 	OPT_DEBUG, OPT_PID, OPT_NO_DESCENDANTS, OPT_PROC_SCAN_RATE,
-	OPT_DISABLE_PROC_SCAN, OPT_PROC_SCAN,
+	OPT_DISABLE_PROC_SCAN, OPT_PROC_SCAN, OPT_TOKEN_FILE,
 };
 
 static int cmd_trace(int argc, char **argv)
@@ -98,6 +101,7 @@ static int cmd_trace(int argc, char **argv)
 		{ "proc-scan-rate", required_argument, NULL, OPT_PROC_SCAN_RATE },
 		{ "disable-proc-scan", no_argument, NULL, OPT_DISABLE_PROC_SCAN },
 		{ "proc-scan", no_argument, NULL, OPT_PROC_SCAN },
+		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -117,6 +121,9 @@ static int cmd_trace(int argc, char **argv)
 
 	if (env && *env)
 		o.probe_addr = env;
+	env = getenv("SENTRACE_TOKEN_FILE");
+	if (env && *env)
+		o.token_file = env;
 	/* "+" stops at the first non-option: CMD's own flags stay CMD's. */
 	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -167,6 +174,9 @@ static int cmd_trace(int argc, char **argv)
 			}
 			if (o.proc_scan != PROC_SCAN_OFF)
 				o.proc_scan = PROC_SCAN_ON;
+			break;
+		case OPT_TOKEN_FILE:
+			o.token_file = optarg;
 			break;
 		case OPT_PROC_SCAN:
 			if (o.proc_scan != PROC_SCAN_OFF)

@@ -1015,6 +1015,7 @@ static void fill_hello(struct tracer *tr, char *hostname, size_t hcap)
 		log_info("container id %s (from %s)", tr->container_id,
 			 container_id_source_name(src));
 	h->container_id = wire_str_c(tr->container_id);
+	h->token = wire_str_c(tr->token);
 	h->pidns = stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
 	h->tracer_pid = getpid();
 	for (h->argc = 0; tr->opts.argv[h->argc] && h->argc < WIRE_HELLO_ARGV; h->argc++)
@@ -1049,6 +1050,17 @@ int trace_run(const struct tracer_opts *opts)
 	} else if (find_in_path(opts->argv[0], path, sizeof(path)) < 0) {
 		log_err("%s: command not found", opts->argv[0]);
 		return 127;
+	}
+	if (opts->token_file) {
+		r = read_secret_file(opts->token_file, tr.token, sizeof(tr.token));
+		if (r < 0) {
+			log_err("token file %s: %s", opts->token_file,
+				r == -EPERM ? "must be a file only its owner can read "
+				"(chmod 600), owned by this user or root" :
+				r == -EINVAL ? "must hold one line of 1 to 255 bytes" :
+				strerror(-r));
+			return EXIT_TRACER_FAILURE;
+		}
 	}
 	if (getenv("SENTRACE_NO_SYSCALL_INFO"))
 		arch_force_registers();

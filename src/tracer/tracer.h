@@ -29,6 +29,7 @@ struct tracer_opts {
 	size_t queue_max_bytes;
 	size_t queue_max_frames;
 	char **argv;               /* the command, NULL-terminated */
+	const char *token_file;    /* shared secret for the probe, or NULL */
 	pid_t *pids;               /* attach mode: --pid values */
 	size_t n_pids;
 	bool attach_only_listed;   /* not their descendants */
@@ -76,6 +77,7 @@ struct tracer {
 
 	struct client client;
 	char container_id[CONTAINER_ID_MAX]; /* HELLO's; "" when none */
+	char token[256];           /* HELLO's; "" when none */
 	struct evbuf scratch;      /* events emitted at once (fork, exit) */
 	struct procscan *procscan; /* NULL until tracing starts, or disabled */
 	struct tracer_stats stats;
