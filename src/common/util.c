@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -122,10 +123,28 @@ int parse_net_addr(const char *s, struct net_addr *ret)
 
 		if (strcmp(host, "localhost") == 0 || host[0] == '\0')
 			strcpy(host, "127.0.0.1");
-		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
-			return -EINVAL;
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+			sin->sin_family = AF_INET;
+			sin->sin_port = htons((uint16_t)port);
+		} else {
+			/* A name (a Kubernetes service, a compose service):
+			 * resolved once, here, before anything is traced. */
+			struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+			struct addrinfo *res = NULL;
+
+			if (getaddrinfo(host, NULL, &hints, &res) != 0 || !res)
+				return -EHOSTUNREACH;
+			if (res->ai_addrlen > sizeof(a.ss)) {
+				freeaddrinfo(res);
+				return -EINVAL;
+			}
+			memcpy(&a.ss, res->ai_addr, res->ai_addrlen);
+			freeaddrinfo(res);
+			if (a.ss.ss_family == AF_INET6)
+				((struct sockaddr_in6 *)&a.ss)->sin6_port = htons((uint16_t)port);
+			else
+				((struct sockaddr_in *)&a.ss)->sin_port = htons((uint16_t)port);
+		}
 	}
 	*ret = a;
 	return 0;

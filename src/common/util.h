@@ -23,7 +23,8 @@ int parse_duration_ns(const char *s, uint64_t *ret);
 int parse_u64(const char *s, uint64_t max, uint64_t *ret);
 
 /*
- * Endpoint of the wire: "HOST:PORT" (IPv4, "[IPv6]", or "localhost"),
+ * Endpoint of the wire: "HOST:PORT" (IPv4, "[IPv6]", or a name, resolved
+ * once with getaddrinfo()),
  * "unix:/path" or a path starting with '/'.
  */
 struct net_addr {
