@@ -289,9 +289,9 @@ static void log_totals(const struct probe *p, const struct engine *en)
 	const struct engine_stats *s = &en->stats;
 
 	log_info("totals: %" PRIu64 " sessions, %" PRIu64 " events, %" PRIu64
-		 " duplicates, %" PRIu64 " unknown messages, %" PRIu64 " protocol errors",
-		 p->totals.sessions, p->totals.events, p->totals.duplicates,
-		 p->totals.unknown_messages, p->totals.protocol_errors);
+		 " unknown messages, %" PRIu64 " protocol errors, %" PRIu64 " duplicates",
+		 p->totals.sessions, p->totals.events, p->totals.unknown_messages,
+		 p->totals.protocol_errors, p->totals.duplicates);
 	log_info("alerts: %" PRIu64 " written, %" PRIu64 " suppressed by the rate limit; "
 		 "kills: %" PRIu64 " sent, %" PRIu64 " done, %" PRIu64 " failed, %" PRIu64
 		 " timed out, %" PRIu64 " disarmed, %" PRIu64 " disabled",

@@ -33,6 +33,8 @@ struct probe_proc {
 	char dir[64];
 	char sock[128];
 	char out[128];
+	char alerts[128];
+	char policy[128];
 	char listen_line[256];
 };
 
@@ -55,7 +57,9 @@ static bool wait_log(struct probe_proc *pp, const char *needle, char *line, size
 	return false;
 }
 
-static void probe_spawn(struct probe_proc *pp, const char *listen)
+/* policy NULL: --no-policy; else alerts go to pp->alerts. */
+static void probe_spawn_policy(struct probe_proc *pp, const char *listen,
+			       const char *policy)
 {
 	int fds[2];
 
@@ -66,8 +70,14 @@ static void probe_spawn(struct probe_proc *pp, const char *listen)
 		dup2(fds[1], STDERR_FILENO);
 		close(fds[0]);
 		close(fds[1]);
-		execl(probe_path(), "sentrace-probe", "run", "--listen", listen,
-		      "--output", pp->out, "--verbose", (char *)NULL);
+		if (policy)
+			execl(probe_path(), "sentrace-probe", "run", "--listen", listen,
+			      "--output", pp->out, "--policy", policy, "--alerts",
+			      pp->alerts, "--verbose", (char *)NULL);
+		else
+			execl(probe_path(), "sentrace-probe", "run", "--listen", listen,
+			      "--output", pp->out, "--no-policy", "--verbose",
+			      (char *)NULL);
 		_exit(127);
 	}
 	close(fds[1]);
@@ -78,6 +88,11 @@ static void probe_spawn(struct probe_proc *pp, const char *listen)
 		      "the probe exited before listening");
 }
 
+static void probe_spawn(struct probe_proc *pp, const char *listen)
+{
+	probe_spawn_policy(pp, listen, NULL);
+}
+
 static void probe_setup(struct probe_proc *pp)
 {
 	memset(pp, 0, sizeof(*pp));
@@ -85,6 +100,8 @@ static void probe_setup(struct probe_proc *pp)
 	ck_assert_ptr_nonnull(mkdtemp(pp->dir));
 	snprintf(pp->sock, sizeof(pp->sock), "%s/probe.sock", pp->dir);
 	snprintf(pp->out, sizeof(pp->out), "%s/out.json", pp->dir);
+	snprintf(pp->alerts, sizeof(pp->alerts), "%s/alerts.json", pp->dir);
+	snprintf(pp->policy, sizeof(pp->policy), "%s/test.policy", pp->dir);
 }
 
 /* SIGTERM, then the exit status; the rest of stderr goes to log. */
@@ -106,6 +123,8 @@ static int probe_stop(struct probe_proc *pp, char *log, size_t loglen)
 static void probe_cleanup(struct probe_proc *pp)
 {
 	unlink(pp->out);
+	unlink(pp->alerts);
+	unlink(pp->policy);
 	unlink(pp->sock);
 	rmdir(pp->dir);
 }
@@ -465,6 +484,161 @@ START_TEST(test_probe_tcp_port0_and_shutdown)
 }
 END_TEST
 
+/* Reads one frame; returns its type, the decoded root in up. */
+static int recv_frame(int fd, msgpack_unpacked *up, const msgpack_object **root,
+		      char **ret_buf)
+{
+	uint8_t hdr[WIRE_FRAME_HEADER];
+	uint32_t len;
+	char *buf;
+	int type;
+
+	ck_assert(recv_all(fd, hdr, sizeof(hdr)));
+	len = wire_get_len(hdr);
+	ck_assert_uint_gt(len, 0);
+	ck_assert_uint_lt(len, 65536);
+	buf = malloc(len);
+	ck_assert(recv_all(fd, buf, len));
+	msgpack_unpacked_init(up);
+	ck_assert_int_eq(wire_decode(buf, len, up, root, &type), 0);
+	*ret_buf = buf;
+	return type;
+}
+
+static void pack_nc_events(msgpack_packer *pk, uint64_t seq)
+{
+	msgpack_pack_map(pk, 3);
+	wire_pack_kv_u64(pk, "type", WIRE_EVENTS);
+	wire_pack_kv_u64(pk, "seq", seq);
+	wire_pack_str(pk, "events");
+	msgpack_pack_array(pk, 1);
+	msgpack_pack_map(pk, 8);
+	wire_pack_kv_str(pk, "ev", "exec");
+	wire_pack_kv_str(pk, "syscall", "execve");
+	wire_pack_kv_u64(pk, "ts", 1795442400123456789ull);
+	wire_pack_kv_i64(pk, "pid", 4321);
+	wire_pack_kv_i64(pk, "tid", 4321);
+	wire_pack_kv_i64(pk, "ret", 0);
+	wire_pack_kv_str(pk, "file", "/usr/bin/nc");
+	wire_pack_str(pk, "argv");
+	msgpack_pack_array(pk, 3);
+	wire_pack_str(pk, "nc");
+	wire_pack_str(pk, "-l");
+	wire_pack_str(pk, "4444");
+}
+
+/*
+ * A kill rule end to end: the probe sends a COMMAND for the process and an
+ * ACK, holds the alert until our COMMAND_RESULT, and drops the batch we send
+ * again as duplicates.
+ */
+START_TEST(test_probe_kill)
+{
+	struct probe_proc pp;
+	struct wire_command cmd;
+	struct wire_command_result res;
+	struct wire_ack ack;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	const msgpack_object *root;
+	msgpack_unpacked up;
+	char err[128], log[16384], listen[160], *out, *buf;
+	bool got_cmd = false;
+	FILE *f;
+	int fd;
+
+	probe_setup(&pp);
+	f = fopen(pp.policy, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("rules:\n"
+	      "  - id: kill_nc\n"
+	      "    description: Netcat listens\n"
+	      "    expression: exec.file.name == \"nc\" && exec.args =~ \"*-l*\"\n"
+	      "    severity: critical\n"
+	      "    tags: [test]\n"
+	      "    actions:\n"
+	      "      - kill: {signal: SIGKILL}\n", f);
+	fclose(f);
+	snprintf(listen, sizeof(listen), "unix:%s", pp.sock);
+	probe_spawn_policy(&pp, listen, pp.policy);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+
+	fd = connect_unix(pp.sock);
+	pack_hello(&pk, WIRE_PROTOCOL_VERSION, "host-k");
+	send_frame(fd, &sb);
+	ck_assert_uint_eq(recv_ack(fd, err, sizeof(err)), 1);
+	pack_nc_events(&pk, 1);
+	send_frame(fd, &sb);
+
+	/* The COMMAND, then the ACK of the batch. */
+	for (int i = 0; i < 2; i++) {
+		int type = recv_frame(fd, &up, &root, &buf);
+
+		if (type == WIRE_COMMAND) {
+			ck_assert_int_eq(wire_unpack_command(root, &cmd), 0);
+			ck_assert(wire_str_eq(cmd.action, "kill"));
+			ck_assert(wire_str_eq(cmd.rule_id, "kill_nc"));
+			ck_assert_int_eq(cmd.pid, 4321);
+			ck_assert_int_eq(cmd.signal, SIGKILL);
+			got_cmd = true;
+		} else {
+			ck_assert_int_eq(type, WIRE_ACK);
+			ck_assert_int_eq(wire_unpack_ack(root, &ack), 0);
+			ck_assert_uint_eq(ack.seq, 2);
+		}
+		msgpack_unpacked_destroy(&up);
+		free(buf);
+	}
+	ck_assert(got_cmd);
+
+	res = (struct wire_command_result){ .id = cmd.id, .pid = 4321,
+					    .signal = SIGKILL, .done = true,
+					    .error = wire_str_c("") };
+	wire_pack_command_result(&pk, &res);
+	send_frame(fd, &sb);
+	/* Sent again (as after a reconnect): a duplicate, acknowledged again. */
+	pack_nc_events(&pk, 1);
+	send_frame(fd, &sb);
+	ck_assert_int_eq(recv_frame(fd, &up, &root, &buf), WIRE_ACK);
+	ck_assert_int_eq(wire_unpack_ack(root, &ack), 0);
+	ck_assert_uint_eq(ack.seq, 2);
+	msgpack_unpacked_destroy(&up);
+	free(buf);
+	{
+		struct wire_goodbye g = { .reason = wire_str_c("done") };
+
+		wire_pack_goodbye(&pk, &g);
+		send_frame(fd, &sb);
+	}
+	shutdown(fd, SHUT_WR);
+	wait_closed(fd);
+	close(fd);
+
+	ck_assert_int_eq(probe_stop(&pp, log, sizeof(log)), 0);
+	out = read_file(pp.alerts);
+	ck_assert_int_eq(count_lines(out, "\n"), 1);
+	ck_assert_msg(strstr(out, "{\"type\":\"alert\",\"time\":\"2026-11-23T14:00:00.123456789Z\","
+			     "\"rule\":\"kill_nc\",\"priority\":\"Critical\",") != NULL,
+		      "alerts: %s", out);
+	ck_assert_msg(strstr(out, "\"actions\":[{\"kill\":{\"signal\":\"SIGKILL\","
+			     "\"scope\":\"process\",\"status\":\"done\"}}]") != NULL,
+		      "alerts: %s", out);
+	ck_assert_ptr_nonnull(strstr(out, "\"tags\":[\"test\"],\"hostname\":\"host-k\","
+				     "\"source\":\"syscall\""));
+	free(out);
+	out = read_file(pp.out);
+	ck_assert_msg(strstr(out, "\"mode\":0,\"seq\":1}") || strstr(out, "\"seq\":1}"),
+		      "events: %s", out);
+	ck_assert_ptr_nonnull(strstr(out, "\"reason\":\"goodbye\",\"events\":1,"));
+	ck_assert_ptr_nonnull(strstr(out, "\"duplicates\":1,\"dropped\":0,\"alerts\":1,"));
+	free(out);
+	ck_assert_msg(strstr(log, "kills: 1 sent, 1 done"), "log: %s", log);
+	msgpack_sbuffer_destroy(&sb);
+	probe_cleanup(&pp);
+}
+END_TEST
+
 START_TEST(test_probe_bad_config)
 {
 	char dir[] = "/tmp/sentrace-cfg-XXXXXX", path[128], line[512] = "";
@@ -512,6 +686,7 @@ static Suite *probe_wire_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("bad_config");
 	tcase_add_test(tc, test_probe_bad_config);
+	tcase_add_test(tc, test_probe_kill);
 	suite_add_tcase(s, tc);
 	return s;
 }
