@@ -140,24 +140,67 @@ class TracedRun:
                    self.probe.log_text()[-2000:]))
 
 
+class Background:
+    """A traced command left running (a server): finish() waits for it
+    (after the caller stopped it) and returns the TracedRun."""
+
+    def __init__(self, probe, proc, argv, timeout):
+        self.probe = probe
+        self.proc = proc
+        self.argv = argv
+        self.timeout = timeout
+
+    def running(self):
+        return self.proc.poll() is None
+
+    def finish(self):
+        return _finish(self.probe, self.proc, self.argv, self.timeout)
+
+
+def start(cmd, directory, policies, env=None, cwd=None, timeout=180, keep_events=False,
+          tracer_args=()):
+    """Starts CMD under sentrace with its own probe loaded with POLICIES."""
+    os.makedirs(directory, exist_ok=True)
+    # SENTRACE_SCN_KEEP=1: keep the event log and the scratch directories
+    # (for debugging a test).
+    keep_events = keep_events or os.environ.get('SENTRACE_SCN_KEEP') == '1'
+    probe = PolicyProbe(directory, policies, keep_events).start()
+    argv = [SENTRACE, 'trace', '--probe-addr', probe.addr] + list(tracer_args) + ['--'] + list(cmd)
+    # Output to files: a server may write more than a pipe holds.
+    out = open(os.path.join(directory, 'tracer.out'), 'w+b')
+    err = open(os.path.join(directory, 'tracer.err'), 'w+b')
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                            start_new_session=True, cwd=cwd or directory, env=env)
+    proc.out_file, proc.err_file = out, err
+    return Background(probe, proc, argv, timeout)
+
+
 def trace(cmd, directory, policies, env=None, cwd=None, timeout=180, keep_events=False,
           tracer_args=()):
     """Runs CMD under sentrace with its own probe loaded with POLICIES;
     returns a TracedRun once the tracer and the probe have finished."""
-    os.makedirs(directory, exist_ok=True)
-    probe = PolicyProbe(directory, policies, keep_events).start()
-    argv = [SENTRACE, 'trace', '--probe-addr', probe.addr] + list(tracer_args) + ['--'] + list(cmd)
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True,
-                            cwd=cwd or directory, env=env)
+    return start(cmd, directory, policies, env, cwd, timeout, keep_events, tracer_args).finish()
+
+
+def _read(f):
+    f.flush()
+    f.seek(0)
+    data = f.read()
+    f.close()
+    return data
+
+
+def _finish(probe, proc, argv, timeout):
     try:
-        out, err = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         harness.kill_group(proc)
-        out, err = proc.communicate()
+        proc.wait()
         probe.stop()
         raise AssertionError('%s did not finish within %ds\nstderr:\n%s'
-                             % (' '.join(argv), timeout, err.decode(errors='replace')[-4000:]))
+                             % (' '.join(argv), timeout,
+                                _read(proc.err_file).decode(errors='replace')[-4000:]))
+    out, err = _read(proc.out_file), _read(proc.err_file)
     rc = probe.stop()
     if rc != 0:
         raise AssertionError('probe exit status %r: %s' % (rc, probe.log_text()[-3000:]))
