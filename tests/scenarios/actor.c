@@ -11,6 +11,7 @@
  *   chdir-fd DIR             opens DIR, chdir("/proc/self/fd/N")
  *   connect-unix PATH        connect to a unix stream socket
  *   connect-tcp IP PORT      connect to IP:PORT (IPv4), then close
+ *   masquerade-connect NAME IP PORT  prctl(PR_SET_NAME, NAME), then connect-tcp
  *   capset                   capset with the current permitted set plus
  *                            CAP_SYS_ADMIN and CAP_SYS_PTRACE as effective
  *   setuid0                  setuid(0) and setgid(0) (for non-root callers)
@@ -259,6 +260,12 @@ int main(int argc, char **argv)
 		report("connect", connect(s, (struct sockaddr *)&sa, sizeof(sa)));
 		close(s);
 		return 0;
+	}
+	if (!strcmp(a, "masquerade-connect") && n == 3) {
+		report("prctl(PR_SET_NAME)", prctl(PR_SET_NAME, rest[0], 0, 0, 0));
+		rest++;
+		n--;
+		a = "connect-tcp";
 	}
 	if (!strcmp(a, "connect-tcp") && n == 2) {
 		struct sockaddr_in sin = { .sin_family = AF_INET };
