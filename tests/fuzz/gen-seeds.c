@@ -9,6 +9,8 @@
  *                             the codec both programs use, events of every kind
  * DATADIR/fuzz-frame/seed-*   those payloads framed, behind the target's
  *                             control bytes (limit, chunk sizes)
+ * DATADIR/fuzz-session/seed-* conversations: HELLO first, then the others,
+ *                             behind the target's flags byte
  * DATADIR/fuzz-expr/seed-*    every expression of contrib/policy, and the
  *                             tricky ones listed below
  * DATADIR/fuzz-policy/seed-*  every contrib/policy file, and the YAML examples
@@ -61,13 +63,17 @@ static void write_seed(const char *target, const char *name, const void *buf, si
 static struct {
 	char name[48];
 	msgpack_sbuffer sb;
-} msgs[64];
+} msgs[32];
 static size_t nmsgs;
 
 static msgpack_packer *msg_begin(const char *name, msgpack_packer *pk)
 {
 	msgpack_sbuffer *sb = &msgs[nmsgs].sb;
 
+	if (nmsgs == sizeof(msgs) / sizeof(msgs[0])) {
+		fprintf(stderr, "too many messages\n");
+		abort();
+	}
 	snprintf(msgs[nmsgs].name, sizeof(msgs[nmsgs].name), "%s", name);
 	msgpack_sbuffer_init(sb);
 	msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
@@ -385,6 +391,112 @@ static void gen_frames(void)
 	write_seed("frame", "truncated", s.buf, s.len);
 }
 
+/* ---- Conversations ---- */
+
+static size_t msg_index(const char *name)
+{
+	for (size_t i = 0; i < nmsgs; i++)
+		if (strcmp(msgs[i].name, name) == 0)
+			return i;
+	fprintf(stderr, "no message %s\n", name);
+	abort();
+}
+
+/* flags, then the frames of the named messages in order. */
+static void conversation(const char *name, uint8_t flags, const char *const *names,
+			 size_t n)
+{
+	static uint8_t buf[65536];
+	size_t len = 1;
+
+	buf[0] = flags;
+	for (size_t i = 0; i < n; i++) {
+		const msgpack_sbuffer *sb = &msgs[msg_index(names[i])].sb;
+
+		if (len + WIRE_FRAME_HEADER + sb->size > sizeof(buf))
+			break;
+		wire_put_len(buf + len, (uint32_t)sb->size);
+		memcpy(buf + len + WIRE_FRAME_HEADER, sb->data, sb->size);
+		len += WIRE_FRAME_HEADER + sb->size;
+	}
+	write_seed("session", name, buf, len);
+}
+
+/* A web server's shell, which session.policy kills, and its result. */
+static void gen_attack(void)
+{
+	static const char *const argv[] = { "sh", "-c", "id" };
+	msgpack_packer pk;
+
+	msg_begin("attack-process", &pk);
+	msgpack_pack_map(&pk, 2);
+	wire_pack_kv_u64(&pk, "type", WIRE_PROCESS);
+	wire_pack_str(&pk, "processes");
+	msgpack_pack_array(&pk, 1);
+	msgpack_pack_map(&pk, 3);
+	wire_pack_kv_i64(&pk, "pid", 100);
+	wire_pack_kv_i64(&pk, "ppid", 1);
+	wire_pack_kv_str(&pk, "file", "/usr/sbin/nginx");
+	msg_end();
+
+	msg_begin("attack-events", &pk);
+	msgpack_pack_map(&pk, 3);
+	wire_pack_kv_u64(&pk, "type", WIRE_EVENTS);
+	wire_pack_kv_u64(&pk, "seq", 1);
+	wire_pack_str(&pk, "events");
+	msgpack_pack_array(&pk, 3);
+	event_head(&pk, "fork", "clone", 200, 2);
+	wire_pack_kv_i64(&pk, "child", 200);
+	wire_pack_kv_i64(&pk, "ppid", 4242);
+	msgpack_pack_map(&pk, 8);
+	wire_pack_kv_str(&pk, "ev", "exec");
+	wire_pack_kv_str(&pk, "syscall", "execve");
+	wire_pack_kv_u64(&pk, "ts", 1700000000200000000ull);
+	wire_pack_kv_i64(&pk, "pid", 200);
+	wire_pack_kv_i64(&pk, "tid", 200);
+	wire_pack_kv_i64(&pk, "ret", 0);
+	wire_pack_kv_str(&pk, "file", "/bin/sh");
+	pack_strs(&pk, "argv", argv, 3);
+	msgpack_pack_map(&pk, 8);
+	wire_pack_kv_str(&pk, "ev", "open");
+	wire_pack_kv_str(&pk, "syscall", "openat");
+	wire_pack_kv_u64(&pk, "ts", 1700000000300000000ull);
+	wire_pack_kv_i64(&pk, "pid", 200);
+	wire_pack_kv_i64(&pk, "tid", 200);
+	wire_pack_kv_i64(&pk, "ret", 3);
+	wire_pack_kv_str(&pk, "path", "/etc/ld.so.preload");
+	wire_pack_kv_i64(&pk, "flags", 01101);
+	msg_end();
+}
+
+static void gen_conversations(void)
+{
+	static const char *const full[] = {
+		"hello", "process", "events-life", "events-files",
+		"events-privileges", "events-odd", "stats", "command_result",
+		"unknown-type", "goodbye",
+	};
+	static const char *const attack[] = {
+		"hello", "attack-process", "attack-events", "command_result",
+		"attack-events", "stats", "goodbye",
+	};
+	static const char *const resent[] = {
+		"hello", "events-life", "events-life", "events-files", "ack",
+	};
+	static const char *const second_hello[] = { "hello", "hello" };
+	static const char *const no_hello[] = { "events-life", "goodbye" };
+
+	gen_attack();
+	conversation("full-json", 0, full, sizeof(full) / sizeof(full[0]));
+	conversation("full-text", 1, full, sizeof(full) / sizeof(full[0]));
+	conversation("full-no-engine", 2, full, sizeof(full) / sizeof(full[0]));
+	conversation("attack-json", 0, attack, sizeof(attack) / sizeof(attack[0]));
+	conversation("attack-text", 1, attack, sizeof(attack) / sizeof(attack[0]));
+	conversation("resent", 0, resent, sizeof(resent) / sizeof(resent[0]));
+	conversation("second-hello", 0, second_hello, 2);
+	conversation("no-hello", 1, no_hello, 2);
+}
+
 /* ---- Expressions ---- */
 
 static const char *const tricky[] = {
@@ -598,6 +710,7 @@ int main(int argc, char **argv)
 	src_root = argv[3];
 	gen_messages();
 	gen_frames();
+	gen_conversations();
 	gen_expressions();
 	gen_policies();
 	gen_dict();
