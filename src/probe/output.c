@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "output.h"
@@ -27,15 +28,17 @@ const char *output_format_name(enum output_format f)
 	return f == OUTPUT_TEXT ? "text" : "json";
 }
 
-static int output_open_file(const char *path, FILE **ret_f)
-{
-	FILE *f;
+/* Lines beyond this are written before the batch ends. */
+#define OUTPUT_BUF_MAX (64u << 10)
 
-	/* "e": the file must not leak into anything we ever exec. */
-	f = fopen(path, "ae");
-	if (!f)
+static int output_open_file(const char *path, int *ret_fd)
+{
+	/* O_CLOEXEC: the file must not leak into anything we ever exec. */
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0)
 		return -errno;
-	*ret_f = f;
+	*ret_fd = fd;
 	return 0;
 }
 
@@ -48,6 +51,8 @@ int output_new(const char *path, enum output_format format, struct output **ret_
 	if (!o)
 		return -ENOMEM;
 	o->format = format;
+	o->fd = -1;
+	strbuf_init(&o->buf);
 	if (path && strcmp(path, OUTPUT_SYSLOG) == 0) {
 		/* The caller may change the facility before the first line. */
 		o->syslog = true;
@@ -58,14 +63,14 @@ int output_new(const char *path, enum output_format format, struct output **ret_
 			free(o);
 			return -ENOMEM;
 		}
-		r = output_open_file(path, &o->f);
+		r = output_open_file(path, &o->fd);
 		if (r < 0) {
 			free(o->path);
 			free(o);
 			return r;
 		}
 	} else {
-		o->f = stdout;
+		o->fd = STDOUT_FILENO;
 	}
 	*ret_out = o;
 	return 0;
@@ -77,11 +82,10 @@ struct output *output_free(struct output *o)
 		return NULL;
 	if (o->syslog)
 		closelog();
-	if (o->f) {
-		fflush(o->f);
-		if (o->f != stdout)
-			fclose(o->f);
-	}
+	output_flush(o);
+	if (o->fd >= 0 && o->fd != STDOUT_FILENO)
+		close(o->fd);
+	strbuf_fini(&o->buf);
 	free(o->path);
 	free(o);
 	return NULL;
@@ -89,18 +93,17 @@ struct output *output_free(struct output *o)
 
 int output_reopen(struct output *o)
 {
-	FILE *nf = NULL;
-	int r;
+	int nfd = -1, r;
 
 	if (!o->path)
 		return 0;
 	/* Open the new file first: on failure the old one keeps working. */
-	r = output_open_file(o->path, &nf);
+	r = output_open_file(o->path, &nfd);
 	if (r < 0)
 		return r;
-	fflush(o->f);
-	fclose(o->f);
-	o->f = nf;
+	output_flush(o);
+	close(o->fd);
+	o->fd = nfd;
 	o->error_logged = false;
 	return 0;
 }
@@ -113,7 +116,6 @@ static void output_note_error(struct output *o, int err)
 			 strerror(err));
 		o->error_logged = true;
 	}
-	clearerr(o->f);
 }
 
 int output_syslog_facility_parse(const char *s, int *ret)
@@ -157,23 +159,43 @@ void output_line(struct output *o, const char *line, size_t len)
 		output_line_prio(o, LOG_INFO, line, len);
 		return;
 	}
-	if (fwrite(line, 1, len, o->f) != len || putc('\n', o->f) == EOF) {
-		output_note_error(o, errno ? errno : EIO);
+	strbuf_add(&o->buf, line, len);
+	strbuf_putc(&o->buf, '\n');
+	if (strbuf_failed(&o->buf)) {
+		/* What was buffered is incomplete: drop it, counted. */
+		output_note_error(o, ENOMEM);
+		strbuf_fini(&o->buf);
+		strbuf_init(&o->buf);
 		return;
 	}
 	o->lines++;
+	if (o->buf.len >= OUTPUT_BUF_MAX)
+		output_flush(o);
 }
 
 int output_flush(struct output *o)
 {
-	if (!o->f)
-		return 0;
-	if (fflush(o->f) == EOF) {
-		int r = errno ? errno : EIO;
+	size_t off = 0;
+	int r = 0;
 
-		output_note_error(o, r);
-		return -r;
+	if (o->fd < 0 || o->buf.len == 0)
+		return 0;
+	/* One write per batch: whole lines reach the file together. */
+	while (off < o->buf.len) {
+		ssize_t n = write(o->fd, o->buf.data + off, o->buf.len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			r = n < 0 ? errno : EIO;
+			output_note_error(o, r);
+			break;
+		}
+		off += (size_t)n;
 	}
+	strbuf_reset(&o->buf);
+	if (r)
+		return -r;
 	o->error_logged = false;
 	return 0;
 }

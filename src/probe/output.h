@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Where the probe's lines go: stdout, a file opened for appending, or
- * syslog (alerts), in JSON or text. Owns the FILE; lines are written with
- * stdio and flushed once per batch so that they appear promptly without a
- * write per line.
+ * syslog (alerts), in JSON or text. Lines are gathered in a buffer and
+ * written once per batch (or when 64 KiB are waiting), always as whole
+ * lines: a reader of a live file, or of the file of a probe that was
+ * killed, never sees half a line.
  */
 #ifndef SENTRACE_PROBE_OUTPUT_H
 #define SENTRACE_PROBE_OUTPUT_H
@@ -11,6 +12,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "strbuf.h"
 
 enum output_format {
 	OUTPUT_JSON,
@@ -22,7 +25,8 @@ enum output_format {
 
 struct output {
 	char *path;               /* NULL for stdout and syslog */
-	FILE *f;                  /* NULL for syslog */
+	int fd;                   /* -1 for syslog */
+	struct strbuf buf;        /* whole lines not yet written */
 	bool syslog;
 	int syslog_facility;      /* LOG_USER, LOG_DAEMON, LOG_LOCAL0… */
 	enum output_format format;
