@@ -57,13 +57,14 @@ class Live:
     can be read as they come, the tracer's peak memory is sampled, and
     finish() turns it into a harness.Run."""
 
-    def __init__(self, test, cmd, tracer_args=(), probe=None):
+    def __init__(self, test, cmd, tracer_args=(), probe=None, preexec_fn=None):
         self.test = test
         self.probe = probe or test.start_probe()
         self.argv = test.tracer_argv(cmd, tracer_args, self.probe.addr)
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     start_new_session=True, cwd=test.tmp)
+                                     start_new_session=True, cwd=test.tmp,
+                                     preexec_fn=preexec_fn)
         self.head = b''
         self.hwm = 0
         self._stop = threading.Event()
