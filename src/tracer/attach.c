@@ -82,8 +82,11 @@ static int seize_process(struct tracer *tr, pid_t pid)
 				}
 				continue; /* a thread that just exited */
 			}
-			if (tracee_table_add(&tr->tracees, tid, pid, &t) == 0)
+			if (tracee_table_add(&tr->tracees, tid, pid, &t) == 0) {
 				t->flags |= TRACEE_STARTED;
+				if (tr->opts.attach_seccomp)
+					t->flags |= TRACEE_INJECT;
+			}
 			/* Stop it once so that it resumes in syscall-stop mode. */
 			ptrace(PTRACE_INTERRUPT, tid, 0, 0);
 			seized++;
@@ -175,6 +178,8 @@ int attach_all(struct tracer *tr)
 
 void attach_detach_all(struct tracer *tr)
 {
+	size_t kept = 0;
+
 	if (tr->detaching)
 		return;
 	tr->detaching = true;
@@ -185,7 +190,11 @@ void attach_detach_all(struct tracer *tr)
 		while (t) {
 			struct tracee *next = t->next;
 
-			if (t->flags & TRACEE_HELD) {
+			if ((t->flags & TRACEE_FILTERED) || t->inject) {
+				/* Its filter cannot be taken out: without a
+				 * tracer its monitored calls would fail. */
+				kept++;
+			} else if (t->flags & TRACEE_HELD) {
 				/* Already in a ptrace-stop: no new stop will come. */
 				ptrace(PTRACE_DETACH, t->tid, 0, t->held_sig);
 				tracee_table_remove(&tr->tracees, t);
@@ -196,6 +205,15 @@ void attach_detach_all(struct tracer *tr)
 			t = next;
 		}
 	}
+	if (kept)
+		log_warn("%zu thread(s) have the seccomp filter (--attach-seccomp) "
+			 "and stay traced until they exit: detaching them would "
+			 "make their monitored system calls fail with ENOSYS", kept);
+}
+
+bool attach_can_detach(const struct tracee *t)
+{
+	return !(t->flags & TRACEE_FILTERED) && !t->inject;
 }
 
 void attach_detach_stopped(struct tracer *tr, pid_t tid, int status)

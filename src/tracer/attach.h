@@ -7,6 +7,7 @@
 #define SENTRACE_ATTACH_H
 
 #include <stdbool.h>
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct tracer;
@@ -20,6 +21,10 @@ int attach_all(struct tracer *tr);
 
 /* Starts detaching every tracee: each is interrupted and let go at its stop. */
 void attach_detach_all(struct tracer *tr);
+
+/* False for processes that have the injected filter. */
+struct tracee;
+bool attach_can_detach(const struct tracee *t);
 
 /* At a stop while detaching: let tid go, passing on a signal it was to get. */
 void attach_detach_stopped(struct tracer *tr, pid_t tid, int status);

@@ -47,6 +47,15 @@ static void usage(FILE *f)
 "  --pid N                   attach to process N (repeatable)\n"
 "  --no-descendants          attach only to the listed processes, not to\n"
 "                            the processes they already started\n"
+"  --attach-seccomp          put the seccomp filter into the attached\n"
+"                            processes (all threads), so that they stop only\n"
+"                            on monitored calls, as in wrap mode. The price:\n"
+"                            a filter cannot be removed, so those processes\n"
+"                            stay traced until they exit (SIGTERM detaches\n"
+"                            the others only; if sentrace is killed, their\n"
+"                            monitored calls fail with ENOSYS), and a process\n"
+"                            without CAP_SYS_ADMIN gets no_new_privs (its\n"
+"                            setuid children no longer gain privileges)\n"
 "  --token-file FILE         send the secret in FILE (mode 0600) to the probe;\n"
 "                            env SENTRACE_TOKEN_FILE (never on the command\n"
 "                            line, where any user could read it)\n"
@@ -80,7 +89,7 @@ enum {
 	OPT_PROBE_ADDR = 256, OPT_UID, OPT_GID, OPT_DISABLE_SECCOMP, OPT_ASYNC,
 	OPT_HANDSHAKE_TIMEOUT, OPT_QUEUE_BYTES, OPT_QUEUE_FRAMES, OPT_VERBOSE,
 	OPT_DEBUG, OPT_PID, OPT_NO_DESCENDANTS, OPT_PROC_SCAN_RATE,
-	OPT_DISABLE_PROC_SCAN, OPT_PROC_SCAN, OPT_TOKEN_FILE,
+	OPT_DISABLE_PROC_SCAN, OPT_PROC_SCAN, OPT_TOKEN_FILE, OPT_ATTACH_SECCOMP,
 };
 
 static int cmd_trace(int argc, char **argv)
@@ -102,6 +111,7 @@ static int cmd_trace(int argc, char **argv)
 		{ "disable-proc-scan", no_argument, NULL, OPT_DISABLE_PROC_SCAN },
 		{ "proc-scan", no_argument, NULL, OPT_PROC_SCAN },
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+		{ "attach-seccomp", no_argument, NULL, OPT_ATTACH_SECCOMP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -175,6 +185,9 @@ static int cmd_trace(int argc, char **argv)
 			if (o.proc_scan != PROC_SCAN_OFF)
 				o.proc_scan = PROC_SCAN_ON;
 			break;
+		case OPT_ATTACH_SECCOMP:
+			o.attach_seccomp = true;
+			break;
 		case OPT_TOKEN_FILE:
 			o.token_file = optarg;
 			break;
@@ -230,6 +243,10 @@ static int cmd_trace(int argc, char **argv)
 	if (npids > 0 && optind < argc) {
 		log_err("give either --pid or a command, not both");
 		free(pids);
+		return 2;
+	}
+	if (npids == 0 && o.attach_seccomp) {
+		log_err("--attach-seccomp applies to --pid");
 		return 2;
 	}
 	if (npids == 0 && optind >= argc) {

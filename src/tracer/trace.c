@@ -28,6 +28,7 @@
 
 #include "arch.h"
 #include "attach.h"
+#include "inject.h"
 #include "container.h"
 #include "log.h"
 #include "mem.h"
@@ -70,7 +71,9 @@ static void close_all(struct tracer *tr);
 
 int tracer_resume(struct tracer *tr, struct tracee *t, int sig)
 {
-	int req = (tr->opts.disable_seccomp || (t->flags & TRACEE_IN_SYSCALL))
+	/* Without the filter, every call must stop; with it, only the exit of
+	 * a call whose event waits for its result. */
+	int req = (!(t->flags & TRACEE_FILTERED) || (t->flags & TRACEE_IN_SYSCALL))
 			  ? PTRACE_SYSCALL : PTRACE_CONT;
 
 	if (ptrace(req, t->tid, 0, sig) < 0) {
@@ -208,8 +211,11 @@ static void on_fork(struct tracer *tr, struct tracee *t, int event)
 		if (child)
 			child->flags |= TRACEE_ANNOUNCED;
 	}
-	if (child)
+	if (child) {
 		child->tgid = thread ? t->tgid : ctid;
+		/* A filter is inherited by threads and children alike. */
+		child->flags |= t->flags & TRACEE_FILTERED;
+	}
 	if (!(t->flags & TRACEE_PREEXEC)) {
 		struct evbuf *e = &tr->scratch;
 
@@ -311,11 +317,17 @@ static void on_syscall_stop(struct tracer *tr, struct tracee *t)
 	struct sc_info info;
 
 	tr->stats.syscall_stops++;
-	if (tr->opts.disable_seccomp == false)
+	if (t->flags & TRACEE_FILTERED)
 		expect = SC_OP_EXIT;
 	if (arch_get_sc_info(t->tid, expect, &info) < 0) {
 		tracer_resume(tr, t, 0);
 		return;
+	}
+	if (info.op == SC_OP_ENTRY && (t->flags & TRACEE_INJECT)) {
+		/* A syscall-entry stop is where a call can be swapped for
+		 * ours: put the filter into this process now. */
+		if (inject_begin(tr, t) == 0)
+			return;
 	}
 	if (info.op == SC_OP_ENTRY) {
 		t->flags |= TRACEE_INSYS_ANY;
@@ -353,7 +365,12 @@ static void on_status(struct tracer *tr, pid_t tid, int status)
 	}
 	if (!WIFSTOPPED(status))
 		return;
-	if (tr->detaching) {
+	t = tracee_table_lookup(&tr->tracees, tid);
+	if (t && t->inject) {
+		inject_stop(tr, t, status);
+		return;
+	}
+	if (tr->detaching && (!t || attach_can_detach(t))) {
 		attach_detach_stopped(tr, tid, status);
 		if (tr->tracees.count == 0)
 			finish(tr);
@@ -749,6 +766,11 @@ static void release_overdue(struct tracer *tr)
 			    now - t->held_since > HELD_MAX_NS) {
 				tr->stats.held_overdue++;
 				t->tgid = tgid_of(t->tid);
+				/* Unknown parent: assume the mode of the session.
+				 * Stopping on every call when a filter is there
+				 * costs time, never events. */
+				if (!tr->opts.disable_seccomp)
+					t->flags |= TRACEE_FILTERED;
 				release_held(tr, t);
 			}
 }
@@ -826,6 +848,8 @@ static void pack_stats(struct client *c, msgpack_packer *pk)
 		{ "restarts_skipped", tr->stats.restarts_skipped },
 		{ "vanished", tr->stats.vanished },
 		{ "held_overdue", tr->stats.held_overdue },
+		{ "filters_injected", tr->stats.filters_injected },
+		{ "filters_failed", tr->stats.filters_failed },
 		{ "snapshots_cut", tr->stats.snapshots_cut },
 		{ "tracees", tr->tracees.count },
 		{ "tracees_max", tr->stats.tracees_max },
@@ -953,6 +977,8 @@ static int spawn_cmd(struct tracer *tr, const char *path, const void *bpf, size_
 	if (tracee_table_add(&tr->tracees, pid, pid, &t) < 0)
 		return -ENOMEM;
 	t->flags |= TRACEE_PREEXEC;
+	if (bpf)
+		t->flags |= TRACEE_FILTERED;
 	tr->stats.tracees_max = 1;
 	return 0;
 }
@@ -1065,12 +1091,18 @@ int trace_run(const struct tracer_opts *opts)
 	if (getenv("SENTRACE_NO_SYSCALL_INFO"))
 		arch_force_registers();
 	sc_tables_init();
-	if (!tr.opts.disable_seccomp) {
+	if (!tr.opts.disable_seccomp || tr.opts.attach_seccomp) {
 		r = sc_build_filter(false, &bpf, &bpf_len);
 		if (r < 0) {
 			log_err("cannot build the seccomp filter: %s", strerror(-r));
 			return EXIT_TRACER_FAILURE;
 		}
+	}
+	if (attach && tr.opts.attach_seccomp) {
+		/* Kept for the processes it will be put into. */
+		tr.bpf = bpf;
+		tr.bpf_len = bpf_len;
+		bpf = NULL;
 	}
 	r = setup_signals(&tr);
 	if (r < 0) {
@@ -1138,6 +1170,7 @@ int trace_run(const struct tracer_opts *opts)
 	while (!attach && tr.tracees.count > 0 && waitpid(-1, NULL, __WALL) > 0)
 		;
 	close(tr.sigfd);
+	free(tr.bpf);
 	evbuf_free(&tr.scratch);
 	tracee_table_free(&tr.tracees);
 	return tr.exit_status;

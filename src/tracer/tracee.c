@@ -29,6 +29,7 @@ void tracee_table_free(struct tracee_table *tab)
 			struct tracee *next = t->next;
 
 			evbuf_free(&t->ev);
+			free(t->inject);
 			free(t);
 			t = next;
 		}
@@ -108,6 +109,7 @@ void tracee_table_remove(struct tracee_table *tab, struct tracee *t)
 		tab->count--;
 	}
 	evbuf_free(&t->ev);
+	free(t->inject);
 	free(t);
 }
 

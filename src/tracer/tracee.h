@@ -23,6 +23,9 @@ enum tracee_flag {
 	TRACEE_HELD       = 1u << 5, /* new child kept stopped until its
 					* parent's fork event is handled */
 	TRACEE_ANNOUNCED  = 1u << 6, /* the parent's fork event came first */
+	TRACEE_FILTERED   = 1u << 7, /* has the seccomp filter: stops only on
+					* monitored calls */
+	TRACEE_INJECT     = 1u << 8, /* attach: its process wants the filter */
 };
 
 struct tracee {
@@ -33,6 +36,7 @@ struct tracee {
 	bool compat;
 	int held_sig;               /* signal to deliver when let go */
 	uint64_t held_since;        /* monotonic ns */
+	struct inject *inject;      /* filter injection under way, or NULL */
 	uint64_t args[6];           /* entry arguments of the pending call */
 	struct evbuf ev;            /* the pending event */
 	struct tracee *next;        /* hash chain */

@@ -33,6 +33,7 @@ struct tracer_opts {
 	pid_t *pids;               /* attach mode: --pid values */
 	size_t n_pids;
 	bool attach_only_listed;   /* not their descendants */
+	bool attach_seccomp;       /* put the filter into attached processes */
 	int proc_scan;             /* PROC_SCAN_AUTO, _ON or _OFF */
 	uint64_t proc_scan_period_ns;
 };
@@ -54,6 +55,8 @@ struct tracer_stats {
 	uint64_t tracees_max;
 	uint64_t restarts_skipped; /* -ERESTART* results, not reported */
 	uint64_t held_overdue;     /* new children let go without a fork event */
+	uint64_t filters_injected; /* attach: processes given the filter */
+	uint64_t filters_failed;
 	uint64_t vanished;         /* entries pruned without an exit status */
 	uint64_t snapshots_cut;    /* processes left out of a full PROCESS frame */
 };
@@ -78,6 +81,8 @@ struct tracer {
 	struct client client;
 	char container_id[CONTAINER_ID_MAX]; /* HELLO's; "" when none */
 	char token[256];           /* HELLO's; "" when none */
+	void *bpf;                 /* the filter, for --attach-seccomp */
+	size_t bpf_len;
 	struct evbuf scratch;      /* events emitted at once (fork, exit) */
 	struct procscan *procscan; /* NULL until tracing starts, or disabled */
 	struct tracer_stats stats;

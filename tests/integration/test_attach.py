@@ -133,6 +133,61 @@ class AttachTest(harness.TracedTestCase):
             self.assertEqual(snaps, want, extra)
         self.assertIsNone(parent.poll())
 
+    def test_redis_attach_seccomp(self):
+        server = shutil.which('redis-server')
+        self.assertIsNotNone(server, 'redis-server is not installed (tools/setup installs it)')
+        port = free_port()
+        data = self.subdir('redis-seccomp')
+        redis = subprocess.Popen(
+            [server, '--bind', '127.0.0.1', '--port', str(port), '--dir', data,
+             '--save', '', '--appendonly', 'no', '--io-threads', '2',
+             '--daemonize', 'no'],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(redis.wait)
+        self.addCleanup(redis.kill)
+        harness.wait_for(lambda: self.ping(port), what='redis to answer')
+
+        probe, tracer = self.attach([redis.pid], ['--attach-seccomp'])
+        self.wait_snapshot(probe, redis.pid)
+        # The filter goes in at the first system call of any thread.
+        self.assertEqual(resp(port, 'SET', 'k', 'v'), b'+OK\r\n')
+
+        def filters():
+            with open('/proc/%d/status' % redis.pid) as f:
+                for line in f:
+                    if line.startswith('Seccomp_filters:'):
+                        return int(line.split()[1])
+            return 0
+        harness.wait_for(lambda: filters() == 1, what='one seccomp filter in redis')
+        for _ in range(20):
+            self.assertEqual(resp(port, 'GET', 'k'), b'$1\r\nv\r\n')
+        self.assertEqual(resp(port, 'SAVE'), b'+OK\r\n')
+
+        # SIGTERM cannot let a filtered process go: the tracer stays, and
+        # redis keeps working, until redis exits.
+        tracer.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        self.assertIsNone(tracer.poll(), 'the tracer must not leave a filtered process')
+        self.assertEqual(resp(port, 'GET', 'k'), b'$1\r\nv\r\n')
+        redis.terminate()
+        redis.wait(timeout=30)
+        out, err = tracer.communicate(timeout=30)
+        err = err.decode(errors='replace')
+        self.assertEqual(tracer.returncode, 0, err)
+        self.assertIn('stay traced until they exit', err)
+        self.assertEqual(probe.stop(), 0, probe.log_text())
+
+        run = harness.Run(['attach'], 0, '', err, probe)
+        accepts = [a for a in run.find(ev='accept', pid=redis.pid) if a['ret'] >= 0]
+        self.assertGreaterEqual(len(accepts), 23, run.describe(run.find(ev='accept')))
+        self.assertTrue(run.find(ev='rename', pid=redis.pid,
+                                 dest=os.path.join(os.path.realpath(data), 'dump.rdb')))
+        stats = [r for r in probe.records() if r.get('type') == 'stats'][-1]['counters']
+        self.assertEqual(stats['filters_injected'], 1, stats)
+        # With the filter, a GET (read, write, epoll) stops nowhere: far
+        # fewer stops than the thousands of calls redis made.
+        self.assertGreater(stats['seccomp_stops'], 0, stats)
+
     def ping(self, port):
         try:
             return resp(port, 'PING') == b'+PONG\r\n'
