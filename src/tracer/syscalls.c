@@ -37,6 +37,7 @@
 #define EXEC_ENVP_MAX       256
 #define EXEC_ENVP_BYTES     (16u * 1024)
 #define SOCKADDR_MAX        128
+#define SIN6_LEN_RFC2133    24
 #define MODULE_SCAN_MAX     (4u << 20)
 
 /* Scratch for one decode at a time: the tracer is single-threaded. */
@@ -412,7 +413,7 @@ static int dec_bpf(struct sc_ctx *c)
 
 static int dec_prctl(struct sc_ctx *c)
 {
-	char name[17];
+	char name[16]; /* TASK_COMM_LEN: the kernel keeps 15 bytes */
 	int r;
 
 	/* Only PR_SET_NAME is filtered; --disable-seccomp sees them all. */
@@ -449,10 +450,12 @@ static void put_sockaddr(struct sc_ctx *c, uint64_t addr, uint64_t len)
 		inet_ntop(AF_INET, &sin.sin_addr, ip, sizeof(ip));
 		ev_str(c->e, "addr", ip);
 		ev_i64(c->e, "port", ntohs(sin.sin_port));
-	} else if (family == AF_INET6 && n >= sizeof(struct sockaddr_in6)) {
+	} else if (family == AF_INET6 && n >= SIN6_LEN_RFC2133) {
 		struct sockaddr_in6 sin6;
 
-		memcpy(&sin6, buf, sizeof(sin6));
+		/* The kernel takes the old 24-byte form without a scope id. */
+		memset(&sin6, 0, sizeof(sin6));
+		memcpy(&sin6, buf, n < sizeof(sin6) ? n : sizeof(sin6));
 		inet_ntop(AF_INET6, &sin6.sin6_addr, ip, sizeof(ip));
 		ev_str(c->e, "addr", ip);
 		ev_i64(c->e, "port", ntohs(sin6.sin6_port));
@@ -545,6 +548,11 @@ static void put_strv(struct sc_ctx *c, const char *key, const char *tkey,
 	for (n = 0; n <= caps->max_entries; n++) {
 		if (mem_read_ptr(c->t->tid, array, n, psz, &ptrs[n]) < 0) {
 			note_decode_error(c, key, -EFAULT);
+			/* An unreadable array is left out like any unreadable
+			 * field; one cut short is flagged. */
+			if (n == 0)
+				return;
+			trunc = true;
 			break;
 		}
 		if (ptrs[n] == 0)

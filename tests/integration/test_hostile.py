@@ -304,7 +304,6 @@ class HostileTest(harness.TracedTestCase):
     # Known tracer bugs, one test each so that the rest stays enforced;
     # expected to fail until src/tracer/syscalls.c is fixed.
 
-    @unittest.expectedFailure  # tracer bug, reported; not fixed yet
     def test_known_exec_arrays(self):
         """An argv or envp array that cannot be read, or that runs into an
         unmapped page without its NULL, must not be reported as a complete
@@ -312,14 +311,12 @@ class HostileTest(harness.TracedTestCase):
         self.check_known(['efault', self.scratch('a')], 'exec-arrays')
         self.check_known(['unterminated', self.scratch('b')], 'exec-arrays')
 
-    @unittest.expectedFailure  # tracer bug, reported; not fixed yet
     def test_known_inet6_rfc2133_address(self):
         """bind/connect with a 24-byte sockaddr_in6 (RFC 2133, no scope id):
         the kernel accepts it, so the tracer must report addr and port;
         otherwise a program hides where it connects."""
         self.check_known(['sockaddr', self.scratch()], 'inet6-rfc2133')
 
-    @unittest.expectedFailure  # tracer bug, reported; not fixed yet
     def test_known_prctl_name_length(self):
         """PR_SET_NAME with an unterminated name: the kernel keeps 15
         characters, the event must say what the process is now called."""
