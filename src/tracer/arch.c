@@ -139,7 +139,34 @@ static int sc_info_from_regs(pid_t tid, enum sc_op expect, struct sc_info *ret)
 	*ret = s;
 	return 0;
 }
+int arch_set_arg0(pid_t tid, uint64_t value)
+{
+	union {
+		struct user_regs_struct r64;
+		struct regs32 r32;
+	} regs;
+	struct iovec iov = { &regs, sizeof(regs) };
+
+	if (ptrace(PTRACE_GETREGSET, tid, NT_PRSTATUS, &iov) < 0)
+		return -errno;
+	if (iov.iov_len == sizeof(struct regs32))
+		regs.r32.ebx = (uint32_t)value;
+	else
+		regs.r64.rdi = value;
+	return ptrace(PTRACE_SETREGSET, tid, NT_PRSTATUS, &iov) < 0 ? -errno : 0;
+}
 #elif defined(__aarch64__)
+int arch_set_arg0(pid_t tid, uint64_t value)
+{
+	struct user_regs_struct regs;
+	struct iovec iov = { &regs, sizeof(regs) };
+
+	if (ptrace(PTRACE_GETREGSET, tid, NT_PRSTATUS, &iov) < 0)
+		return -errno;
+	regs.regs[0] = value;
+	return ptrace(PTRACE_SETREGSET, tid, NT_PRSTATUS, &iov) < 0 ? -errno : 0;
+}
+
 static int sc_info_from_regs(pid_t tid, enum sc_op expect, struct sc_info *ret)
 {
 	struct user_regs_struct regs;

@@ -38,6 +38,9 @@ void arch_force_registers(void);
  */
 int arch_get_sc_info(pid_t tid, enum sc_op expect, struct sc_info *ret);
 
+/* Rewrites the first argument of the call tid is stopped in. */
+int arch_set_arg0(pid_t tid, uint64_t value);
+
 /* Pointer size of the tracee's ABI, for argv/envp arrays. */
 static inline unsigned arch_ptr_size(bool compat)
 {

@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -663,6 +664,42 @@ void sc_exec_enrich(struct evbuf *e, pid_t pid)
 		ev_str(e, "container_id", buf);
 }
 
+/* --- clone(CLONE_UNTRACED) ------------------------------------------------ */
+
+#ifndef CLONE_UNTRACED
+#define CLONE_UNTRACED 0x00800000
+#endif
+
+/*
+ * CLONE_UNTRACED would make a child that no tracer follows: the flag is
+ * taken out, so the child is traced like any other. These calls report no
+ * event of their own: the fork event follows from ptrace.
+ */
+static int dec_clone(struct sc_ctx *c)
+{
+	if (c->a[0] & CLONE_UNTRACED) {
+		if (arch_set_arg0(c->t->tid, c->a[0] & ~(uint64_t)CLONE_UNTRACED) == 0)
+			c->tr->stats.untraced_clones++;
+	}
+	return SC_SKIP;
+}
+
+static int dec_clone3(struct sc_ctx *c)
+{
+	uint64_t flags;
+	struct iovec local = { &flags, sizeof(flags) };
+	struct iovec remote = { (void *)(uintptr_t)c->a[0], sizeof(flags) };
+
+	/* struct clone_args starts with the 64-bit flags. */
+	if (mem_read(c->t->tid, c->a[0], &flags, sizeof(flags)) < 0 ||
+	    !(flags & CLONE_UNTRACED))
+		return SC_SKIP;
+	flags &= ~(uint64_t)CLONE_UNTRACED;
+	if (process_vm_writev(c->t->tid, &local, 1, &remote, 1, 0) == sizeof(flags))
+		c->tr->stats.untraced_clones++;
+	return SC_SKIP;
+}
+
 /* --- the table ------------------------------------------------------------- */
 
 #define N -1
@@ -730,6 +767,9 @@ const struct sc_desc sc_table[] = {
 	SC("listen", EV_LISTEN, dec_listen, N, N, N, N, N),
 	{ "accept", EV_ACCEPT, dec_accept, exit_accept, { N }, 0, { 0 } },
 	{ "accept4", EV_ACCEPT, dec_accept, exit_accept, { N }, 0, { 0 } },
+	/* not events: CLONE_UNTRACED is taken out */
+	SC("clone", EV_FORK, dec_clone, N, N, N, N, N),
+	SC("clone3", EV_FORK, dec_clone3, N, N, N, N, N),
 	/* the 32-bit ABI's own names */
 	SC("socketcall", EV_SOCKET, dec_socketcall, N, N, N, N, N),
 	SC("truncate64", EV_TRUNCATE, dec_truncate, N, N, N, N, N),
@@ -796,7 +836,12 @@ int sc_build_filter(bool no_new_privs, void **ret_prog, size_t *ret_len)
 
 		if (nr == __NR_SCMP_ERROR)
 			continue;
-		if (strcmp(name, "prctl") == 0) {
+		if (strcmp(name, "clone") == 0) {
+			/* Only the calls that ask not to be traced. */
+			r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(id), nr, 1,
+					     SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_UNTRACED,
+						     CLONE_UNTRACED));
+		} else if (strcmp(name, "prctl") == 0) {
 			r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(id), nr, 1,
 					     SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
 		} else if (strcmp(name, "socketcall") == 0) {

@@ -851,6 +851,7 @@ static void pack_stats(struct client *c, msgpack_packer *pk)
 		{ "filters_injected", tr->stats.filters_injected },
 		{ "filters_failed", tr->stats.filters_failed },
 		{ "snapshots_cut", tr->stats.snapshots_cut },
+		{ "untraced_clones", tr->stats.untraced_clones },
 		{ "tracees", tr->tracees.count },
 		{ "tracees_max", tr->stats.tracees_max },
 		{ "procscan_execs", ps->execs },

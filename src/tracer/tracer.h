@@ -58,6 +58,7 @@ struct tracer_stats {
 	uint64_t filters_injected; /* attach: processes given the filter */
 	uint64_t filters_failed;
 	uint64_t vanished;         /* entries pruned without an exit status */
+	uint64_t untraced_clones;  /* CLONE_UNTRACED taken out of a clone */
 	uint64_t snapshots_cut;    /* processes left out of a full PROCESS frame */
 };
 

@@ -70,6 +70,24 @@ class ProcessTest(harness.TracedTestCase):
         self.assertEqual(max(e['_line'] for e in exits),
                          run.one(ev='exit', pid=root)['_line'])
 
+    def test_untraced_clone_is_traced(self):
+        # CLONE_UNTRACED is taken out: the children are traced (their open
+        # is seen) and run normally, with the filter and without it.
+        target = os.path.join(self.tmp, 'target')
+        with open(target, 'w') as f:
+            f.write('x')
+        for extra in ((), ('--disable-seccomp',)):
+            run = self.trace([harness.helper('untraced'), target], tracer_args=extra)
+            self.assertEqual(run.returncode, 0, run.summary())
+            kids = run.stdout_json()
+            self.assertEqual([k['via'] for k in kids], ['clone', 'clone3'])
+            for k in kids:
+                self.assertEqual(k['code'], 0, k)
+                opens = run.find(ev='open', pid=k['pid'], path=os.path.realpath(target))
+                self.assertEqual(len(opens), 1, (extra, k, run.describe()))
+            stats = run.records_of('stats')[-1]['counters']
+            self.assertEqual(stats['untraced_clones'], 2, stats)
+
     def test_daemon_outlives_parent(self):
         marker = os.path.join(self.tmp, 'daemon.marker')
         run = self.trace([harness.helper('daemon'), marker])
