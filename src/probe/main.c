@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -27,6 +28,9 @@ static const char *arg_config;
 static const char *arg_listen;
 static const char *arg_output;
 static const char *arg_format;
+static const char *arg_token_file;
+static const char *arg_socket_mode;
+static const char *arg_socket_group;
 static struct probe_strlist arg_policies;
 static bool arg_no_policy;
 static struct probe_strlist arg_alerts;
@@ -66,6 +70,13 @@ static void help(FILE *f)
 		"                       none otherwise)\n"
 		"  -f, --format FMT     json (one object per line, default) or text (one\n"
 		"                       readable line per record), for alerts and events\n"
+		"      --token-file FILE  Refuse tracers whose HELLO does not carry the\n"
+		"                       secret in FILE (first line; mode 0600 or stricter,\n"
+		"                       owned by this user or root). Never on the command\n"
+		"                       line, where any user could read it\n"
+		"      --socket-mode OCTAL  Permissions of a unix listen socket (default\n"
+		"                       %04o): who may connect needs write permission\n"
+		"      --socket-group GROUP  Group (name or gid) of a unix listen socket\n"
 		"  -v, --verbose        Log at info level\n"
 		"  -d, --debug          Log at debug level\n"
 		"  -h, --help           Show this help\n"
@@ -75,11 +86,15 @@ static void help(FILE *f)
 		"cleanly. Exit status: 0 on success, 1 on a runtime error, 2 on a usage or\n"
 		"configuration error; check-rules: 0 valid, 1 errors, 2 usage.\n"
 		"Formats: docs/alerts.md, docs/probe-output.md.\n",
-		SENTRACE_DEFAULT_PROBE_ADDR, probe_config_default_policy_dir());
+		SENTRACE_DEFAULT_PROBE_ADDR, probe_config_default_policy_dir(),
+		PROBE_SOCKET_MODE_DEFAULT);
 }
 
 enum {
 	OPT_NO_POLICY = 256,
+	OPT_TOKEN_FILE,
+	OPT_SOCKET_MODE,
+	OPT_SOCKET_GROUP,
 };
 
 /* Returns 0, 1 after --help, or -EINVAL. */
@@ -90,6 +105,9 @@ static int parse_options(int argc, char **argv)
 		{ "listen",    required_argument, NULL, 'l' },
 		{ "policy",    required_argument, NULL, 'p' },
 		{ "no-policy", no_argument,       NULL, OPT_NO_POLICY },
+		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
+		{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
+		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 		{ "alerts",    required_argument, NULL, 'a' },
 		{ "output",    required_argument, NULL, 'o' },
 		{ "format",    required_argument, NULL, 'f' },
@@ -112,6 +130,9 @@ static int parse_options(int argc, char **argv)
 				return -ENOMEM;
 			break;
 		case OPT_NO_POLICY: arg_no_policy = true; break;
+		case OPT_TOKEN_FILE: arg_token_file = optarg; break;
+		case OPT_SOCKET_MODE: arg_socket_mode = optarg; break;
+		case OPT_SOCKET_GROUP: arg_socket_group = optarg; break;
 		case 'a':
 			if (probe_strlist_add(&arg_alerts, optarg) < 0)
 				return -ENOMEM;
@@ -172,6 +193,16 @@ static int build_config(struct probe_config *cfg, struct net_addr *ret_addr)
 	    (arg_alerts.n && copy_list(&cfg->alerts, &arg_alerts) < 0)) {
 		log_err("out of memory");
 		return -ENOMEM;
+	}
+	if ((arg_token_file && probe_config_set(&cfg->token_file, arg_token_file) < 0) ||
+	    (arg_socket_group && probe_config_set(&cfg->socket_group, arg_socket_group) < 0)) {
+		log_err("out of memory");
+		return -ENOMEM;
+	}
+	if (arg_socket_mode && probe_config_parse_mode(arg_socket_mode, &cfg->socket_mode) < 0) {
+		log_err("--socket-mode must be permission bits in octal (0660), not '%s'",
+			arg_socket_mode);
+		return -EINVAL;
 	}
 	if (arg_no_policy)
 		probe_strlist_clear(&cfg->policies);
@@ -284,14 +315,86 @@ static int make_engine(const struct probe_config *cfg, struct sinks *sinks,
 	return 0;
 }
 
+/* A group name or a numeric gid. */
+static int parse_group(const char *s, gid_t *ret)
+{
+	struct group grp, *res = NULL;
+	char buf[4096];
+	uint64_t v;
+	int r;
+
+	if (parse_u64(s, (gid_t)-2, &v) == 0) {
+		*ret = (gid_t)v;
+		return 0;
+	}
+	r = getgrnam_r(s, &grp, buf, sizeof(buf), &res);
+	if (r != 0)
+		return -r;
+	if (!res)
+		return -ENOENT;
+	*ret = res->gr_gid;
+	return 0;
+}
+
+/*
+ * The settings of the listening socket and the token. The token file is
+ * read once, before listening: a later change needs a restart.
+ */
+static int setup_access(const struct probe_config *cfg, const struct net_addr *addr,
+			struct probe *p)
+{
+	/* As the tracer's: 1 to 255 bytes. */
+	char token[256];
+	gid_t gid = (gid_t)-1;
+	int r;
+
+	if (addr->is_unix) {
+		p->socket_mode = (uint32_t)cfg->socket_mode;
+		if (cfg->socket_group) {
+			r = parse_group(cfg->socket_group, &gid);
+			if (r < 0) {
+				log_err("socket group '%s': %s", cfg->socket_group,
+					r == -ENOENT ? "no such group" : strerror(-r));
+				return -EINVAL;
+			}
+			p->socket_gid = gid;
+		}
+	} else if (cfg->socket_group || cfg->socket_mode != PROBE_SOCKET_MODE_DEFAULT) {
+		log_warn("socket mode and group apply to unix sockets only; "
+			 "ignored for %s", cfg->listen);
+	}
+	if (!cfg->token_file)
+		return 0;
+	r = read_secret_file(cfg->token_file, token, sizeof(token));
+	if (r < 0) {
+		log_err("token file %s: %s", cfg->token_file,
+			r == -EPERM ? "must be a file only its owner can read "
+			"(chmod 600), owned by this user or root" :
+			r == -EINVAL ? "must be a regular file holding one line of 1 to 255 bytes" :
+			strerror(-r));
+		return -EINVAL;
+	}
+	r = probe_set_token(p, token);
+	explicit_bzero(token, sizeof(token));
+	if (r < 0)
+		return r;
+	log_info("tracers must present the token of %s", cfg->token_file);
+	if (!addr->is_unix)
+		log_warn("the token travels in clear over TCP: use a unix socket, "
+			 "or a network only trusted hosts can reach");
+	return 0;
+}
+
 static void log_totals(const struct probe *p, const struct engine *en)
 {
 	const struct engine_stats *s = &en->stats;
 
 	log_info("totals: %" PRIu64 " sessions, %" PRIu64 " events, %" PRIu64
-		 " unknown messages, %" PRIu64 " protocol errors, %" PRIu64 " duplicates",
+		 " unknown messages, %" PRIu64 " protocol errors, %" PRIu64 " duplicates, %"
+		 PRIu64 " refused for authentication, %" PRIu64 " over the connection limit",
 		 p->totals.sessions, p->totals.events, p->totals.unknown_messages,
-		 p->totals.protocol_errors, p->totals.duplicates);
+		 p->totals.protocol_errors, p->totals.duplicates, p->totals.auth_failures,
+		 p->refused_conns);
 	log_info("alerts: %" PRIu64 " written, %" PRIu64 " suppressed by the rate limit; "
 		 "kills: %" PRIu64 " sent, %" PRIu64 " done, %" PRIu64 " failed, %" PRIu64
 		 " timed out, %" PRIu64 " disarmed, %" PRIu64 " disabled",
@@ -355,11 +458,13 @@ static int cmd_run(void)
 	}
 	r = probe_new(&loop, &addr, out, en, &p);
 	if (r == 0) {
-		r = probe_start(p);
-		if (r < 0) {
+		r = setup_access(&cfg, &addr, p);
+		if (r < 0)
+			status = r == -EINVAL ? EXIT_USAGE : EXIT_FAILURE;
+		else if ((r = probe_start(p)) < 0)
 			status = EXIT_FAILURE;
+		if (r < 0)
 			probe_stop(p);
-		}
 		uv_run(&loop, UV_RUN_DEFAULT);
 		log_totals(p, en);
 		p = probe_free(p);

@@ -23,6 +23,8 @@ enum key_type {
 	K_DURATION,
 	K_FORMAT,
 	K_ADDR,        /* a string that must parse as a listen address */
+	K_OPTSTR,      /* a string; empty: unset (NULL) */
+	K_MODE,        /* permission bits in octal, at most 0777 */
 };
 
 struct key {
@@ -38,6 +40,9 @@ static const struct key keys[] = {
 	KEY(RSC "enabled", K_BOOL, enabled),
 	KEY(RSC "ebpfless.enabled", K_BOOL, ebpfless_enabled),
 	KEY(RSC "ebpfless.socket", K_ADDR, listen),
+	KEY(RSC "ebpfless.socket_mode", K_MODE, socket_mode),
+	KEY(RSC "ebpfless.socket_group", K_OPTSTR, socket_group),
+	KEY(RSC "ebpfless.token_file", K_OPTSTR, token_file),
 	KEY(RSC "policies.dir", K_LIST, policies),
 	KEY(RSC "enforcement.enabled", K_BOOL, enforcement),
 	KEY(RSC "enforcement.disarmer.executable.max_allowed", K_UINT, disarm_max),
@@ -51,6 +56,23 @@ static const struct key keys[] = {
 	KEY("output.path", K_STR, output),
 	KEY("output.format", K_FORMAT, format),
 };
+
+int probe_config_parse_mode(const char *s, uint64_t *ret)
+{
+	uint64_t v = 0;
+
+	if (!*s || strlen(s) > 4)
+		return -EINVAL;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '7')
+			return -EINVAL;
+		v = v * 8 + (uint64_t)(*p - '0');
+	}
+	if (v > 0777)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
 
 int probe_config_set(char **field, const char *value)
 {
@@ -112,6 +134,7 @@ int probe_config_init(struct probe_config *c)
 	c->kill_timeout_ns = 2 * NSEC_PER_SEC;
 	c->alert_rate = 10;
 	c->alert_burst = 50;
+	c->socket_mode = PROBE_SOCKET_MODE_DEFAULT;
 	c->format = OUTPUT_JSON;
 	c->alerts_format = OUTPUT_JSON;
 	if (probe_config_set(&c->listen, SENTRACE_DEFAULT_PROBE_ADDR) < 0 ||
@@ -130,7 +153,10 @@ void probe_config_fini(struct probe_config *c)
 	free(c->listen);
 	free(c->output);
 	free(c->syslog_facility);
+	free(c->token_file);
+	free(c->socket_group);
 	c->listen = c->output = c->syslog_facility = NULL;
+	c->token_file = c->socket_group = NULL;
 	probe_strlist_clear(&c->policies);
 	probe_strlist_clear(&c->alerts);
 }
@@ -169,6 +195,17 @@ static int set_scalar(struct probe_config *c, const struct key *k, const char *v
 		if (!*v)
 			return *why = "must not be empty", -EINVAL;
 		return probe_config_set(f, v);
+	case K_OPTSTR:
+		if (!*v) {
+			free(*(char **)f);
+			*(char **)f = NULL;
+			return 0;
+		}
+		return probe_config_set(f, v);
+	case K_MODE:
+		if (probe_config_parse_mode(v, f) < 0)
+			return *why = "must be permission bits in octal (0660)", -EINVAL;
+		return 0;
 	case K_UINT:
 		if (parse_u64(v, UINT32_MAX, f) < 0)
 			return *why = "must be a non-negative integer", -EINVAL;
@@ -434,7 +471,12 @@ static void print_value(const struct probe_config *c, const struct key *k, FILE 
 		break;
 	case K_STR:
 	case K_ADDR:
-		print_quoted(f, *(char *const *)v);
+	case K_OPTSTR:
+		/* An unset K_OPTSTR prints as "", which reads back as unset. */
+		print_quoted(f, *(char *const *)v ? *(char *const *)v : "");
+		break;
+	case K_MODE:
+		fprintf(f, "\"%04" PRIo64 "\"", *(const uint64_t *)v);
 		break;
 	case K_LIST: {
 		const struct probe_strlist *l = v;

@@ -16,6 +16,9 @@
 
 #include "output.h"
 
+/* Permissions of a unix listen socket when none are configured. */
+#define PROBE_SOCKET_MODE_DEFAULT 0660
+
 /* A list of strings (policy paths, alert outputs). */
 struct probe_strlist {
 	char **v;
@@ -26,6 +29,9 @@ struct probe_config {
 	bool enabled;                /* runtime_security_config.enabled */
 	bool ebpfless_enabled;
 	char *listen;                /* never NULL after probe_config_init */
+	char *token_file;            /* shared secret HELLO must carry; NULL: none */
+	uint64_t socket_mode;        /* permissions of a unix listen socket */
+	char *socket_group;          /* its group (name or gid); NULL: ours */
 	struct probe_strlist policies;
 	bool enforcement;
 	uint64_t disarm_max;
@@ -43,6 +49,8 @@ struct probe_config {
 int probe_config_init(struct probe_config *c);
 void probe_config_fini(struct probe_config *c);
 int probe_config_set(char **field, const char *value);
+/* "0660", "660", "0600": octal permission bits, at most 0777. */
+int probe_config_parse_mode(const char *s, uint64_t *ret);
 void probe_strlist_clear(struct probe_strlist *l);
 int probe_strlist_add(struct probe_strlist *l, const char *s);
 

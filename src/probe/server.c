@@ -10,6 +10,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include "sentrace/wire.h"
 #include "frame.h"
 #include "log.h"
+#include "probe-config.h"
 #include "server.h"
 
 struct conn {
@@ -78,7 +80,27 @@ int probe_new(uv_loop_t *loop, const struct net_addr *addr, struct output *out,
 	p->env.totals = &p->totals;
 	p->env.tracers = &p->tracers;
 	p->env.engine = engine;
+	p->socket_mode = PROBE_SOCKET_MODE_DEFAULT;
+	p->socket_gid = (gid_t)-1;
 	*ret_probe = p;
+	return 0;
+}
+
+int probe_set_token(struct probe *p, const char *token)
+{
+	size_t len = token ? strlen(token) : 0;
+
+	if (!token) {
+		explicit_bzero(p->token, sizeof(p->token));
+		p->env.token = NULL;
+		p->env.token_len = 0;
+		return 0;
+	}
+	if (len == 0 || len > SESSION_TOKEN_MAX)
+		return -EINVAL;
+	memcpy(p->token, token, len + 1);
+	p->env.token = p->token;
+	p->env.token_len = len;
 	return 0;
 }
 
@@ -97,6 +119,7 @@ struct probe *probe_free(struct probe *p)
 		return NULL;
 	assert(!p->conns && !p->listener_open && !p->signals_open && !p->timer_open);
 	tracer_registry_fini(&p->tracers);
+	explicit_bzero(p->token, sizeof(p->token));
 	free(p);
 	return NULL;
 }
@@ -334,8 +357,8 @@ static void conn_peer_name(struct conn *c)
 	if (c->p->addr.is_unix) {
 		if (uv_fileno(&c->h.handle, &fd) == 0 &&
 		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
-			snprintf(c->peer, sizeof(c->peer), "unix peer pid %d",
-				 (int)cred.pid);
+			snprintf(c->peer, sizeof(c->peer), "unix peer pid %d uid %u",
+				 (int)cred.pid, (unsigned)cred.uid);
 		else
 			snprintf(c->peer, sizeof(c->peer), "unix peer");
 		return;
@@ -449,6 +472,51 @@ static int unix_remove_stale(const char *path)
 	return 0;
 }
 
+/*
+ * Gives the socket we just bound its group, then its mode. The path is
+ * opened with O_PATH | O_NOFOLLOW and checked to be our socket, so that a
+ * file swapped in meanwhile is never changed.
+ */
+static int unix_set_perms(struct probe *p)
+{
+	char fdpath[64];
+	struct stat st;
+	int fd, r = 0;
+
+	fd = open(p->addr.path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISSOCK(st.st_mode) || st.st_ino != p->unix_ino) {
+		r = -EEXIST;
+		goto out;
+	}
+	if (p->socket_gid != (gid_t)-1 &&
+	    fchownat(fd, "", (uid_t)-1, p->socket_gid, AT_EMPTY_PATH) < 0) {
+		r = -errno;
+		log_err("%s: setting group %u: %s", p->addr.path,
+			(unsigned)p->socket_gid, strerror(-r));
+		goto out;
+	}
+	/* fchmod() refuses O_PATH descriptors; their /proc link does not. */
+	snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+	if (chmod(fdpath, p->socket_mode) < 0) {
+		r = -errno;
+		log_err("%s: setting mode %04o: %s", p->addr.path,
+			(unsigned)p->socket_mode, strerror(-r));
+		goto out;
+	}
+	log_info("%s: mode %04o, uid %u, gid %u", p->addr.path,
+		 (unsigned)p->socket_mode, (unsigned)st.st_uid,
+		 (unsigned)(p->socket_gid != (gid_t)-1 ? p->socket_gid : st.st_gid));
+out:
+	close(fd);
+	return r;
+}
+
 static int probe_listen(struct probe *p)
 {
 	struct sockaddr_storage ss;
@@ -456,6 +524,7 @@ static int probe_listen(struct probe *p)
 	int len = sizeof(ss), r;
 	struct stat st;
 	struct net_addr bound;
+	mode_t old_mask;
 
 	if (p->addr.is_unix) {
 		r = uv_pipe_init(p->loop, &p->listener.pipe, 0);
@@ -466,12 +535,22 @@ static int probe_listen(struct probe *p)
 		r = unix_remove_stale(p->addr.path);
 		if (r < 0)
 			return r;
+		/*
+		 * Born 0600 (a process-wide umask: we have no other thread
+		 * creating files yet), so nobody else can connect before
+		 * unix_set_perms() has set the group and the mode.
+		 */
+		old_mask = umask(0177);
 		r = uv_pipe_bind(&p->listener.pipe, p->addr.path);
+		umask(old_mask);
 		if (r < 0)
 			return r;
 		p->unix_bound = true;
 		if (lstat(p->addr.path, &st) == 0)
 			p->unix_ino = st.st_ino;
+		r = unix_set_perms(p);
+		if (r < 0)
+			return r;
 		bound = p->addr;
 	} else {
 		r = uv_tcp_init(p->loop, &p->listener.tcp);

@@ -36,6 +36,8 @@ struct probe {
 	} listener;
 	bool listener_open;         /* initialized and not yet closed */
 	bool unix_bound;            /* we created addr.path */
+	uint32_t socket_mode;       /* permissions of addr.path */
+	gid_t socket_gid;           /* its group; (gid_t)-1: ours */
 	ino_t unix_ino;             /* its inode, to remove only our own */
 	uv_signal_t sig_term, sig_int, sig_hup;
 	bool signals_open;
@@ -46,6 +48,7 @@ struct probe {
 	struct probe_totals totals;
 	struct tracer_registry tracers;
 	struct session_env env;
+	char token[SESSION_TOKEN_MAX + 1]; /* see probe_set_token() */
 	struct conn *conns;
 	size_t nconns;
 	uint64_t refused_conns;     /* closed at once: too many connections */
@@ -55,6 +58,11 @@ struct probe {
 /* out (the event log) and engine may be NULL; both are borrowed. */
 int probe_new(uv_loop_t *loop, const struct net_addr *addr, struct output *out,
 	      struct engine *engine, struct probe **ret_probe);
+/*
+ * Requires every HELLO to carry this token (1 to SESSION_TOKEN_MAX bytes,
+ * copied); NULL: no token is required.
+ */
+int probe_set_token(struct probe *p, const char *token);
 /*
  * Binds, listens and installs the signal handlers. On failure the caller
  * still runs probe_stop() and the loop to close what was opened.

@@ -204,6 +204,36 @@ static void queue_hello_ack(msgpack_sbuffer *reply, uint64_t id, const char *err
 	frame_end(reply, start);
 }
 
+bool session_token_equal(const char *want, size_t want_len, const char *got,
+			 size_t got_len)
+{
+	/* volatile: the compiler must not stop at the first difference. */
+	volatile unsigned char diff = 0;
+
+	if (want_len > SESSION_TOKEN_MAX)
+		return false;
+	diff |= (unsigned char)(want_len != got_len);
+	for (size_t i = 0; i < SESSION_TOKEN_MAX; i++) {
+		unsigned char a = i < want_len ? (unsigned char)want[i] : 0;
+		unsigned char b = i < got_len ? (unsigned char)got[i] : 0;
+
+		diff |= a ^ b;
+	}
+	return diff == 0;
+}
+
+/* Refuses a HELLO: an ACK with the error, counted, logged; then close. */
+static int session_refuse(struct session *s, const char *err, const char *detail,
+			  msgpack_sbuffer *reply)
+{
+	log_warn("%s: refusing tracer: %s%s%s", s->peer, err, detail ? ": " : "",
+		 detail ? detail : "");
+	snprintf(s->error, sizeof(s->error), "%s", err);
+	s->state = SESSION_REFUSED;
+	queue_hello_ack(reply, 0, err);
+	return SESSION_CLOSE;
+}
+
 static int session_hello(struct session *s, const msgpack_object *root, int type,
 			 msgpack_sbuffer *reply)
 {
@@ -224,12 +254,20 @@ static int session_hello(struct session *s, const msgpack_object *root, int type
 		snprintf(err, sizeof(err),
 			 "unsupported protocol version %" PRIu32 " (probe speaks %d)",
 			 h.version, WIRE_PROTOCOL_VERSION);
-		log_warn("%s: refusing tracer: %s", s->peer, err);
-		snprintf(s->error, sizeof(s->error), "%s", err);
 		s->totals->protocol_errors++;
-		s->state = SESSION_REFUSED;
-		queue_hello_ack(reply, 0, err);
-		return SESSION_CLOSE;
+		return session_refuse(s, err, NULL, reply);
+	}
+	if (s->env->token) {
+		/* Compare first, so that the time taken is the same either way. */
+		bool ok = session_token_equal(s->env->token, s->env->token_len,
+					      h.token.ptr, h.token.len);
+
+		if (!ok) {
+			s->totals->auth_failures++;
+			return session_refuse(s, "authentication failed",
+					      h.token.len ? "wrong token" : "no token",
+					      reply);
+		}
 	}
 
 	s->hostname = wire_strdup(h.hostname);

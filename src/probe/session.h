@@ -30,6 +30,7 @@ struct probe_totals {
 	uint64_t unknown_messages;
 	uint64_t protocol_errors;   /* connections closed for a protocol error */
 	uint64_t duplicates;        /* re-sent events dropped */
+	uint64_t auth_failures;     /* HELLOs refused for a missing or wrong token */
 };
 
 /* What every session shares; borrowed, outlives the sessions. */
@@ -38,7 +39,19 @@ struct session_env {
 	struct probe_totals *totals;
 	struct tracer_registry *tracers;
 	struct engine *engine;      /* NULL: no detection */
+	const char *token;          /* the secret HELLO must carry; NULL: none */
+	size_t token_len;
 };
+
+/* Longest token compared; a longer one never matches. */
+#define SESSION_TOKEN_MAX 256
+
+/*
+ * Whether got equals want (want_len bytes, at most SESSION_TOKEN_MAX), in
+ * a time that depends on neither's content nor on got's length.
+ */
+bool session_token_equal(const char *want, size_t want_len, const char *got,
+			 size_t got_len);
 
 enum session_state {
 	SESSION_NEW,       /* waiting for HELLO */

@@ -1102,6 +1102,9 @@ START_TEST(test_config_env)
 	ck_assert_ptr_nonnull(strstr(text, "runtime_security_config:\n  enabled: false\n"
 				     "  ebpfless:\n    enabled: true\n"
 				     "    socket: \"unix:/run/s.sock\"\n"
+				     "    socket_mode: \"0660\"\n"
+				     "    socket_group: \"\"\n"
+				     "    token_file: \"\"\n"
 				     "  policies:\n    dir: [\"/a\", \"/b\"]\n"));
 	ck_assert_ptr_nonnull(strstr(text, "        max_allowed: 9\n        period: 60s\n"
 				     "    kill_timeout: 500ms\nalerts:\n"

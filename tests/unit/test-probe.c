@@ -24,6 +24,7 @@
 #include "proctable.h"
 #include "session.h"
 #include "textfmt.h"
+#include "util.h"
 
 /* ---- JSON writer ---- */
 
@@ -576,6 +577,119 @@ START_TEST(test_session_rejects)
 }
 END_TEST
 
+/* ---- the shared token ---- */
+
+static const struct {
+	const char *want, *got;
+	bool equal;
+} token_cases[] = {
+	{ "secret", "secret", true },
+	{ "secret", "secreT", false },
+	{ "secret", "secre", false },
+	{ "secret", "secrets", false },
+	{ "secret", "", false },
+	{ "s", "s", true },
+};
+
+START_TEST(test_token_equal)
+{
+	const char *want = token_cases[_i].want, *got = token_cases[_i].got;
+	char longer[SESSION_TOKEN_MAX + 2];
+
+	ck_assert_int_eq(session_token_equal(want, strlen(want), got, strlen(got)),
+			 token_cases[_i].equal);
+	/* A token longer than the limit matches nothing, not even itself. */
+	memset(longer, 'a', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	ck_assert(!session_token_equal(longer, strlen(longer), longer, strlen(longer)));
+	ck_assert(session_token_equal(longer, SESSION_TOKEN_MAX, longer, SESSION_TOKEN_MAX));
+	ck_assert(!session_token_equal(longer, SESSION_TOKEN_MAX, longer,
+				       SESSION_TOKEN_MAX + 1));
+}
+END_TEST
+
+static void pack_hello_token(msgpack_packer *pk, const char *token)
+{
+	struct wire_hello h = {
+		.version = WIRE_PROTOCOL_VERSION, .tracer_version = wire_str_c("0.1.0"),
+		.mode = wire_str_c("wrapped"), .hostname = wire_str_c("box"),
+		.container_id = wire_str_c(""), .tracer_pid = 99,
+		.token = wire_str_c(token), .argc = 1, .argv = { wire_str_c("sh") },
+	};
+
+	wire_pack_hello(pk, &h);
+}
+
+static const struct {
+	const char *token;          /* NULL: the HELLO carries none */
+	bool accepted;
+} hello_cases[] = {
+	{ "s3cret", true },
+	{ "s3creT", false },
+	{ "s3cret-and-more", false },
+	{ NULL, false },
+};
+
+START_TEST(test_session_token)
+{
+	const char *tok = hello_cases[_i].token;
+	struct fixture fx;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	char *out;
+	int r;
+
+	fx_init(&fx, OUTPUT_JSON);
+	fx.env.token = "s3cret";
+	fx.env.token_len = 6;
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	if (tok)
+		pack_hello_token(&pk, tok);
+	else
+		pack_hello(&pk, WIRE_PROTOCOL_VERSION);
+	r = fx_send(&fx, &sb);
+	if (hello_cases[_i].accepted) {
+		ck_assert_int_eq(r, 0);
+		check_ack(&fx, 1, false);
+		ck_assert_uint_eq(fx.totals.auth_failures, 0);
+	} else {
+		const msgpack_object *root;
+		struct wire_hello_ack ack;
+		msgpack_unpacked up;
+		int type;
+
+		ck_assert_int_eq(r, SESSION_CLOSE);
+		msgpack_unpacked_init(&up);
+		ck_assert_int_eq(wire_decode(fx.reply.data + WIRE_FRAME_HEADER,
+					     fx.reply.size - WIRE_FRAME_HEADER, &up,
+					     &root, &type), 0);
+		ck_assert_int_eq(wire_unpack_hello_ack(root, &ack), 0);
+		ck_assert(wire_str_eq(ack.error, "authentication failed"));
+		ck_assert_uint_eq(ack.session, 0);
+		msgpack_unpacked_destroy(&up);
+		msgpack_sbuffer_clear(&fx.reply);
+		ck_assert_uint_eq(fx.totals.auth_failures, 1);
+		ck_assert_uint_eq(fx.totals.sessions, 0);
+		ck_assert_str_eq(fx.s->error, "authentication failed");
+	}
+	/* Whatever follows a refused HELLO is never looked at. */
+	pack_events(&pk);
+	ck_assert_int_eq(fx_send(&fx, &sb), 0);
+	ck_assert_uint_eq(fx.s->events, hello_cases[_i].accepted ? 4 : 0);
+	ck_assert_uint_eq(fx.reply.size, 0);
+	session_end(fx.s, "eof");
+	out = fx_output(&fx);
+	if (hello_cases[_i].accepted)
+		ck_assert_ptr_nonnull(strstr(out, "\"type\":\"event\""));
+	else
+		ck_assert_str_eq(out, "");
+	free(out);
+	msgpack_sbuffer_destroy(&sb);
+	fx_fini(&fx);
+}
+END_TEST
+
 /* ---- configuration ---- */
 
 static char *write_tmp(const char *text)
@@ -643,6 +757,95 @@ START_TEST(test_config)
 }
 END_TEST
 
+static const char *fake_env[][2] = {
+	{ "SENTRACE_RUNTIME_SECURITY_CONFIG_EBPFLESS_TOKEN_FILE", "/etc/env.token" },
+	{ "DD_RUNTIME_SECURITY_CONFIG_EBPFLESS_SOCKET_MODE", "0600" },
+};
+
+static char *fake_getenv(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(fake_env); i++)
+		if (strcmp(name, fake_env[i][0]) == 0)
+			return (char *)fake_env[i][1];
+	return NULL;
+}
+
+START_TEST(test_config_access)
+{
+	static const struct {
+		const char *text;
+		int ret;
+		uint64_t mode;
+	} modes[] = {
+		{ "0660", 0, 0660 }, { "600", 0, 0600 }, { "0", 0, 0 }, { "0777", 0, 0777 },
+		{ "1777", -EINVAL, 0 }, { "0668", -EINVAL, 0 }, { "", -EINVAL, 0 },
+		{ "-660", -EINVAL, 0 }, { "00660", -EINVAL, 0 }, { "rw", -EINVAL, 0 },
+	};
+	struct probe_config c;
+	char err[256], *path;
+	uint64_t mode;
+	FILE *f;
+	char *text = NULL;
+	size_t len = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(modes); i++) {
+		mode = 12345;
+		ck_assert_int_eq(probe_config_parse_mode(modes[i].text, &mode), modes[i].ret);
+		ck_assert_uint_eq(mode, modes[i].ret == 0 ? modes[i].mode : 12345);
+	}
+
+	ck_assert_int_eq(probe_config_init(&c), 0);
+	ck_assert_ptr_null(c.token_file);
+	ck_assert_ptr_null(c.socket_group);
+	ck_assert_uint_eq(c.socket_mode, PROBE_SOCKET_MODE_DEFAULT);
+	path = write_tmp("runtime_security_config:\n"
+			 "  ebpfless:\n"
+			 "    socket: unix:/run/sentrace.sock\n"
+			 "    socket_mode: 0640\n"
+			 "    socket_group: sentrace\n"
+			 "    token_file: /etc/sentrace/token\n");
+	ck_assert_int_eq(probe_config_load(&c, path, err, sizeof(err)), 0);
+	ck_assert_uint_eq(c.socket_mode, 0640);
+	ck_assert_str_eq(c.socket_group, "sentrace");
+	ck_assert_str_eq(c.token_file, "/etc/sentrace/token");
+	unlink(path);
+	free(path);
+
+	/* The printed configuration reads back the same. */
+	f = open_memstream(&text, &len);
+	ck_assert_ptr_nonnull(f);
+	probe_config_print(&c, f);
+	fclose(f);
+	ck_assert_ptr_nonnull(strstr(text, "    socket_mode: \"0640\"\n"
+					   "    socket_group: \"sentrace\"\n"
+					   "    token_file: \"/etc/sentrace/token\"\n"));
+	free(text);
+
+	ck_assert_int_eq(probe_config_env(&c, fake_getenv, err, sizeof(err)), 0);
+	ck_assert_str_eq(c.token_file, "/etc/env.token");
+	ck_assert_uint_eq(c.socket_mode, 0600);
+
+	/* The empty string unsets the token file. */
+	path = write_tmp("runtime_security_config:\n"
+			 "  ebpfless:\n"
+			 "    token_file: \"\"\n");
+	ck_assert_int_eq(probe_config_load(&c, path, err, sizeof(err)), 0);
+	ck_assert_ptr_null(c.token_file);
+	unlink(path);
+	free(path);
+
+	path = write_tmp("runtime_security_config:\n"
+			 "  ebpfless:\n"
+			 "    socket_mode: 0999\n");
+	ck_assert_int_eq(probe_config_load(&c, path, err, sizeof(err)), -EINVAL);
+	ck_assert_msg(strstr(err, ":3: 'runtime_security_config.ebpfless.socket_mode' "
+			     "must be permission bits in octal") != NULL, "got '%s'", err);
+	unlink(path);
+	free(path);
+	probe_config_fini(&c);
+}
+END_TEST
+
 static Suite *probe_suite(void)
 {
 	Suite *s = suite_create("probe");
@@ -678,8 +881,13 @@ static Suite *probe_suite(void)
 	tc = tcase_create("session_rejects");
 	tcase_add_test(tc, test_session_rejects);
 	suite_add_tcase(s, tc);
+	tc = tcase_create("session_token");
+	tcase_add_loop_test(tc, test_token_equal, 0, (int)ARRAY_SIZE(token_cases));
+	tcase_add_loop_test(tc, test_session_token, 0, (int)ARRAY_SIZE(hello_cases));
+	suite_add_tcase(s, tc);
 	tc = tcase_create("config");
 	tcase_add_test(tc, test_config);
+	tcase_add_test(tc, test_config_access);
 	suite_add_tcase(s, tc);
 	return s;
 }
