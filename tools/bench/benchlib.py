@@ -169,6 +169,12 @@ class Probe:
                 self.addr = m.group(1)
             return self.addr
         wait_for(listening, 20, 'the probe to listen')
+        log_text = open(self.log_path).read()
+        m = re.search(r'(\d+) rules? loaded', log_text)
+        self.rules = int(m.group(1)) if m else 0
+        if '--no-policy' not in extra and not self.rules:
+            self.stop()
+            raise RuntimeError('the probe loaded no rule: ' + log_text[-500:])
 
     def stop(self):
         self.procs.stop(self.p, signal.SIGTERM)

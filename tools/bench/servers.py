@@ -103,7 +103,8 @@ class Postgres:
             if p.poll() is not None:
                 raise RuntimeError('postgres exited with %s' % p.returncode)
             return subprocess.run([self.bin('pg_isready'), '-q', '-h', '127.0.0.1',
-                                   '-p', str(self.port)]).returncode == 0
+                                   '-p', str(self.port), '-U', 'bench',
+                                   '-d', 'postgres']).returncode == 0
         wait_for(ready, timeout, 'postgres to accept connections', 0.1)
 
     def main_pid(self):

@@ -69,7 +69,11 @@ class Untraced:
     def start(self, server):
         p = self.ctx.procs.start(server.as_user(server.server_argv()),
                                  stdout=subprocess.DEVNULL, stderr=self.ctx.server_log(server))
-        server.wait_ready(p)
+        try:
+            server.wait_ready(p)
+        except Exception:
+            server.stop(p)
+            raise
         return Running(server, p, [p.pid])
 
 
@@ -100,6 +104,7 @@ class Wrapped:
         try:
             server.wait_ready(p)
         except Exception:
+            server.stop(p)
             probe.stop()
             raise
         return Running(server, p, [p.pid, probe.pid], [probe.stop], probe, p.pid)
@@ -121,8 +126,13 @@ class Attached:
                       extra=ctx.probe_flags)
         p = ctx.procs.start(server.as_user(server.server_argv()),
                             stdout=subprocess.DEVNULL, stderr=ctx.server_log(server))
-        server.wait_ready(p)
-        main = server.main_pid()
+        try:
+            server.wait_ready(p)
+            main = server.main_pid()
+        except Exception:
+            server.stop(p)
+            probe.stop()
+            raise
         t = ctx.procs.start([ctx.sentrace_exe, 'trace', '--probe-addr', probe.addr]
                             + self.tracer_flags() + ['--pid', str(main)],
                             stdout=subprocess.DEVNULL, stderr=ctx.server_log(server))
@@ -133,7 +143,13 @@ class Attached:
             pids = tree([main])
             return pids and all(tracer_pids(q) and all(x == t.pid for x in tracer_pids(q))
                                 for q in pids)
-        wait_for(attached, 30, 'sentrace to attach to every thread')
+        try:
+            wait_for(attached, 30, 'sentrace to attach to every thread')
+        except Exception:
+            ctx.procs.stop(t, signal.SIGKILL)
+            server.stop(p)
+            probe.stop()
+            raise
 
         def stop_tracer():
             ctx.procs.stop(t, signal.SIGTERM)
@@ -164,7 +180,11 @@ class Strace:
             argv += ['-u', server.run_as[0]]
         p = ctx.procs.start(argv + ['--'] + server.server_argv(),
                             stdout=subprocess.DEVNULL, stderr=ctx.server_log(server))
-        server.wait_ready(p)
+        try:
+            server.wait_ready(p)
+        except Exception:
+            server.stop(p)
+            raise
 
         def rm():
             try:
