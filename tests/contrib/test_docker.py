@@ -107,6 +107,10 @@ def runtime_library_packages(binary):
         else:
             fail('no Debian package holds %s' % m.group(1))
     pkgs.discard('libc6')
+    # A sanitizer build (tools/test --sanitize) links the sanitizer
+    # runtimes and the C++ runtime they need: not what the image ships.
+    for sanitizer_runtime in ('libasan8', 'libubsan1', 'libstdc++6', 'libgcc-s1'):
+        pkgs.discard(sanitizer_runtime)
     return pkgs
 
 
