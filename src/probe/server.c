@@ -252,9 +252,12 @@ static void conn_process(struct conn *c)
 			break;
 		}
 		r = session_handle_frame(c->sess, payload, plen, &reply);
-		/* Before a close, so that the tracer learns what was done. */
-		if (r != 0)
+		/* Before a close, so that the tracer learns what was done;
+		 * written out first, so that nothing is acknowledged unwritten. */
+		if (r != 0) {
+			probe_flush(c->p);
 			session_flush(c->sess, &reply);
+		}
 		if (reply.size > 0)
 			conn_send(c, &reply);
 		if (r == SESSION_CLOSE) {
@@ -266,6 +269,12 @@ static void conn_process(struct conn *c)
 			break;
 		}
 	}
+	/*
+	 * The ACK goes out only after the lines it covers were written: a
+	 * probe killed in between would otherwise lose events that the
+	 * tracer has already let go.
+	 */
+	probe_flush(c->p);
 	session_flush(c->sess, &reply);
 	if (reply.size > 0)
 		conn_send(c, &reply);
