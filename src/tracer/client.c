@@ -489,8 +489,10 @@ static void handle_frame(struct client *c, const char *payload, uint32_t len)
 			goto out;
 		}
 		if (ack.error.len > 0) {
-			log_err("the probe at %s refused this tracer: %.*s",
-				c->addr_str, (int)ack.error.len, ack.error.ptr);
+			log_err("the probe at %s refused this tracer: %.*s%s",
+				c->addr_str, (int)ack.error.len, ack.error.ptr,
+				c->hello.token.len ? "" :
+				" (no token was sent: see --token-file)");
 			c->fatal = true;
 			goto out;
 		}
