@@ -611,6 +611,10 @@ static void json_process(struct engine *en, const struct proc_entry *e, int64_t 
 			json_kv_str(j, "cwd", e->cwd);
 		if (e->tty)
 			json_kv_str(j, "tty", e->tty);
+		if (e->user)
+			json_kv_str(j, "user", e->user);
+		if (e->group)
+			json_kv_str(j, "group", e->group);
 	}
 	json_key(j, "ancestors");
 	json_array_begin(j);
@@ -738,7 +742,8 @@ static void render_json(struct engine *en, struct alert *al)
 	json_process(en, al->proc, al->pid);
 	json_key(j, "container");
 	json_object_begin(j);
-	json_kv_str(j, "id", en->fc.container_id);
+	json_kv_str(j, "id", al->proc && al->proc->container_id ?
+		    al->proc->container_id : en->fc.container_id);
 	json_object_end(j);
 	json_kv_uint(j, "suppressed", al->suppressed);
 	if (al->src->session_json) {

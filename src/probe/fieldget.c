@@ -154,7 +154,8 @@ static int proc_scalar(struct field_ctx *c, const struct proc_entry *e,
 		i = e ? e->pid : c->pid;
 		break;
 	case A_CONTAINER:
-		s = c->container_id;
+		/* The process's own (its cgroup), else the tracer's. */
+		s = e && e->container_id ? e->container_id : c->container_id;
 		break;
 	default:
 		if (!e)
@@ -166,6 +167,8 @@ static int proc_scalar(struct field_ctx *c, const struct proc_entry *e,
 	case A_COMM: s = e->comm[0] ? e->comm : NULL; break;
 	case A_CWD: s = e->cwd; break;
 	case A_TTY: s = e->tty; break;
+	case A_USER: s = e->user; break;
+	case A_GROUP: s = e->group; break;
 	case A_PPID: i = e->ppid > 0 ? e->ppid : -1; break;
 	case A_UID: i = e->uid; break;
 	case A_GID: i = e->gid; break;

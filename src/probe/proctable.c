@@ -76,6 +76,9 @@ static void entry_free_strings(struct proc_table *t, struct proc_entry *e)
 	str_free(t, e, &e->file);
 	str_free(t, e, &e->cwd);
 	str_free(t, e, &e->tty);
+	str_free(t, e, &e->user);
+	str_free(t, e, &e->group);
+	str_free(t, e, &e->container_id);
 	strv_clear(t, e, &e->argv, &e->argc, &e->argv_truncated);
 	strv_clear(t, e, &e->envp, &e->envc, &e->envp_truncated);
 	t->bytes -= e->bytes;
@@ -364,6 +367,16 @@ int proc_entry_set_cwd(struct proc_table *t, struct proc_entry *e,
 	return str_set(t, e, &e->cwd, cwd, len, PROC_FILE_MAX);
 }
 
+int proc_entry_set_name(struct proc_table *t, struct proc_entry *e, char **field,
+			const char *s, size_t len)
+{
+	if (!s) {
+		str_free(t, e, field);
+		return 0;
+	}
+	return str_set(t, e, field, s, len, 256);
+}
+
 int proc_entry_set_tty(struct proc_table *t, struct proc_entry *e,
 		       const char *tty, size_t len)
 {
@@ -468,6 +481,12 @@ int proc_entry_copy_image(struct proc_table *t, struct proc_entry *dst,
 		r = str_copy(t, dst, &dst->cwd, src->cwd, PROC_FILE_MAX);
 	if (r == 0)
 		r = str_copy(t, dst, &dst->tty, src->tty, 256);
+	if (r == 0)
+		r = str_copy(t, dst, &dst->user, src->user, 256);
+	if (r == 0)
+		r = str_copy(t, dst, &dst->group, src->group, 256);
+	if (r == 0)
+		r = str_copy(t, dst, &dst->container_id, src->container_id, 256);
 	for (uint32_t i = 0; r == 0 && i < src->argc; i++)
 		r = proc_entry_add_arg(t, dst, src->argv[i], strlen(src->argv[i]));
 	for (uint32_t i = 0; r == 0 && i < src->envc; i++)

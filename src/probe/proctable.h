@@ -37,6 +37,8 @@ struct proc_entry {
 	bool envp_truncated;
 	char *cwd;                 /* NULL when unknown */
 	char *tty;                 /* NULL when unknown, "" when none */
+	char *user, *group;        /* names of uid and gid; NULL when unknown */
+	char *container_id;        /* the process's own; NULL: the session's */
 	char comm[PROC_COMM_MAX];  /* "" when unknown */
 	int64_t uid, euid, gid, egid; /* -1 when unknown */
 	int64_t suid, fsuid, sgid, fsgid; /* -1 when unknown */
@@ -93,6 +95,9 @@ int proc_entry_set_file(struct proc_table *t, struct proc_entry *e,
 			const char *file, size_t len);
 int proc_entry_set_cwd(struct proc_table *t, struct proc_entry *e,
 		       const char *cwd, size_t len);
+/* Sets (or with s NULL forgets) user, group or container_id. */
+int proc_entry_set_name(struct proc_table *t, struct proc_entry *e, char **field,
+			const char *s, size_t len);
 int proc_entry_set_tty(struct proc_table *t, struct proc_entry *e,
 		       const char *tty, size_t len);
 void proc_entry_set_comm(struct proc_entry *e, const char *comm, size_t len);

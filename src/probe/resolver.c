@@ -76,6 +76,17 @@ static void set_image(struct proc_table *t, struct proc_entry *e,
 		proc_entry_set_cwd(t, e, s.ptr, s.len);
 	if (wire_map_str(m, "tty", &s))
 		proc_entry_set_tty(t, e, s.ptr, s.len);
+	/* Names go with the ids they were read with. */
+	if (wire_map_str(m, "user", &s))
+		proc_entry_set_name(t, e, &e->user, s.ptr, s.len);
+	else
+		proc_entry_set_name(t, e, &e->user, NULL, 0);
+	if (wire_map_str(m, "group", &s))
+		proc_entry_set_name(t, e, &e->group, s.ptr, s.len);
+	else
+		proc_entry_set_name(t, e, &e->group, NULL, 0);
+	if (wire_map_str(m, "container_id", &s))
+		proc_entry_set_name(t, e, &e->container_id, s.ptr, s.len);
 	if (wire_map_i64(m, "ppid", &ppid) && ppid >= 0)
 		proc_entry_set_ppid(t, e, ppid);
 }
@@ -201,12 +212,23 @@ void resolver_apply_event(struct proc_table *t, const msgpack_object *ev,
 	if (!e)
 		return;
 	switch (type) {
-	case RULES_EV_SETUID:
+	case RULES_EV_SETUID: {
+		int64_t before = e->uid;
+
 		apply_setid(e, ev, false);
+		/* The name belonged to the old id; the next exec names it. */
+		if (e->uid != before)
+			proc_entry_set_name(t, e, &e->user, NULL, 0);
 		break;
-	case RULES_EV_SETGID:
+	}
+	case RULES_EV_SETGID: {
+		int64_t before = e->gid;
+
 		apply_setid(e, ev, true);
+		if (e->gid != before)
+			proc_entry_set_name(t, e, &e->group, NULL, 0);
 		break;
+	}
 	case RULES_EV_CAPSET:
 		set_id(ev, "effective", &e->cap_effective);
 		set_id(ev, "permitted", &e->cap_permitted);

@@ -173,6 +173,37 @@ int proc_read_status(pid_t tid, struct proc_status *ret)
 	return 0;
 }
 
+int proc_id_name(pid_t pid, const char *file, int64_t id, char *buf, size_t cap)
+{
+	char path[64], line[1024];
+	int r = -ENOENT;
+	FILE *f;
+
+	if (id < 0)
+		return -ENOENT;
+	snprintf(path, sizeof(path), "/proc/%d/root/etc/%s", (int)pid, file);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	/* name:password:id:… — the first line with this id wins, as in NSS. */
+	while (fgets(line, sizeof(line), f)) {
+		char *c1 = strchr(line, ':'), *c2, *end;
+		long long v;
+
+		if (!c1 || !(c2 = strchr(c1 + 1, ':')))
+			continue;
+		v = strtoll(c2 + 1, &end, 10);
+		if (end == c2 + 1 || *end != ':' || v != id)
+			continue;
+		*c1 = '\0';
+		snprintf(buf, cap, "%s", line);
+		r = (int)strlen(buf);
+		break;
+	}
+	fclose(f);
+	return r;
+}
+
 int proc_tty(pid_t pid, char *buf, size_t cap)
 {
 	char target[SENTRACE_PATH_MAX];

@@ -41,6 +41,13 @@ struct proc_status {
 
 int proc_read_status(pid_t tid, struct proc_status *ret);
 
+/*
+ * The name of a user (file "passwd") or group (file "group") id as the
+ * process sees it: its own root's /etc/passwd or /etc/group, so a
+ * container's names. Returns the length, -ENOENT when there is none.
+ */
+int proc_id_name(pid_t pid, const char *file, int64_t id, char *buf, size_t cap);
+
 /* The controlling terminal, as the basename of /proc/<pid>/fd/0 if a tty. */
 int proc_tty(pid_t pid, char *buf, size_t cap);
 

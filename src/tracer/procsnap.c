@@ -174,6 +174,10 @@ void procsnap_put_image(struct evbuf *e, pid_t pid, const struct proc_status *st
 	ev_i64(e, "euid", st->euid);
 	ev_i64(e, "gid", st->gid);
 	ev_i64(e, "egid", st->egid);
+	if (proc_id_name(pid, "passwd", st->uid, buf, sizeof(buf)) > 0)
+		ev_str(e, "user", buf);
+	if (proc_id_name(pid, "group", st->gid, buf, sizeof(buf)) > 0)
+		ev_str(e, "group", buf);
 	if (proc_readlink(pid, "cwd", buf, sizeof(buf)) >= 0)
 		ev_str(e, "cwd", buf);
 	proc_tty(pid, buf, sizeof(buf));

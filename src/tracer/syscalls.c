@@ -655,6 +655,10 @@ void sc_exec_enrich(struct evbuf *e, pid_t pid)
 		ev_i64(e, "gid", st.gid);
 		ev_i64(e, "egid", st.egid);
 		ev_i64(e, "ppid", st.ppid);
+		if (proc_id_name(pid, "passwd", st.uid, buf, sizeof(buf)) > 0)
+			ev_str(e, "user", buf);
+		if (proc_id_name(pid, "group", st.gid, buf, sizeof(buf)) > 0)
+			ev_str(e, "group", buf);
 	}
 	if (proc_readlink(pid, "cwd", buf, sizeof(buf)) >= 0)
 		ev_str(e, "cwd", buf);

@@ -2,8 +2,10 @@
 """Credentials: --uid/--gid switch the application's ids and drop its
 supplementary groups; setuid binaries still work inside the traced tree."""
 
+import grp
 import json
 import os
+import pwd
 import shutil
 
 import harness
@@ -42,6 +44,11 @@ class CredsTest(harness.TracedTestCase):
         self.assertEqual(os.path.realpath(ex['file']), os.path.realpath(prog))
         for key in ('uid', 'euid', 'gid', 'egid'):
             self.assertEqual(ex.get(key), NOBODY, '%s of %r' % (key, harness.strip(ex)))
+        # The names as the process's own /etc/passwd and /etc/group say,
+        # and the probe's process record carries them too.
+        self.assertEqual(ex.get('user'), pwd.getpwuid(NOBODY).pw_name, harness.strip(ex))
+        self.assertEqual(ex.get('group'), grp.getgrgid(NOBODY).gr_name, harness.strip(ex))
+        self.assertEqual(ex['_process'].get('file'), ex['file'])
 
     def test_setuid_binary(self):
         prog = self.installed_creds(setuid=True)
