@@ -100,11 +100,11 @@ class BenignTest(unittest.TestCase):
         bindir = postgres_bindir()
         pgbench = shutil.which('pgbench') or (bindir and os.path.join(bindir, 'pgbench'))
         if not bindir or not pgbench or not os.access(pgbench, os.X_OK):
-            self.skipTest('PostgreSQL (initdb, postgres, pg_ctl, pgbench) is not installed')
+            self.fail('PostgreSQL (initdb, postgres, pg_ctl, pgbench) is not installed: tools/setup installs it')
         try:
             pw = pwd.getpwnam('postgres')
         except KeyError:
-            self.skipTest('no postgres user')
+            self.fail('no postgres user: the postgresql package creates it')
         data = os.path.join(self.tmp, 'pgdata')
         sockdir = os.path.join(self.tmp, 'pgsock')
         for d in (data, sockdir):
@@ -160,7 +160,7 @@ class BenignTest(unittest.TestCase):
         bench = shutil.which('redis-benchmark')
         cli = shutil.which('redis-cli')
         if not (server_bin and bench and cli):
-            self.skipTest('Redis (redis-server, redis-benchmark, redis-cli) is not installed')
+            self.fail('Redis (redis-server, redis-benchmark, redis-cli) is not installed: tools/setup installs it')
         data = os.path.join(self.tmp, 'redis')
         os.makedirs(data)
         port = free_port()
