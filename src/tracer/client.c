@@ -90,6 +90,32 @@ static struct client_frame *frame_from_sbuffer(struct client *c, msgpack_sbuffer
 	return f;
 }
 
+/* One control frame: build_begin gives the packer, build_end the frame. */
+struct frame_build {
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	size_t start;
+};
+
+static msgpack_packer *build_begin(struct frame_build *b)
+{
+	msgpack_sbuffer_init(&b->sb);
+	msgpack_packer_init(&b->pk, &b->sb, msgpack_sbuffer_write);
+	b->start = frame_begin(&b->sb);
+	return &b->pk;
+}
+
+static struct client_frame *build_end(struct client *c, struct frame_build *b,
+				      enum frame_kind kind)
+{
+	struct client_frame *f;
+
+	frame_end(&b->sb, b->start);
+	f = frame_from_sbuffer(c, &b->sb, kind);
+	msgpack_sbuffer_destroy(&b->sb);
+	return f;
+}
+
 static void list_push_tail(struct client_list *l, struct client_frame *f)
 {
 	f->next = NULL;
@@ -214,34 +240,28 @@ void client_emit(struct client *c, const struct evbuf *e)
 
 static void queue_stats(struct client *c)
 {
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
+	struct frame_build b;
+	msgpack_packer *pk = build_begin(&b);
 	struct client_frame *f;
-	size_t start;
 	uint32_t ndropped = 0;
 
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	start = frame_begin(&sb);
-	msgpack_pack_map(&pk, 3);
-	wire_pack_kv_u64(&pk, "type", WIRE_STATS);
-	wire_pack_str(&pk, "counters");
+	msgpack_pack_map(pk, 3);
+	wire_pack_kv_u64(pk, "type", WIRE_STATS);
+	wire_pack_str(pk, "counters");
 	if (c->pack_stats)
-		c->pack_stats(c, &pk);
+		c->pack_stats(c, pk);
 	else
-		msgpack_pack_map(&pk, 0);
+		msgpack_pack_map(pk, 0);
 	for (int k = 0; k < EV_KIND_MAX; k++)
 		ndropped += c->dropped[k] != 0;
-	wire_pack_str(&pk, "dropped");
-	msgpack_pack_map(&pk, ndropped);
+	wire_pack_str(pk, "dropped");
+	msgpack_pack_map(pk, ndropped);
 	for (int k = 0; k < EV_KIND_MAX; k++)
 		if (c->dropped[k])
-			wire_pack_kv_u64(&pk, ev_kind_name(k), c->dropped[k]);
-	frame_end(&sb, start);
-	f = frame_from_sbuffer(c, &sb, FRAME_CONTROL);
+			wire_pack_kv_u64(pk, ev_kind_name(k), c->dropped[k]);
+	f = build_end(c, &b, FRAME_CONTROL);
 	if (f)
 		list_push_tail(&c->queue, f);
-	msgpack_sbuffer_destroy(&sb);
 }
 
 void client_push_front(struct client *c, msgpack_sbuffer *sb)
@@ -254,18 +274,11 @@ void client_push_front(struct client *c, msgpack_sbuffer *sb)
 
 void client_send_command_result(struct client *c, const struct wire_command_result *r)
 {
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
+	struct frame_build b;
 	struct client_frame *f;
-	size_t start;
 
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	start = frame_begin(&sb);
-	wire_pack_command_result(&pk, r);
-	frame_end(&sb, start);
-	f = frame_from_sbuffer(c, &sb, FRAME_PROCESS);
-	msgpack_sbuffer_destroy(&sb);
+	wire_pack_command_result(build_begin(&b), r);
+	f = build_end(c, &b, FRAME_PROCESS);
 	if (f)
 		list_push_front(&c->queue, f);
 	flush(c);
@@ -578,18 +591,11 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void send_hello(struct client *c)
 {
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
+	struct frame_build b;
 	struct client_frame *f;
-	size_t start;
 
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	start = frame_begin(&sb);
-	wire_pack_hello(&pk, &c->hello);
-	frame_end(&sb, start);
-	f = frame_from_sbuffer(c, &sb, FRAME_PROCESS);
-	msgpack_sbuffer_destroy(&sb);
+	wire_pack_hello(build_begin(&b), &c->hello);
+	f = build_end(c, &b, FRAME_PROCESS);
 	/* HELLO goes out at once, ahead of everything queued. */
 	if (!f) {
 		connection_lost(c, UV_ENOMEM);
@@ -701,10 +707,8 @@ static void finish_deadline_cb(uv_timer_t *t)
 void client_finish(struct client *c, int exit_status, uint64_t deadline_ns)
 {
 	struct wire_goodbye bye = { wire_str_c("exit"), exit_status };
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
+	struct frame_build b;
 	struct client_frame *f;
-	size_t start;
 
 	if (c->finishing)
 		return;
@@ -715,13 +719,8 @@ void client_finish(struct client *c, int exit_status, uint64_t deadline_ns)
 	}
 	seal_batch(c);
 	queue_stats(c);
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	start = frame_begin(&sb);
-	wire_pack_goodbye(&pk, &bye);
-	frame_end(&sb, start);
-	f = frame_from_sbuffer(c, &sb, FRAME_CONTROL);
-	msgpack_sbuffer_destroy(&sb);
+	wire_pack_goodbye(build_begin(&b), &bye);
+	f = build_end(c, &b, FRAME_CONTROL);
 	if (f)
 		list_push_tail(&c->queue, f);
 	c->goodbye_queued = true;
