@@ -36,10 +36,10 @@ static void usage(FILE *f)
 "\n"
 "Attach mode seizes every thread of running processes and, unless\n"
 "--no-descendants, every process descended from them; it follows their\n"
-"new children. There is no seccomp filter in attach mode, so every system\n"
-"call of the attached processes stops (expect a large slowdown on\n"
-"syscall-heavy servers). SIGTERM or SIGINT detaches and exits 0; the\n"
-"processes keep running.\n"
+"new children. Without --attach-seccomp every system call of the attached\n"
+"processes stops (expect a large slowdown on syscall-heavy servers).\n"
+"SIGTERM or SIGINT detaches and exits 0; the processes keep running\n"
+"(those given the filter by --attach-seccomp stay traced until they exit).\n"
 "\n"
 "Options:\n"
 "  --probe-addr ADDR         probe address: HOST:PORT, unix:/PATH or /PATH\n"
@@ -81,7 +81,8 @@ static void usage(FILE *f)
 "  --debug                   debug messages\n"
 "  -h, --help                this text\n"
 "\n"
-"Environment: SENTRACE_CONTAINER_ID sets the container id sent to the probe.\n",
+"Environment: SENTRACE_CONTAINER_ID (or DD_CONTAINER_ID) sets the container\n"
+"id sent to the probe; otherwise it comes from /proc (docs/containers.md).\n",
 		SENTRACE_DEFAULT_PROBE_ADDR);
 }
 
