@@ -194,7 +194,40 @@ class Strace:
         return Running(server, p, [p.pid], [rm])
 
 
-VARIANTS = {v.name: v for v in (Untraced, UntracedB, Wrapped, Attached, Strace)}
+class AttachedSeccomp(Attached):
+    name = 'attach-seccomp'
+    about = ('sentrace trace --attach-seccomp --pid: the seccomp filter put into the '
+             'attached processes, so that they stop only on monitored calls')
+
+    def tracer_flags(self):
+        return ['--attach-seccomp']
+
+    @staticmethod
+    def available(sentrace_exe):
+        r = subprocess.run([sentrace_exe, 'trace', '--help'], capture_output=True, text=True)
+        return '--attach-seccomp' in r.stdout + r.stderr
+
+    def start(self, server):
+        r = super().start(server)
+        tracer = [p for p in self.ctx.procs.live if p.pid == r.tracer][0]
+
+        # Processes given the filter stay traced until they exit (their
+        # monitored calls would fail with ENOSYS without the tracer): the
+        # server stops first, then the tracer.
+        def stop():
+            server.stop(r.p)
+            try:
+                tracer.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+            self.ctx.procs.stop(tracer, signal.SIGTERM)
+            r.probe.stop()
+        r.stop = stop
+        return r
+
+
+VARIANTS = {v.name: v for v in (Untraced, UntracedB, Wrapped, Attached, AttachedSeccomp, Strace)}
+# attach-seccomp joins when the tracer has the flag (see run).
 DEFAULT_ORDER = ['untraced', 'untraced-b', 'sentrace', 'attach', 'strace']
 
 
