@@ -36,6 +36,14 @@ int frame_reader_reserve(struct frame_reader *r, char **ret_ptr, size_t *ret_len
 	}
 	need = r->len + FRAME_READ_CHUNK;
 	if (need > r->cap) {
+		/* Double at least: a large frame arriving in small reads must
+		 * not cost a reallocation (and a copy) per read. */
+		size_t most = (size_t)r->max + WIRE_FRAME_HEADER + FRAME_READ_CHUNK;
+
+		if (need < 2 * r->cap)
+			need = 2 * r->cap;
+		if (need > most && r->len + FRAME_READ_CHUNK <= most)
+			need = most;
 		char *nb = realloc(r->buf, need);
 
 		if (!nb)
