@@ -256,6 +256,15 @@ void path_normalize(char *path)
 	*out = '\0';
 }
 
+void path_join(const char *base, const char *path, char *out, size_t cap)
+{
+	if (path[0])
+		snprintf(out, cap, "%s/%s", base, path);
+	else
+		snprintf(out, cap, "%s", base);
+	path_normalize(out);
+}
+
 int path_resolve(pid_t tid, int dirfd, const char *path, char *out, size_t cap)
 {
 	char base[SENTRACE_PATH_MAX];
@@ -275,10 +284,6 @@ int path_resolve(pid_t tid, int dirfd, const char *path, char *out, size_t cap)
 		snprintf(out, cap, "%s", path);
 		return r < 0 ? r : -ENOTDIR;
 	}
-	if (path[0])
-		snprintf(out, cap, "%s/%s", base, path);
-	else
-		snprintf(out, cap, "%s", base);
-	path_normalize(out);
+	path_join(base, path, out, cap);
 	return 0;
 }

@@ -58,6 +58,9 @@ int proc_tty(pid_t pid, char *buf, size_t cap);
  */
 int path_resolve(pid_t tid, int dirfd, const char *path, char *out, size_t cap);
 
+/* The same with the cwd already known: base + "/" + path, folded. */
+void path_join(const char *base, const char *path, char *out, size_t cap);
+
 /* Folds "//", "/./" and "/../" in place; the path must start with '/'. */
 void path_normalize(char *path);
 

@@ -81,6 +81,24 @@ static int read_path(struct sc_ctx *c, int dpos, int ppos, char *out, size_t cap
 		note_decode_error(c, "path", r);
 		return r;
 	}
+	if (raw[0] != '/' && dirfd == AT_FDCWD) {
+		/*
+		 * Relative to the cwd, the common case of servers (PostgreSQL
+		 * opens base/…): the cwd is read from /proc once and kept until
+		 * a chdir or fchdir of the process succeeds.
+		 */
+		if (!c->t->cwd) {
+			char cwd[SENTRACE_PATH_MAX];
+
+			if (proc_readlink(c->t->tid, "cwd", cwd, sizeof(cwd)) > 0 &&
+			    cwd[0] == '/')
+				c->t->cwd = strdup(cwd);
+		}
+		if (c->t->cwd) {
+			path_join(c->t->cwd, raw, out, cap);
+			return 0;
+		}
+	}
 	path_resolve(c->t->tid, dirfd, raw, out, cap);
 	return 0;
 }
@@ -993,6 +1011,18 @@ int sc_decode_entry(struct tracer *tr, struct tracee *t, int id,
 	return r;
 }
 
+/* Threads share their cwd (unless they unshared it): a chdir of one of
+ * them makes every cached cwd of the process stale. */
+static void forget_cwd(struct tracer *tr, pid_t tgid)
+{
+	for (size_t i = 0; i < tr->tracees.nbuckets; i++)
+		for (struct tracee *x = tr->tracees.buckets[i]; x; x = x->next)
+			if (x->tgid == tgid && x->cwd) {
+				free(x->cwd);
+				x->cwd = NULL;
+			}
+}
+
 void sc_decode_exit(struct tracer *tr, struct tracee *t, int64_t ret)
 {
 	const struct sc_desc *d = &sc_table[t->sc_id];
@@ -1003,6 +1033,8 @@ void sc_decode_exit(struct tracer *tr, struct tracee *t, int64_t ret)
 
 	if (d->exit)
 		d->exit(&c, ret);
+	if (d->kind == EV_CHDIR && ret == 0)
+		forget_cwd(tr, t->tgid);
 	ev_i64(&t->ev, "ret", ret);
 	ev_end(&t->ev);
 	tracer_emit(tr, &t->ev);

@@ -37,6 +37,7 @@ struct tracee {
 	int held_sig;               /* signal to deliver when let go */
 	uint64_t held_since;        /* monotonic ns */
 	struct inject *inject;      /* filter injection under way, or NULL */
+	char *cwd;                  /* cached working directory, or NULL */
 	uint64_t args[6];           /* entry arguments of the pending call */
 	struct evbuf ev;            /* the pending event */
 	struct tracee *next;        /* hash chain */
