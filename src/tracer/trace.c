@@ -376,16 +376,15 @@ static void on_status(struct tracer *tr, pid_t tid, int status)
 			finish(tr);
 		return;
 	}
-	t = tracee_table_lookup(&tr->tracees, tid);
 	sig = WSTOPSIG(status);
 	event = (status >> 16) & 0xff;
 	if (!t) {
 		/*
 		 * A new child whose parent's fork event is not handled yet:
 		 * keep it stopped until then, so that the probe sees the fork
-		 * before anything the child does (its exit included).
+		 * before anything the child does (its exit included). Its tgid
+		 * is set by that fork event.
 		 */
-		/* Its tgid is set by the parent's fork event. */
 		t = tracee_get(tr, tid, tid);
 		if (!t) {
 			resume_tid(tid, 0);
