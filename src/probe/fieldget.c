@@ -40,6 +40,7 @@ void field_ctx_init(struct field_ctx *c)
 		strbuf_init(&c->it[i].buf);
 	}
 	c->container_id = "";
+	c->gen = 1;
 	for (size_t i = 0; i < rules_field_count(); i++) {
 		const struct rules_field *f = rules_field_at(i);
 
@@ -82,6 +83,12 @@ void field_ctx_reset(struct field_ctx *c, const msgpack_object *ev,
 	c->pid = pid;
 	c->container_id = container_id ? container_id : "";
 	c->ts = ts;
+	/* A new event: every cached key position is stale. Generation 0 is
+	 * never current, so that zeroed entries never look valid. */
+	if (++c->gen == 0) {
+		memset(c->key_gen, 0, sizeof(c->key_gen));
+		c->gen = 1;
+	}
 }
 
 static struct strbuf *scratch_str(struct field_ctx *c)
@@ -322,8 +329,18 @@ static void set_iter(struct rules_value *v, struct field_iter *it,
 static int event_value(struct field_ctx *c, const struct rules_field *f,
 		       struct rules_value *v)
 {
-	const msgpack_object *o = c->ev ? wire_map_get(c->ev, f->key) : NULL;
+	const msgpack_object *o = NULL;
 	struct field_iter *it;
+
+	if (c->ev && f->id >= 0 && f->id < FIELD_ID_CACHE) {
+		if (c->key_gen[f->id] != c->gen) {
+			c->key_obj[f->id] = wire_map_get(c->ev, f->key);
+			c->key_gen[f->id] = c->gen;
+		}
+		o = c->key_obj[f->id];
+	} else if (c->ev) {
+		o = wire_map_get(c->ev, f->key);
+	}
 
 	if (!o)
 		return -1;

@@ -46,6 +46,15 @@ struct field_ctx {
 	const struct rules_field *by_id[FIELD_ID_CACHE];
 	uint8_t attr[FIELD_ID_CACHE];  /* process attribute of each field */
 
+	/*
+	 * Where each event field's key sits in the current event map (NULL:
+	 * absent), valid while key_gen[id] == gen: every rule of an event
+	 * type asks for the same few keys, and each lookup is a scan.
+	 */
+	const msgpack_object *key_obj[FIELD_ID_CACHE];
+	uint32_t key_gen[FIELD_ID_CACHE];
+	uint32_t gen;
+
 	struct strbuf str[FIELD_SCRATCH];
 	unsigned str_next;
 	struct field_iter it[FIELD_SCRATCH];
