@@ -23,27 +23,17 @@
 /* Why tid cannot be seized, in words an operator can act on. */
 static void explain_seize_error(pid_t pid, int err)
 {
-	char buf[4096], *p;
-	FILE *f;
+	struct proc_status st;
 
 	if (err == ESRCH) {
 		log_err("pid %d: no such process", (int)pid);
 		return;
 	}
 	if (err == EPERM) {
-		snprintf(buf, sizeof(buf), "/proc/%d/status", (int)pid);
-		f = fopen(buf, "re");
-		if (f) {
-			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-
-			fclose(f);
-			buf[n] = '\0';
-			p = strstr(buf, "\nTracerPid:");
-			if (p && strtol(p + 11, NULL, 10) != 0) {
-				log_err("pid %d: already traced by pid %ld", (int)pid,
-					strtol(p + 11, NULL, 10));
-				return;
-			}
+		if (proc_read_status(pid, &st) == 0 && st.tracer_pid != 0) {
+			log_err("pid %d: already traced by pid %d", (int)pid,
+				(int)st.tracer_pid);
+			return;
 		}
 		log_err("pid %d: not permitted to trace it (needs CAP_SYS_PTRACE, "
 			"or the same user and kernel.yama.ptrace_scope 0)", (int)pid);

@@ -45,19 +45,10 @@ struct inject {
 
 static bool has_cap_sys_admin(pid_t pid)
 {
-	char path[64], line[256];
-	bool yes = false;
-	FILE *f;
+	struct proc_status st;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "CapEff:", 7) == 0)
-			yes = (strtoull(line + 7, NULL, 16) >> CAP_SYS_ADMIN_BIT) & 1;
-	fclose(f);
-	return yes;
+	return proc_read_status(pid, &st) == 0 &&
+	       ((st.cap_eff >> CAP_SYS_ADMIN_BIT) & 1);
 }
 
 /* From an exit stop: rewind to the syscall instruction and make it run

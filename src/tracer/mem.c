@@ -114,23 +114,31 @@ int proc_fd_path(pid_t tid, int fd, char *buf, size_t cap)
 	return proc_readlink(tid, what, buf, cap);
 }
 
-static int read_file(const char *path, char *buf, size_t cap)
+int proc_read_file(pid_t pid, const char *what, char *buf, size_t cap)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
+	char path[64];
+	size_t got = 0;
+	int fd;
 
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = read(fd, buf, cap - 1);
-	if (n < 0) {
-		int r = -errno;
+	while (got < cap) {
+		ssize_t n = read(fd, buf + got, cap - got);
 
-		close(fd);
-		return r;
+		if (n < 0) {
+			int r = -errno;
+
+			close(fd);
+			return r;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
 	}
 	close(fd);
-	buf[n] = '\0';
-	return (int)n;
+	return (int)got;
 }
 
 static void parse_ids(const char *line, int64_t out[4])
@@ -145,20 +153,24 @@ static void parse_ids(const char *line, int64_t out[4])
 
 int proc_read_status(pid_t tid, struct proc_status *ret)
 {
-	char path[64], buf[4096];
+	char buf[4096];
 	struct proc_status st = { 0 };
 	int64_t ids[4];
 	char *p;
 	int r;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	r = read_file(path, buf, sizeof(buf));
+	r = proc_read_file(tid, "status", buf, sizeof(buf) - 1);
 	if (r < 0)
 		return r;
+	buf[r] = '\0';
 	if ((p = strstr(buf, "\nTgid:")))
 		st.tgid = (pid_t)strtol(p + 6, NULL, 10);
 	if ((p = strstr(buf, "\nPPid:")))
 		st.ppid = (pid_t)strtol(p + 6, NULL, 10);
+	if ((p = strstr(buf, "\nTracerPid:")))
+		st.tracer_pid = (pid_t)strtol(p + 11, NULL, 10);
+	if ((p = strstr(buf, "\nCapEff:")))
+		st.cap_eff = strtoull(p + 8, NULL, 16);
 	if ((p = strstr(buf, "\nUid:"))) {
 		parse_ids(p + 5, ids);
 		st.uid = ids[0], st.euid = ids[1], st.suid = ids[2], st.fsuid = ids[3];

@@ -35,9 +35,14 @@ int proc_fd_path(pid_t tid, int fd, char *buf, size_t cap);
 
 struct proc_status {
 	pid_t tgid, ppid;
+	pid_t tracer_pid;          /* 0 when not traced */
 	int64_t uid, euid, suid, fsuid;
 	int64_t gid, egid, sgid, fsgid;
+	uint64_t cap_eff;          /* effective capability set */
 };
+
+/* Up to cap bytes of /proc/<pid>/<what> (not NUL-terminated); the length. */
+int proc_read_file(pid_t pid, const char *what, char *buf, size_t cap);
 
 int proc_read_status(pid_t tid, struct proc_status *ret);
 

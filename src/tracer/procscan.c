@@ -279,41 +279,20 @@ static void emit_exit(struct procscan *ps, pid_t pid)
 
 static pid_t tracer_pid_of(pid_t pid)
 {
-	char path[64], buf[4096];
-	const char *p;
-	ssize_t n;
-	int fd;
+	struct proc_status st;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strstr(buf, "\nTracerPid:");
-	return p ? (pid_t)strtol(p + 11, NULL, 10) : -1;
+	return proc_read_status(pid, &st) == 0 ? st.tracer_pid : -1;
 }
 
 /* A process with neither an executable nor a command line: a kernel
  * thread that escaped the flag test, or a process half torn down. */
 static bool has_no_image(pid_t pid)
 {
-	char path[64], buf[SENTRACE_PATH_MAX];
-	ssize_t n;
-	int fd;
+	char buf[SENTRACE_PATH_MAX];
 
 	if (proc_readlink(pid, "exe", buf, sizeof(buf)) >= 0)
 		return false;
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return true;
-	n = read(fd, buf, 1);
-	close(fd);
-	return n <= 0;
+	return proc_read_file(pid, "cmdline", buf, 1) <= 0;
 }
 
 /*

@@ -18,39 +18,12 @@
 #define SNAP_ARGV_BYTES (32u * 1024)
 #define SNAP_ENVP_BYTES (16u * 1024)
 
-static int read_proc_file(pid_t pid, const char *what, char *buf, size_t cap)
-{
-	char path[64];
-	size_t got = 0;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	while (got < cap) {
-		ssize_t n = read(fd, buf + got, cap - got);
-
-		if (n < 0) {
-			int r = -errno;
-
-			close(fd);
-			return r;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	close(fd);
-	return (int)got;
-}
-
 /* A NUL-separated /proc file as an array; cut (and flagged) at cap bytes. */
 static void put_nul_list(struct evbuf *e, pid_t pid, const char *what,
 			 const char *key, const char *tkey, size_t cap)
 {
 	char *buf = malloc(cap + 1);
-	int n = buf ? read_proc_file(pid, what, buf, cap + 1) : -ENOMEM;
+	int n = buf ? proc_read_file(pid, what, buf, cap + 1) : -ENOMEM;
 	bool trunc = false;
 	uint32_t count = 0;
 
@@ -94,7 +67,7 @@ static uint64_t boot_time_ns(void)
 
 	if (cached)
 		return cached;
-	n = read_proc_file(1, "../stat", buf, sizeof(buf) - 1);
+	n = proc_read_file(1, "../stat", buf, sizeof(buf) - 1);
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
@@ -152,7 +125,7 @@ uint64_t proc_start_time_ns(pid_t pid)
 {
 	char buf[1024];
 	struct proc_stat st;
-	int n = read_proc_file(pid, "stat", buf, sizeof(buf) - 1);
+	int n = proc_read_file(pid, "stat", buf, sizeof(buf) - 1);
 
 	if (n <= 0)
 		return 0;
@@ -198,7 +171,7 @@ int procsnap_build(struct evbuf *e, pid_t pid)
 	ev_i64(e, "pid", pid);
 	ev_i64(e, "ppid", st.ppid);
 	procsnap_put_image(e, pid, &st);
-	n = read_proc_file(pid, "comm", buf, sizeof(buf));
+	n = proc_read_file(pid, "comm", buf, sizeof(buf));
 	if (n > 0) {
 		while (n > 0 && buf[n - 1] == '\n')
 			n--;

@@ -658,9 +658,7 @@ static void start_attach(struct tracer *tr)
 static int kill_tracee(struct tracer *tr, pid_t pid, int sig)
 {
 	struct proc_status st;
-	char path[64];
 	int pidfd, r = 0;
-	FILE *f;
 
 	if (pid <= 0 || pid == getpid())
 		return -EPERM;
@@ -669,22 +667,13 @@ static int kill_tracee(struct tracer *tr, pid_t pid, int sig)
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0)
 		return -errno;
-	/* Still ours now that it is pinned? */
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (f) {
-		char line[256];
-		long tracer = -1;
-
-		while (fgets(line, sizeof(line), f))
-			if (strncmp(line, "TracerPid:", 10) == 0)
-				tracer = strtol(line + 10, NULL, 10);
-		fclose(f);
-		if (tracer != getpid())
-			r = -EPERM;
-	}
-	if (r == 0 && proc_read_status(pid, &st) == 0 && st.tgid != pid)
-		r = -EINVAL; /* a thread id: processes only */
+	/* Still ours now that it is pinned, and a process, not a thread? */
+	if (proc_read_status(pid, &st) < 0)
+		r = -ESRCH;
+	else if (st.tracer_pid != getpid())
+		r = -EPERM;
+	else if (st.tgid != pid)
+		r = -EINVAL;
 	if (r == 0 && syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0)
 		r = -errno;
 	close(pidfd);
