@@ -72,11 +72,9 @@ static int seize_process(struct tracer *tr, pid_t pid)
 				}
 				continue; /* a thread that just exited */
 			}
-			if (tracee_table_add(&tr->tracees, tid, pid, &t) == 0) {
-				t->flags |= TRACEE_STARTED;
-				if (tr->opts.attach_seccomp)
-					t->flags |= TRACEE_INJECT;
-			}
+			if (tracee_table_add(&tr->tracees, tid, pid, &t) == 0 &&
+			    tr->opts.attach_seccomp)
+				t->flags |= TRACEE_INJECT;
 			/* Stop it once so that it resumes in syscall-stop mode. */
 			ptrace(PTRACE_INTERRUPT, tid, 0, 0);
 			seized++;

@@ -28,7 +28,6 @@ enum client_state {
 	CLIENT_CONNECTING,
 	CLIENT_HANDSHAKE,   /* HELLO sent */
 	CLIENT_READY,       /* HELLO_ACK received: frames flow */
-	CLIENT_CLOSING,     /* handle being closed */
 	CLIENT_DONE,        /* finished, or gave up for good */
 };
 

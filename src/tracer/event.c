@@ -63,7 +63,6 @@ void ev_begin_map(struct evbuf *e)
 	e->sb.size = 0;
 	e->nkeys = 0;
 	e->kind = EV_KIND_MAX;
-	e->open = true;
 	msgpack_sbuffer_write(&e->sb, map16, sizeof(map16));
 }
 
@@ -125,12 +124,10 @@ void ev_end(struct evbuf *e)
 {
 	e->sb.data[1] = (char)(e->nkeys >> 8);
 	e->sb.data[2] = (char)e->nkeys;
-	e->open = false;
 }
 
 void ev_reset(struct evbuf *e)
 {
-	e->open = false;
 	e->sb.size = 0;
 	if (e->sb.alloc > EVBUF_KEEP) {
 		msgpack_sbuffer_destroy(&e->sb);

@@ -38,7 +38,6 @@ struct evbuf {
 	msgpack_packer pk;
 	uint32_t nkeys;
 	enum ev_kind kind;
-	bool open;
 };
 
 void evbuf_init(struct evbuf *e);

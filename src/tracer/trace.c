@@ -206,11 +206,8 @@ static void on_fork(struct tracer *tr, struct tracee *t, int event)
 	 * included: only a child that still exists gets an entry here.
 	 */
 	child = tracee_table_lookup(&tr->tracees, ctid);
-	if (!child && kill(ctid, 0) == 0) {
+	if (!child && kill(ctid, 0) == 0)
 		child = tracee_get(tr, ctid, thread ? t->tgid : ctid);
-		if (child)
-			child->flags |= TRACEE_ANNOUNCED;
-	}
 	if (child) {
 		child->tgid = thread ? t->tgid : ctid;
 		/* A filter is inherited by threads and children alike. */
@@ -390,7 +387,7 @@ static void on_status(struct tracer *tr, pid_t tid, int status)
 			resume_tid(tid, 0);
 			return;
 		}
-		t->flags |= TRACEE_HELD | TRACEE_STARTED;
+		t->flags |= TRACEE_HELD;
 		t->held_since = now_monotonic_ns();
 		if (event == 0 && sig != (SIGTRAP | 0x80))
 			t->held_sig = sig;
@@ -398,7 +395,6 @@ static void on_status(struct tracer *tr, pid_t tid, int status)
 	}
 
 	if (event == PTRACE_EVENT_STOP) {
-		t->flags |= TRACEE_STARTED;
 		/* A group-stop of a seized tracee: stay stopped, but let
 		 * SIGCONT wake it. Anything else here (a new tracee's first
 		 * stop, an interrupt) just resumes. */
@@ -846,6 +842,7 @@ static void pack_stats(struct client *c, msgpack_packer *pk)
 		{ "procscan_exits", ps->exits },
 		{ "procscan_untracked", ps->untracked },
 		{ "procscan_scan_us", ps->last_scan_ns / 1000 },
+		{ "commands", c->commands },
 		{ "frames_sent", c->frames_sent },
 		{ "bytes_sent", c->bytes_sent },
 	};

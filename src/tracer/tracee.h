@@ -18,11 +18,8 @@ enum tracee_flag {
 	TRACEE_IN_SYSCALL = 1u << 0, /* an event waits for the exit stop */
 	TRACEE_PREEXEC    = 1u << 1, /* CMD before its exec: not reported */
 	TRACEE_INSYS_ANY  = 1u << 2, /* between entry and exit (no seccomp) */
-	TRACEE_EXITED     = 1u << 3, /* exit seen; entry kept until reaped */
-	TRACEE_STARTED    = 1u << 4, /* its first stop was seen */
 	TRACEE_HELD       = 1u << 5, /* new child kept stopped until its
 					* parent's fork event is handled */
-	TRACEE_ANNOUNCED  = 1u << 6, /* the parent's fork event came first */
 	TRACEE_FILTERED   = 1u << 7, /* has the seccomp filter: stops only on
 					* monitored calls */
 	TRACEE_INJECT     = 1u << 8, /* attach: its process wants the filter */
