@@ -86,6 +86,34 @@ class SignalTest(harness.TracedTestCase):
     def test_reinject_all(self):
         self.run_sigtest([], FORWARDED + DIRECT)
 
+    def test_group_stop_and_continue(self):
+        # A traced process stopped with SIGSTOP really stops (the tracer
+        # listens, it does not resume it) and goes on after SIGCONT.
+        ticks = os.path.join(self.tmp, 'ticks')
+        code = ('import time\n'
+                'while True:\n'
+                '    with open(%r, "a") as f: f.write("x")\n'
+                '    time.sleep(0.02)\n' % ticks)
+        probe = self.start_probe()
+        proc = subprocess.Popen(self.tracer_argv(['python3', '-c', code], (), probe.addr),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                start_new_session=True)
+        self.addCleanup(proc.stderr.close)
+        self.addCleanup(harness.kill_group, proc)
+        size = lambda: os.path.getsize(ticks) if os.path.exists(ticks) else 0
+        harness.wait_for(lambda: size() > 3, what='the workload to tick')
+        with open('/proc/%d/task/%d/children' % (proc.pid, proc.pid)) as f:
+            pid = int(f.read().split()[0])
+        os.kill(pid, signal.SIGSTOP)
+        time.sleep(0.3)
+        stopped_at = size()
+        time.sleep(0.5)
+        self.assertEqual(size(), stopped_at, 'the workload kept running after SIGSTOP')
+        os.kill(pid, signal.SIGCONT)
+        harness.wait_for(lambda: size() > stopped_at + 3, what='ticks after SIGCONT')
+        os.kill(pid, signal.SIGKILL)
+        self.assertEqual(harness.exit_status(proc.wait(timeout=30)), 128 + signal.SIGKILL)
+
 
 if __name__ == '__main__':
     harness.main()
