@@ -1492,7 +1492,7 @@ static void *exec_thread(void *arg)
  */
 static int mode_exec_kill(int rounds)
 {
-	size_t nargs = 60000;
+	size_t nargs = 50000; /* 1.75 MB with the pointers: under ARG_MAX (2 MiB) */
 
 	exec_kill_argv = calloc(nargs + 3, sizeof(char *));
 	if (!exec_kill_argv)

@@ -465,7 +465,7 @@ class HostileTest(harness.TracedTestCase):
                 self.assert_killed(run, root)
 
     def test_kill_during_exec(self):
-        """Children exec a program with 60,000 arguments (from the main
+        """Children exec a program with 50,000 arguments (from the main
         thread or another thread, with other threads running) and are
         SIGKILLed at a different moment of it each time."""
         run = self.trace([self.hostile(), 'exec-kill', '12'], timeout=60)
