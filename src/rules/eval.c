@@ -13,8 +13,8 @@
 
 #include "rules-int.h"
 
-static void get_value(const struct rules_ctx *ctx, int event_type,
-		      const struct rules_field *f, struct rules_value *v)
+void rules_get_value(const struct rules_ctx *ctx, int event_type,
+		     const struct rules_field *f, struct rules_value *v)
 {
 	memset(v, 0, sizeof(*v));
 	v->kind = RULES_V_NONE;
@@ -114,7 +114,7 @@ static int64_t int_eval(const struct node *n, int event_type, const struct rules
 	case N_INT:
 		return n->i;
 	case N_FIELD:
-		get_value(ctx, event_type, n->field, &v);
+		rules_get_value(ctx, event_type, n->field, &v);
 		c = (struct cursor){ .v = &v, .f = n->field };
 		return cursor_next(&c, &e) ? e.i : 0;
 	case N_BITOP:
@@ -173,7 +173,7 @@ static bool match_str(const struct match *m, const char *s, size_t len,
 		struct rules_value v, e;
 		struct cursor c;
 
-		get_value(ctx, event_type, m->other->field, &v);
+		rules_get_value(ctx, event_type, m->other->field, &v);
 		c = (struct cursor){ .v = &v, .f = m->other->field };
 		while (cursor_next(&c, &e))
 			if (e.len == len && !memcmp(e.s, s, len))
@@ -231,7 +231,7 @@ static bool cmp_eval(const struct node *n, int event_type, const struct rules_ct
 	if (l->kind != N_FIELD)
 		return match_int(&n->m, int_eval(l, event_type, ctx), event_type,
 				 ctx) != n->neg;
-	get_value(ctx, event_type, l->field, &v);
+	rules_get_value(ctx, event_type, l->field, &v);
 	c = (struct cursor){ .v = &v, .f = l->field };
 	if (l->field->type == RULES_TYPE_IP) {
 		struct ipnet a;
@@ -265,7 +265,7 @@ bool node_eval(const struct node *n, int event_type, const struct rules_ctx *ctx
 	case N_CONST_BOOL:
 		return n->b_val;
 	case N_BOOL_FIELD:
-		get_value(ctx, event_type, n->field, &v);
+		rules_get_value(ctx, event_type, n->field, &v);
 		c = (struct cursor){ .v = &v, .f = n->field };
 		return cursor_next(&c, &e) && e.i != 0;
 	case N_CMP:

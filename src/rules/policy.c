@@ -839,6 +839,7 @@ struct rule_set {
 	size_t n;
 	struct rule **by_type[RULES_EV__COUNT];
 	size_t nby_type[RULES_EV__COUNT];
+	struct rules_index *index[RULES_EV__COUNT];  /* NULL: evaluate all */
 };
 
 static struct rule *rule_free(struct rule *r)
@@ -1265,10 +1266,30 @@ struct rule_set *rule_set_free(struct rule_set *rs)
 	for (size_t i = 0; i < rs->n; i++)
 		rule_free(rs->rules[i]);
 	free(rs->rules);
-	for (int t = 0; t < RULES_EV__COUNT; t++)
+	for (int t = 0; t < RULES_EV__COUNT; t++) {
 		free(rs->by_type[t]);
+		rules_index_free(rs->index[t]);
+	}
 	free(rs);
 	return NULL;
+}
+
+static int index_type(struct rule_set *rs, int t)
+{
+	struct node **roots;
+	size_t n = rs->nby_type[t];
+	int r;
+
+	if (n == 0)
+		return 0;
+	roots = malloc(n * sizeof(*roots));
+	if (!roots)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		roots[i] = rs->by_type[t][i]->root;
+	r = rules_index_build(roots, n, &rs->index[t]);
+	free(roots);
+	return r;
 }
 
 static int load(const char *const *names, const char *const *texts,
@@ -1312,6 +1333,8 @@ static int load(const char *const *names, const char *const *texts,
 	}
 	if (r == 0 && L.nomem)
 		r = -ENOMEM;
+	for (int t = 0; t < RULES_EV__COUNT && r == 0; t++)
+		r = index_type(rs, t);
 out:
 	loader_fini(&L);
 	if (r < 0) {
@@ -1401,8 +1424,9 @@ int rule_eval(const struct rule *r, int event_type, const struct rules_ctx *ctx)
 	return node_eval(r->root, event_type, ctx);
 }
 
-int rule_set_eval(const struct rule_set *rs, int event_type,
-		  const struct rules_ctx *ctx, rules_match_cb on_match, void *data)
+int rule_set_eval_unindexed(const struct rule_set *rs, int event_type,
+			    const struct rules_ctx *ctx, rules_match_cb on_match,
+			    void *data)
 {
 	int matches = 0;
 
@@ -1415,6 +1439,36 @@ int rule_set_eval(const struct rule_set *rs, int event_type,
 			matches++;
 			if (on_match)
 				on_match(r, data);
+		}
+	}
+	return matches;
+}
+
+int rule_set_eval(const struct rule_set *rs, int event_type,
+		  const struct rules_ctx *ctx, rules_match_cb on_match, void *data)
+{
+	uint64_t cand[RULES_INDEX_MAX_WORDS];
+	const struct rules_index *ix;
+	size_t nwords;
+	int matches = 0;
+
+	if (event_type < 0 || event_type >= RULES_EV__COUNT)
+		return -EINVAL;
+	ix = rs->index[event_type];
+	if (!ix)
+		return rule_set_eval_unindexed(rs, event_type, ctx, on_match, data);
+	/* Candidates in definition order: word by word, lowest bit first. */
+	nwords = rules_index_candidates(ix, event_type, ctx, cand);
+	for (size_t w = 0; w < nwords; w++) {
+		for (uint64_t bits = cand[w]; bits; bits &= bits - 1) {
+			size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
+			const struct rule *r = rs->by_type[event_type][i];
+
+			if (node_eval(r->root, event_type, ctx)) {
+				matches++;
+				if (on_match)
+					on_match(r, data);
+			}
 		}
 	}
 	return matches;

@@ -157,6 +157,34 @@ struct node {
 
 struct node *node_free(struct node *n);
 bool node_eval(const struct node *n, int event_type, const struct rules_ctx *ctx);
+/* A field's value for the event; absent fields come back as RULES_V_NONE. */
+void rules_get_value(const struct rules_ctx *ctx, int event_type,
+		     const struct rules_field *f, struct rules_value *v);
+
+/* ---- The rule index (index.c) ---- */
+
+/* Rule sets of one event type larger than this are evaluated unindexed. */
+#define RULES_INDEX_MAX_WORDS 16
+
+struct rules_index;
+
+/*
+ * Indexes the rules whose compiled expressions are roots[0..n): 0 with *ret
+ * set (NULL when there is nothing worth indexing), or -ENOMEM.
+ */
+int rules_index_build(struct node *const *roots, size_t n, struct rules_index **ret);
+void rules_index_free(struct rules_index *ix);
+/*
+ * Sets bit i of ret (RULES_INDEX_MAX_WORDS words) for each rule i that may
+ * match this event; every other rule is certain not to. Returns the number
+ * of words written. Allocates nothing.
+ */
+size_t rules_index_candidates(const struct rules_index *ix, int event_type,
+			      const struct rules_ctx *ctx, uint64_t *ret);
+/* For tests: evaluates every rule of the type, ignoring the index. */
+int rule_set_eval_unindexed(const struct rule_set *rs, int event_type,
+			    const struct rules_ctx *ctx, rules_match_cb on_match,
+			    void *data);
 
 /* ---- Compiling a rule's or a macro's expression ---- */
 

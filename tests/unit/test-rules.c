@@ -1226,6 +1226,290 @@ START_TEST(test_eval_no_alloc)
 }
 END_TEST
 
+/* ---- The rule index agrees with evaluating every rule ---- */
+
+/* Words of the default policy: quoted strings and bare list items. */
+struct dict {
+	char **w;
+	size_t n;
+};
+
+static void dict_add(struct dict *d, const char *s, size_t len)
+{
+	if (len == 0 || len > 200)
+		return;
+	d->w = realloc(d->w, (d->n + 1) * sizeof(*d->w));
+	ck_assert_ptr_nonnull(d->w);
+	d->w[d->n] = strndup(s, len);
+	ck_assert_ptr_nonnull(d->w[d->n]);
+	d->n++;
+}
+
+static void dict_scan(struct dict *d, const char *text)
+{
+	for (const char *p = text; *p; p++) {
+		if (*p == '"') {
+			const char *e = strchr(p + 1, '"');
+
+			if (!e)
+				break;
+			dict_add(d, p + 1, (size_t)(e - p - 1));
+			p = e;
+		} else if (strchr("/._-", *p) || (*p >= 'a' && *p <= 'z')) {
+			const char *e = p;
+
+			while (*e && (strchr("/._-*", *e) || (*e >= 'a' && *e <= 'z') ||
+				      (*e >= 'A' && *e <= 'Z') || (*e >= '0' && *e <= '9')))
+				e++;
+			dict_add(d, p, (size_t)(e - p));
+			p = e - 1;
+		}
+	}
+}
+
+static void dict_load_dir(struct dict *d, const char *dir)
+{
+	static const char *const files[] = {
+		"00-macros.policy", "10-execution.policy", "20-persistence.policy",
+		"30-privilege-escalation.policy", "40-defense-evasion.policy",
+		"50-credential-access.policy", "60-discovery.policy",
+		"70-command-and-control.policy", "80-impact.policy",
+		"90-container-escape.policy",
+	};
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char path[4200], *text;
+		FILE *f;
+		long len;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		f = fopen(path, "r");
+		ck_assert_msg(f, "%s", path);
+		fseek(f, 0, SEEK_END);
+		len = ftell(f);
+		rewind(f);
+		text = calloc(1, (size_t)len + 1);
+		ck_assert_uint_eq(fread(text, 1, (size_t)len, f), (size_t)len);
+		fclose(f);
+		dict_scan(d, text);
+		free(text);
+	}
+}
+
+/* One random event: a value (or none) for every field. */
+#define WORLD_BUF 256
+#define WORLD_ARR 4
+
+struct world {
+	struct rules_value *v;    /* by field id */
+	bool *set;
+	char (*buf)[WORLD_ARR][WORLD_BUF];
+	struct rules_str (*arr)[WORLD_ARR];
+	size_t nids;
+	size_t gets;
+};
+
+static int world_get(void *data, int id, struct rules_value *ret)
+{
+	struct world *w = data;
+
+	w->gets++;
+	if (id < 0 || (size_t)id >= w->nids || !w->set[id])
+		return -ENOENT;
+	*ret = w->v[id];
+	return 0;
+}
+
+static uint64_t rnd_state = 0x9e3779b97f4a7c15ull;
+
+static uint64_t rnd(void)
+{
+	/* xorshift64*: the same sequence on every run. */
+	rnd_state ^= rnd_state >> 12;
+	rnd_state ^= rnd_state << 25;
+	rnd_state ^= rnd_state >> 27;
+	return rnd_state * 0x2545f4914f6cdd1dull;
+}
+
+/* A string near a policy word: as is, with its wildcards filled in,
+ * cut short, extended, or prefixed. */
+static size_t rnd_string(const struct dict *d, char *out)
+{
+	static const char *const fill[] = { "", "x", "abc", "a/b", "root", ".ssh", "id_rsa" };
+	static const char *const tail[] = { "", "/x", ".pub", "x", "/", "/.." };
+	const char *w = d->w[rnd() % d->n];
+	size_t n = 0;
+
+	if (rnd() % 8 == 0)
+		out[n++] = '/';
+	for (const char *p = w; *p && n < WORLD_BUF - 16; p++) {
+		if (*p == '*' || *p == '?') {
+			const char *f = fill[rnd() % 7];
+
+			while (*f && n < WORLD_BUF - 16)
+				out[n++] = *f++;
+			continue;
+		}
+		if (*p == '~' || *p == '[' || *p == ']')
+			continue;
+		out[n++] = *p;
+	}
+	if (n && rnd() % 6 == 0)
+		n = rnd() % n;
+	if (rnd() % 4 == 0) {
+		const char *t = tail[rnd() % 6];
+
+		while (*t && n < WORLD_BUF - 1)
+			out[n++] = *t++;
+	}
+	out[n] = '\0';
+	return n;
+}
+
+static void world_fill(struct world *w, const struct dict *d)
+{
+	static const int64_t ints[] = { 0, 1, -1, 2, 13, 64, 0x241, 0x40, 0x1, 0x2,
+					0x200, 1000, 65534, 4294967295ll };
+	static const char *const ips[] = { "10.1.2.3", "169.254.169.254", "127.0.0.1",
+					   "::1", "8.8.8.8", "fd00::1", "" };
+
+	for (size_t i = 0; i < rules_field_count(); i++) {
+		const struct rules_field *f = rules_field_at(i);
+		struct rules_value *v = &w->v[f->id];
+		unsigned pick = (unsigned)(rnd() % 16);
+
+		w->set[f->id] = pick != 0;
+		*v = (struct rules_value){ .kind = RULES_V_NONE };
+		switch (f->type) {
+		case RULES_TYPE_STRING:
+			if (pick == 1) {
+				/* Not a plain string: the index must admit all. */
+				w->arr[f->id][0] = (struct rules_str){ "/etc/shadow", 11 };
+				*v = (struct rules_value){ .kind = RULES_V_STRS,
+							   .strs = w->arr[f->id], .n = 1 };
+				break;
+			}
+			v->kind = RULES_V_STR;
+			v->s = w->buf[f->id][0];
+			v->len = rnd_string(d, w->buf[f->id][0]);
+			break;
+		case RULES_TYPE_IP:
+			v->kind = RULES_V_STR;
+			v->s = ips[rnd() % 7];
+			v->len = strlen(v->s);
+			break;
+		case RULES_TYPE_STRING_ARRAY: {
+			size_t n = rnd() % WORLD_ARR;
+
+			for (size_t k = 0; k < n; k++) {
+				size_t len = rnd_string(d, w->buf[f->id][k]);
+
+				w->arr[f->id][k] = (struct rules_str){ w->buf[f->id][k], len };
+			}
+			*v = (struct rules_value){ .kind = RULES_V_STRS,
+						   .strs = w->arr[f->id], .n = n };
+			break;
+		}
+		case RULES_TYPE_INT_ARRAY:
+			*v = (struct rules_value){ .kind = RULES_V_INTS, .ints = ints,
+						   .n = rnd() % 4 };
+			break;
+		default:
+			v->kind = RULES_V_INT;
+			v->i = rnd() % 3 ? ints[rnd() % 14] : (int64_t)(rnd() % 100000);
+			break;
+		}
+	}
+}
+
+struct id_list {
+	const struct rule *r[256];
+	size_t n;
+};
+
+static void collect(const struct rule *r, void *data)
+{
+	struct id_list *l = data;
+
+	if (l->n < 256)
+		l->r[l->n++] = r;
+}
+
+START_TEST(test_index_agrees)
+{
+	const char *root = getenv("SENTRACE_SOURCE_ROOT");
+	char dir[4096];
+	const char *paths[] = { dir };
+	struct rules_diag diag;
+	struct rule_set *rs;
+	struct dict d = { 0 };
+	struct world w = { 0 };
+	struct rules_ctx ctx = { .get = world_get, .data = &w };
+	size_t matches = 0, gets_ix = 0, gets_all = 0;
+	bool fired[1024] = { false };
+	size_t nfired = 0;
+
+	ck_assert_ptr_nonnull(root);
+	snprintf(dir, sizeof(dir), "%s/contrib/policy", root);
+	rules_diag_init(&diag);
+	ck_assert_int_eq(rule_set_load(paths, 1, &diag, &rs), 0);
+	ck_assert_uint_gt(rule_set_count(rs), 100);
+	ck_assert_uint_lt(rule_set_count(rs), 1024);
+	dict_load_dir(&d, dir);
+	ck_assert_uint_gt(d.n, 1000);
+	for (size_t i = 0; i < rules_field_count(); i++)
+		if ((size_t)rules_field_at(i)->id >= w.nids)
+			w.nids = (size_t)rules_field_at(i)->id + 1;
+	w.v = calloc(w.nids, sizeof(*w.v));
+	w.set = calloc(w.nids, sizeof(*w.set));
+	w.buf = calloc(w.nids, sizeof(*w.buf));
+	w.arr = calloc(w.nids, sizeof(*w.arr));
+	for (int round = 0; round < 20000; round++) {
+		world_fill(&w, &d);
+		for (int t = 0; t < RULES_EV__COUNT; t++) {
+			struct id_list a = { .n = 0 }, b = { .n = 0 };
+			int ra, rb;
+
+			w.gets = 0;
+			ra = rule_set_eval(rs, t, &ctx, collect, &a);
+			gets_ix += w.gets;
+			w.gets = 0;
+			rb = rule_set_eval_unindexed(rs, t, &ctx, collect, &b);
+			gets_all += w.gets;
+			ck_assert_int_eq(ra, rb);
+			ck_assert_uint_eq(a.n, b.n);
+			for (size_t k = 0; k < a.n; k++) {
+				ck_assert_msg(a.r[k] == b.r[k], "round %d type %d: %s vs %s",
+					      round, t, rule_id(a.r[k]), rule_id(b.r[k]));
+				for (size_t j = 0; j < rule_set_count(rs); j++)
+					if (rule_set_at(rs, j) == a.r[k] && !fired[j]) {
+						fired[j] = true;
+						nfired++;
+					}
+			}
+			matches += a.n;
+		}
+	}
+	/* The events must make many distinct rules fire, or the comparison
+	 * says little; and the index must save work. */
+	fprintf(stderr, "index: %zu matches, %zu of %zu rules fired, "
+		"%zu vs %zu field reads\n", matches, nfired, rule_set_count(rs),
+		gets_ix, gets_all);
+	ck_assert_uint_gt(matches, 1000);
+	ck_assert_uint_gt(nfired, 40);
+	ck_assert_uint_lt(gets_ix * 2, gets_all);
+	for (size_t i = 0; i < d.n; i++)
+		free(d.w[i]);
+	free(d.w);
+	free(w.v);
+	free(w.set);
+	free(w.buf);
+	free(w.arr);
+	rule_set_free(rs);
+	rules_diag_fini(&diag);
+}
+END_TEST
+
 /* ---- The field table and its document ---- */
 
 START_TEST(test_field_table)
@@ -1344,6 +1628,7 @@ static Suite *rules_suite(void)
 	TC("check-rules", test_check_rules);
 	TC("set-eval", test_set_eval);
 	TC("no-alloc", test_eval_no_alloc);
+	TC("index-agrees", test_index_agrees);
 	TC("field-table", test_field_table);
 	TC("fields-doc", test_fields_doc_up_to_date);
 	TC("constants", test_constants);
