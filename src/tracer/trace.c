@@ -505,14 +505,17 @@ static void sig_poll_cb(uv_poll_t *h, int status, int events)
 	bool chld = false;
 	ssize_t n;
 
-	while ((n = read(tr->sigfd, si, sizeof(si))) > 0) {
-		for (size_t i = 0; i < (size_t)n / sizeof(si[0]); i++) {
+	/* One read takes every pending signal unless the buffer fills: a
+	 * second read per wake-up would only find the signalfd empty. */
+	do {
+		n = read(tr->sigfd, si, sizeof(si));
+		for (size_t i = 0; n > 0 && i < (size_t)n / sizeof(si[0]); i++) {
 			if (si[i].ssi_signo == SIGCHLD)
 				chld = true;
 			else
 				forward_signal(tr, &si[i]);
 		}
-	}
+	} while (n == (ssize_t)sizeof(si));
 	if (chld || status < 0)
 		drain(tr);
 }
