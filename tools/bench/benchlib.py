@@ -3,6 +3,7 @@
 processes and their clean-up, probes, readiness polling."""
 
 import os
+import random
 import re
 import signal
 import socket
@@ -91,6 +92,24 @@ def tracer_pids(pid):
 
 
 def free_port():
+    """A free port below the ephemeral range: servers are restarted on the
+    same port many times, and a port the kernel can hand out to a client
+    connection (or to a probe listening on port 0) could be taken by then."""
+    try:
+        low = int(open('/proc/sys/net/ipv4/ip_local_port_range').read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random(os.getpid() ^ int(time.time() * 1000))
+    for _ in range(200):
+        port = rng.randrange(10000, max(low, 10001))
+        s = socket.socket()
+        try:
+            s.bind(('127.0.0.1', port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
     s = socket.socket()
     s.bind(('127.0.0.1', 0))
     port = s.getsockname()[1]

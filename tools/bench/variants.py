@@ -68,7 +68,7 @@ class Untraced:
 
     def start(self, server):
         p = self.ctx.procs.start(server.as_user(server.server_argv()),
-                                 stdout=subprocess.DEVNULL, stderr=self.ctx.server_log(server))
+                                 stdout=self.ctx.server_log(server), stderr=self.ctx.server_log(server))
         try:
             server.wait_ready(p)
         except Exception:
@@ -100,7 +100,7 @@ class Wrapped:
         if server.run_as:
             argv += ['--uid', str(server.run_as[1]), '--gid', str(server.run_as[2])]
         p = ctx.procs.start(argv + ['--'] + server.server_argv(),
-                            stdout=subprocess.DEVNULL, stderr=ctx.server_log(server))
+                            stdout=ctx.server_log(server), stderr=ctx.server_log(server))
         try:
             server.wait_ready(p)
         except Exception:
@@ -125,7 +125,7 @@ class Attached:
         probe = Probe(ctx.procs, ctx.probe_exe, 'probe-%s-%s' % (server.name, self.name),
                       extra=ctx.probe_flags)
         p = ctx.procs.start(server.as_user(server.server_argv()),
-                            stdout=subprocess.DEVNULL, stderr=ctx.server_log(server))
+                            stdout=ctx.server_log(server), stderr=ctx.server_log(server))
         try:
             server.wait_ready(p)
             main = server.main_pid()
@@ -135,7 +135,7 @@ class Attached:
             raise
         t = ctx.procs.start([ctx.sentrace_exe, 'trace', '--probe-addr', probe.addr]
                             + self.tracer_flags() + ['--pid', str(main)],
-                            stdout=subprocess.DEVNULL, stderr=ctx.server_log(server))
+                            stdout=ctx.server_log(server), stderr=ctx.server_log(server))
 
         def attached():
             if t.poll() is not None:
@@ -179,7 +179,7 @@ class Strace:
         if server.run_as:
             argv += ['-u', server.run_as[0]]
         p = ctx.procs.start(argv + ['--'] + server.server_argv(),
-                            stdout=subprocess.DEVNULL, stderr=ctx.server_log(server))
+                            stdout=ctx.server_log(server), stderr=ctx.server_log(server))
         try:
             server.wait_ready(p)
         except Exception:
