@@ -1444,6 +1444,22 @@ int rule_set_eval_unindexed(const struct rule_set *rs, int event_type,
 	return matches;
 }
 
+size_t rule_set_candidate_count(const struct rule_set *rs, int event_type,
+				const struct rules_ctx *ctx)
+{
+	uint64_t cand[RULES_INDEX_MAX_WORDS];
+	size_t nwords, n = 0;
+
+	if (event_type < 0 || event_type >= RULES_EV__COUNT)
+		return 0;
+	if (!rs->index[event_type])
+		return rs->nby_type[event_type];
+	nwords = rules_index_candidates(rs->index[event_type], event_type, ctx, cand);
+	for (size_t w = 0; w < nwords; w++)
+		n += (size_t)__builtin_popcountll(cand[w]);
+	return n;
+}
+
 int rule_set_eval(const struct rule_set *rs, int event_type,
 		  const struct rules_ctx *ctx, rules_match_cb on_match, void *data)
 {

@@ -181,6 +181,9 @@ void rules_index_free(struct rules_index *ix);
  */
 size_t rules_index_candidates(const struct rules_index *ix, int event_type,
 			      const struct rules_ctx *ctx, uint64_t *ret);
+/* For tests: how many rules of the type the index would evaluate. */
+size_t rule_set_candidate_count(const struct rule_set *rs, int event_type,
+				const struct rules_ctx *ctx);
 /* For tests: evaluates every rule of the type, ignoring the index. */
 int rule_set_eval_unindexed(const struct rule_set *rs, int event_type,
 			    const struct rules_ctx *ctx, rules_match_cb on_match,

@@ -1498,6 +1498,36 @@ START_TEST(test_index_agrees)
 	ck_assert_uint_gt(matches, 1000);
 	ck_assert_uint_gt(nfired, 40);
 	ck_assert_uint_lt(gets_ix * 2, gets_all);
+
+	/* What the probe sees most: a PostgreSQL backend opening a relation
+	 * file. Only the rules without an approver (and none of the path
+	 * rules) are left. */
+	memset(w.set, 0, w.nids * sizeof(*w.set));
+	{
+		static const struct { const char *field, *value; } pg[] = {
+			{ "open.file.path", "/var/lib/postgresql/15/main/base/16384/2601" },
+			{ "open.file.name", "2601" },
+			{ "process.file.name", "postgres" },
+			{ "process.file.path", "/usr/lib/postgresql/15/bin/postgres" },
+		};
+		size_t n_open = rule_set_count_for(rs, RULES_EV_OPEN), n_cand;
+
+		for (size_t i = 0; i < sizeof(pg) / sizeof(pg[0]); i++) {
+			const struct rules_field *f =
+				rules_field_by_name(pg[i].field, strlen(pg[i].field));
+
+			ck_assert_ptr_nonnull(f);
+			w.set[f->id] = true;
+			w.v[f->id] = (struct rules_value){ .kind = RULES_V_STR, .s = pg[i].value,
+							   .len = strlen(pg[i].value) };
+		}
+		n_cand = rule_set_candidate_count(rs, RULES_EV_OPEN, &ctx);
+		fprintf(stderr, "index: a relation file open is checked against %zu of %zu "
+			"open rules\n", n_cand, n_open);
+		ck_assert_uint_gt(n_open, 30);
+		ck_assert_uint_lt(n_cand * 4, n_open);
+		ck_assert_int_eq(rule_set_eval(rs, RULES_EV_OPEN, &ctx, NULL, NULL), 0);
+	}
 	for (size_t i = 0; i < d.n; i++)
 		free(d.w[i]);
 	free(d.w);
