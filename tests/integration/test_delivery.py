@@ -89,6 +89,7 @@ class DeliveryTest(harness.TracedTestCase):
         self.assertTrue(self.ask(proc, 'opens 100').startswith('opens done'))
 
         # The probe dies; the workload runs on without it.
+        first.killed = True
         first.proc.kill()
         first.proc.wait()
         answer = self.ask(proc, 'opens 10000')

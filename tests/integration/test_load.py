@@ -161,6 +161,7 @@ class LoadTest(harness.TracedTestCase):
         while restarts < 10 and time.monotonic() < deadline and live.proc.poll() is None:
             time.sleep(0.8)
             old = probes[-1]
+            old.killed = True
             old.proc.send_signal(signal.SIGKILL)
             old.proc.wait(10)
             old.returncode = 0
