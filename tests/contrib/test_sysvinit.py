@@ -82,6 +82,11 @@ def live():
         sys.exit(SKIP)
     d = tempfile.mkdtemp(prefix='sentrace-sysv-')
     os.chmod(d, 0o755)
+    # The probe runs as nobody: give it a copy it can reach even when the
+    # build tree sits under a directory only root may enter (/root).
+    probe = os.path.join(d, 'sentrace-probe')
+    shutil.copy2(PROBE, probe)
+    os.chmod(probe, 0o755)
     log = os.path.join(d, 'log')
     sock = os.path.join(log, 'probe.sock')
     pidfile = os.path.join(d, 'probe.pid')
@@ -93,7 +98,7 @@ def live():
     with open(os.path.join(d, 'defaults'), 'w') as f:
         f.write('DAEMON=%s\nCONFIG=%s/probe.yaml\nDAEMON_USER=nobody\nDAEMON_GROUP=nogroup\n'
                 'PIDFILE=%s\nLOGDIR=%s\nLOGFILE=%s/probe.log\nSTOP_TIMEOUT=5\n'
-                % (PROBE, d, pidfile, log, log))
+                % (probe, d, pidfile, log, log))
     env = dict(os.environ, SENTRACE_PROBE_DEFAULTS=os.path.join(d, 'defaults'))
 
     def action(a):
