@@ -1424,6 +1424,17 @@ int rule_eval(const struct rule *r, int event_type, const struct rules_ctx *ctx)
 	return node_eval(r->root, event_type, ctx);
 }
 
+/* 1 when r matches (on_match called), 0 otherwise. */
+static int eval_one(const struct rule *r, int event_type, const struct rules_ctx *ctx,
+		    rules_match_cb on_match, void *data)
+{
+	if (!node_eval(r->root, event_type, ctx))
+		return 0;
+	if (on_match)
+		on_match(r, data);
+	return 1;
+}
+
 int rule_set_eval_unindexed(const struct rule_set *rs, int event_type,
 			    const struct rules_ctx *ctx, rules_match_cb on_match,
 			    void *data)
@@ -1432,15 +1443,9 @@ int rule_set_eval_unindexed(const struct rule_set *rs, int event_type,
 
 	if (event_type < 0 || event_type >= RULES_EV__COUNT)
 		return -EINVAL;
-	for (size_t i = 0; i < rs->nby_type[event_type]; i++) {
-		const struct rule *r = rs->by_type[event_type][i];
-
-		if (node_eval(r->root, event_type, ctx)) {
-			matches++;
-			if (on_match)
-				on_match(r, data);
-		}
-	}
+	for (size_t i = 0; i < rs->nby_type[event_type]; i++)
+		matches += eval_one(rs->by_type[event_type][i], event_type, ctx,
+				    on_match, data);
 	return matches;
 }
 
@@ -1478,13 +1483,9 @@ int rule_set_eval(const struct rule_set *rs, int event_type,
 	for (size_t w = 0; w < nwords; w++) {
 		for (uint64_t bits = cand[w]; bits; bits &= bits - 1) {
 			size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
-			const struct rule *r = rs->by_type[event_type][i];
 
-			if (node_eval(r->root, event_type, ctx)) {
-				matches++;
-				if (on_match)
-					on_match(r, data);
-			}
+			matches += eval_one(rs->by_type[event_type][i], event_type, ctx,
+					    on_match, data);
 		}
 	}
 	return matches;
