@@ -147,8 +147,9 @@ class Probe:
                 lines = f.read().split('\n')
         except FileNotFoundError:
             return recs
-        if lines[-1] and self.killed:
-            lines.pop()  # the line the SIGKILL interrupted
+        running = self.proc is not None and self.proc.poll() is None
+        if lines[-1] and (self.killed or running):
+            lines.pop()  # being written, or the line the SIGKILL interrupted
         for n, line in enumerate(lines, 1):
             line = line.strip()
             if not line:
