@@ -5,6 +5,8 @@
  * within a budget, continued from an idle handle, and every stop is handled
  * here: seccomp and syscall stops go to the decoders, ptrace events keep
  * the tracee table right, signals are re-injected, group-stops listened.
+ * While stops keep coming, the drain waits for the next one in waitpid()
+ * itself for up to HOT_WAIT_NS (see hot_wait()).
  */
 #include "config.h"
 
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/signalfd.h>
@@ -439,20 +442,137 @@ static void drain_idle_cb(uv_idle_t *h)
 	drain(h->data);
 }
 
+/*
+ * Waiting for the next stop in waitpid() instead of epoll.
+ *
+ * Through the signalfd, every stop queues a SIGCHLD, wakes epoll and costs a
+ * read; with SIGCHLD unblocked at its default action the kernel drops the
+ * signal and wakes a tracer sleeping in waitpid() directly, which costs
+ * about half the CPU per stop (docs/benchmarks.md, "Where the time goes").
+ * So once a drain has handled a stop it goes "hot": SIGCHLD unblocked, a
+ * periodic per-thread timer (HOT_TICK_NS) armed, and it waits for the next
+ * stop in waitpid(). SIGALRM, blocked everywhere else, is unblocked around
+ * that waitpid() only; its handler has no SA_RESTART, so a tick ends the
+ * wait with EINTR. A tick after a period without a stop ends the hot
+ * phase (the loop is held up for two periods at most), and so does the
+ * drain's budget. Leaving, SIGCHLD is blocked again and one more WNOHANG
+ * catches a stop whose signal was dropped in between. The timer is armed
+ * once per hot phase, not per stop: programming a timer per wait costs a
+ * virtual machine more than it saves.
+ */
+#define HOT_TICK_NS (1000 * 1000)
+
+static void hot_alarm(int sig)
+{
+	(void)sig;
+}
+
+static void sig_block(int sig, bool block)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
+static int hot_setup(struct tracer *tr)
+{
+	struct sigaction sa = { .sa_handler = hot_alarm };
+	struct sigevent sev = {
+		.sigev_notify = SIGEV_THREAD_ID,
+		.sigev_signo = SIGALRM,
+	};
+
+	sig_block(SIGALRM, true);
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) < 0)
+		return -errno;
+	sev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+	if (timer_create(CLOCK_MONOTONIC, &sev, &tr->hot_timer) < 0)
+		return -errno;
+	tr->hot_timer_ok = true;
+	return 0;
+}
+
+static bool hot_begin(struct tracer *tr)
+{
+	struct itimerspec tick = {
+		.it_value = { .tv_nsec = HOT_TICK_NS },
+		.it_interval = { .tv_nsec = HOT_TICK_NS },
+	};
+
+	if (timer_settime(tr->hot_timer, 0, &tick, NULL) < 0)
+		return false;
+	sig_block(SIGCHLD, false);
+	return true;
+}
+
+static void hot_end(struct tracer *tr)
+{
+	struct itimerspec off = { 0 };
+
+	timer_settime(tr->hot_timer, 0, &off, NULL);
+	sig_block(SIGCHLD, true);
+}
+
+/* The next stop's tid, or 0 after a tick period without one. */
+static pid_t hot_wait(struct tracer *tr, int *status, bool *seen)
+{
+	for (;;) {
+		pid_t tid;
+		int e;
+
+		sig_block(SIGALRM, false);
+		tid = waitpid(-1, status, __WALL);
+		e = errno;
+		sig_block(SIGALRM, true);
+		tr->stats.hot_waits++;
+		if (tid > 0) {
+			tr->stats.hot_wait_stops++;
+			*seen = true;
+			return tid;
+		}
+		if (e != EINTR || !*seen)
+			return 0;
+		*seen = false;  /* a tick: go on if this period had a stop */
+	}
+}
+
 static void drain(struct tracer *tr)
 {
 	int budget = DRAIN_BUDGET;
+	bool hot = false, seen = false;
+	int handled = 0;
 
 	while (budget-- > 0) {
 		int status;
 		pid_t tid = waitpid(-1, &status, __WALL | WNOHANG);
 
+		if (tid == 0 && !hot && handled > 0 && tr->hot_timer_ok && tr->tracing &&
+		    !tr->finishing && tr->tracees.count > 0) {
+			hot = hot_begin(tr);
+			seen = true;
+		}
+		if (tid == 0 && hot)
+			tid = hot_wait(tr, &status, &seen);
+		if (tid <= 0 && hot) {
+			/* Back to epoll: a stop from before the block
+			 * had its SIGCHLD dropped. */
+			hot_end(tr);
+			hot = false;
+			handled = 0;
+			tid = waitpid(-1, &status, __WALL | WNOHANG);
+		}
 		if (tid <= 0) {
 			uv_idle_stop(&tr->drain_idle);
 			return;
 		}
 		on_status(tr, tid, status);
+		handled++;
 	}
+	if (hot)
+		hot_end(tr);
 	/* More may be waiting: continue next iteration, after the network. */
 	uv_idle_start(&tr->drain_idle, drain_idle_cb);
 }
@@ -839,6 +959,8 @@ static void pack_stats(struct client *c, msgpack_packer *pk)
 		{ "filters_failed", tr->stats.filters_failed },
 		{ "snapshots_cut", tr->stats.snapshots_cut },
 		{ "untraced_clones", tr->stats.untraced_clones },
+		{ "hot_waits", tr->stats.hot_waits },
+		{ "hot_wait_stops", tr->stats.hot_wait_stops },
 		{ "tracees", tr->tracees.count },
 		{ "tracees_max", tr->stats.tracees_max },
 		{ "procscan_execs", ps->execs },
@@ -998,6 +1120,7 @@ static void handshake_timeout_cb(uv_timer_t *h)
 static int setup_signals(struct tracer *tr)
 {
 	sigset_t mask;
+	int r;
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);
@@ -1006,6 +1129,10 @@ static int setup_signals(struct tracer *tr)
 	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
 		return -errno;
 	signal(SIGPIPE, SIG_IGN);
+	r = hot_setup(tr);
+	if (r < 0)
+		log_warn("no timer for waiting in waitpid (%s): stops wake the loop "
+			 "through the signalfd only", strerror(-r));
 	tr->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	return tr->sigfd < 0 ? -errno : 0;
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <uv.h>
 
@@ -59,6 +60,8 @@ struct tracer_stats {
 	uint64_t filters_failed;
 	uint64_t vanished;         /* entries pruned without an exit status */
 	uint64_t untraced_clones;  /* CLONE_UNTRACED taken out of a clone */
+	uint64_t hot_waits;        /* waits in waitpid() for the next stop */
+	uint64_t hot_wait_stops;   /* ... that a stop ended (not the timer) */
 	uint64_t snapshots_cut;    /* processes left out of a full PROCESS frame */
 };
 
@@ -69,6 +72,8 @@ struct tracer {
 	int sigfd;
 	uv_poll_t sig_poll;
 	uv_idle_t drain_idle;      /* continues a drain that ran out of budget */
+	timer_t hot_timer;         /* ends a wait for the next stop (SIGALRM) */
+	bool hot_timer_ok;
 	bool tracing;              /* tracees may run: handshake done or --async */
 	uv_timer_t handshake_timer;
 	uv_timer_t housekeeping;   /* held children, periodic STATS, pruning */
