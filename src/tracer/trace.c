@@ -6,7 +6,7 @@
  * here: seccomp and syscall stops go to the decoders, ptrace events keep
  * the tracee table right, signals are re-injected, group-stops listened.
  * While stops keep coming, the drain waits for the next one in waitpid()
- * itself for up to HOT_WAIT_NS (see hot_wait()).
+ * itself (see hot_wait()).
  */
 #include "config.h"
 
