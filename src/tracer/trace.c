@@ -547,15 +547,18 @@ static void drain(struct tracer *tr)
 
 	while (budget-- > 0) {
 		int status;
-		pid_t tid = waitpid(-1, &status, __WALL | WNOHANG);
+		/* Hot, the blocking waitpid() returns at once if a stop is
+		 * there already: no WNOHANG first. */
+		pid_t tid = hot ? hot_wait(tr, &status, &seen)
+				: waitpid(-1, &status, __WALL | WNOHANG);
 
 		if (tid == 0 && !hot && handled > 0 && tr->hot_timer_ok && tr->tracing &&
 		    !tr->finishing && tr->tracees.count > 0) {
 			hot = hot_begin(tr);
 			seen = true;
+			if (hot)
+				tid = hot_wait(tr, &status, &seen);
 		}
-		if (tid == 0 && hot)
-			tid = hot_wait(tr, &status, &seen);
 		if (tid <= 0 && hot) {
 			/* Back to epoll: a stop from before the block
 			 * had its SIGCHLD dropped. */

@@ -342,8 +342,8 @@ class Setup(unittest.TestCase):
         umount_all(self.top)
         shutil.rmtree(self.top, ignore_errors=True)
 
-    def setup(self, directory, **kw):
-        return subprocess.run([STATIC, 'setup', '--cws-volume-mount', directory],
+    def setup(self, directory, exe=STATIC, **kw):
+        return subprocess.run([exe, 'setup', '--cws-volume-mount', directory],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
 
     def test_copy(self):
@@ -396,8 +396,7 @@ class Setup(unittest.TestCase):
         exe = os.path.join(self.top, 'sentrace-static')
         shutil.copy2(STATIC, exe)
         os.chmod(exe, 0o755)
-        r = subprocess.run([exe, 'setup', '--cws-volume-mount', vol], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, preexec_fn=drop)
+        r = self.setup(vol, exe=exe, preexec_fn=drop)
         self.assertEqual(r.returncode, 4, r.stderr)
         self.assertIn(b'uid 0', r.stderr)
         self.assertEqual(os.listdir(vol), [])
