@@ -97,9 +97,53 @@ struct tracer {
 	bool attached;             /* attach mode: attach_all() ran */
 };
 
+/* The exit status of the tracer when it gives up (CMD not started, or lost). */
+#define EXIT_TRACER_FAILURE 125
+/* The housekeeping timer's period (control.c). */
+#define HOUSEKEEPING_MS 250
+
+/* stops.c: every waitpid status, and the tracee table. */
 /* Resumes t, injecting sig, in the mode its state needs. */
 int tracer_resume(struct tracer *tr, struct tracee *t, int sig);
 /* Queues the finished event in e on the wire (or counts it dropped). */
 void tracer_emit(struct tracer *tr, struct evbuf *e);
+/* Handles one status from waitpid(). */
+void tracer_on_status(struct tracer *tr, pid_t tid, int status);
+/* The entry of tid, created (with tgid, or read from /proc when 0) if new. */
+struct tracee *tracer_tracee_get(struct tracer *tr, pid_t tid, pid_t tgid);
+/* The thread group of tid from /proc, tid itself when unreadable. */
+pid_t tracer_tgid_of(pid_t tid);
+/* Lets a held new child run, with the signal it was stopped with. */
+void tracer_release_held(struct tracer *tr, struct tracee *t);
+
+/* loop.c: the signalfd, the waitpid drain and forwarded signals. */
+int tracer_setup_signals(struct tracer *tr);
+/* Starts polling the signalfd (after tracer_setup_signals). */
+void tracer_loop_start(struct tracer *tr);
+/* Handles pending statuses, within a budget; continues from an idle handle. */
+void tracer_drain(struct tracer *tr);
+
+/* control.c: the session's life cycle. */
+void tracer_release_cmd(struct tracer *tr);
+void tracer_start_attach(struct tracer *tr);
+void tracer_prune_dead(struct tracer *tr);
+/* The last tracee is gone: hand the last events to the probe, then stop. */
+void tracer_finish(struct tracer *tr);
+/* Closes every handle: uv_run() returns once they are closed. */
+void tracer_close_all(struct tracer *tr);
+void tracer_on_ready(struct client *c);
+void tracer_on_done(struct client *c);
+void tracer_pack_stats(struct client *c, msgpack_packer *pk);
+void tracer_housekeeping_cb(uv_timer_t *h);
+void tracer_handshake_timeout_cb(uv_timer_t *h);
+
+/* commands.c: COMMAND frames from the probe. */
+void tracer_on_command(struct client *c, const struct wire_command *cmd);
+
+/* spawn.c: wrap mode's CMD. */
+/* The path CMD's name resolves to in PATH, as execvp would find it. */
+int tracer_find_in_path(const char *name, char *out, size_t cap);
+/* Forks CMD, stopped before its exec, and seizes it. */
+int tracer_spawn_cmd(struct tracer *tr, const char *path, const void *bpf, size_t bpf_len);
 
 #endif
