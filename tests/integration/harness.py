@@ -65,6 +65,11 @@ def require_ptrace():
         except OSError:
             pass
     if reason:
+        if os.environ.get('CI') == 'true':
+            # In CI a skip is a failure: a suite that traces nothing
+            # must not pass.
+            print('cannot trace in CI: ' + reason, file=sys.stderr)
+            sys.exit(1)
         print('skipped: ' + reason, file=sys.stderr)
         sys.exit(SKIP)
 
@@ -76,6 +81,10 @@ def main():
         if not os.access(prog, os.X_OK):
             print('missing program: ' + prog, file=sys.stderr)
             sys.exit(1)
+    if os.environ.get('CI') == 'true':
+        def skip_fails(self, reason):
+            self.fail('skipped in CI: %s' % reason)
+        unittest.TestCase.skipTest = skip_fails
     unittest.main(verbosity=2)
 
 
