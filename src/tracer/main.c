@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,8 @@ static void usage(FILE *f)
 "  --token-file FILE         send the secret in FILE (mode 0600) to the probe;\n"
 "                            env SENTRACE_TOKEN_FILE (never on the command\n"
 "                            line, where any user could read it)\n"
-"  --uid N                   run CMD as user id N\n"
+"  --uid N                   run CMD as user id N (its group: --gid, else the\n"
+"                            user's primary group from the passwd database)\n"
 "  --gid N                   run CMD as group id N (supplementary groups: N)\n"
 "  --disable-seccomp         stop on every system call instead of using a\n"
 "                            seccomp filter (slower; for kernels without it)\n"
@@ -258,6 +260,18 @@ static int cmd_trace(int argc, char **argv)
 		log_err("--uid and --gid apply to a command that sentrace starts, not to --pid");
 		free(pids);
 		return 2;
+	}
+	if (o.set_uid && !o.set_gid) {
+		/* Never leave CMD in the tracer's group (root's, usually). */
+		struct passwd *pw = getpwuid(o.uid);
+
+		if (!pw) {
+			log_err("--uid %u has no passwd entry: give its group with --gid",
+				(unsigned)o.uid);
+			return 2;
+		}
+		o.set_gid = true;
+		o.gid = pw->pw_gid;
 	}
 	o.argv = argv + optind;
 	o.pids = pids;

@@ -13,6 +13,14 @@ import harness
 NOBODY = 65534
 
 
+def _has_pw(uid):
+    try:
+        pwd.getpwuid(uid)
+        return True
+    except KeyError:
+        return False
+
+
 class CredsTest(harness.TracedTestCase):
 
     def installed_creds(self, setuid=False):
@@ -49,6 +57,25 @@ class CredsTest(harness.TracedTestCase):
         self.assertEqual(ex.get('user'), pwd.getpwuid(NOBODY).pw_name, harness.strip(ex))
         self.assertEqual(ex.get('group'), grp.getgrgid(NOBODY).gr_name, harness.strip(ex))
         self.assertEqual(ex['_process'].get('file'), ex['file'])
+
+    def test_uid_alone_takes_the_users_group(self):
+        """--uid without --gid: the user's primary group, never the
+        tracer's (root's) group 0."""
+        prog = self.installed_creds()
+        run = self.trace([prog], ['--uid', str(NOBODY)])
+        self.assertEqual(run.returncode, 0, run.summary())
+        creds = json.loads(run.stdout)
+        gid = pwd.getpwuid(NOBODY).pw_gid
+        self.assertNotEqual(gid, 0)
+        self.assertEqual((creds['uid'], creds['gid'], creds['egid'], creds['groups']),
+                         (NOBODY, gid, gid, [gid]))
+
+    def test_uid_without_passwd_entry_needs_gid(self):
+        uid = next(u for u in range(4242, 60000) if not _has_pw(u))
+        run = self.trace(['true'], ['--uid', str(uid)], probe=False,
+                         probe_addr='unix:' + os.path.join(self.tmp, 'none'))
+        self.assertEqual(run.returncode, 2, run.summary())
+        self.assertIn('--gid', run.stderr)
 
     def test_setuid_binary(self):
         prog = self.installed_creds(setuid=True)
