@@ -51,6 +51,7 @@ static const char *const event_names[RULES_EV__COUNT] = {
 	[RULES_EV_CONNECT] = "connect",
 	[RULES_EV_LISTEN] = "listen",
 	[RULES_EV_ACCEPT] = "accept",
+	[RULES_EV_SECCOMP_MISMATCH] = "seccomp_mismatch",
 };
 
 const char *rules_event_type_name(int type)
@@ -305,6 +306,17 @@ static const struct rules_field fields[] = {
 	   "address family (AF_*)")
 	EV(1313, "accept.addr.path", STRING, ACCEPT, "path", NONE,
 	   "unix socket path of the peer")
+
+	EV(1900, "seccomp_mismatch.syscall", STRING, SECCOMP_MISMATCH, "syscall",
+	   NONE, "the call that stopped, by the kernel's number (\"\": not "
+	   "in the catalog)")
+	EV(1901, "seccomp_mismatch.nr", INT, SECCOMP_MISMATCH, "nr", NONE,
+	   "its number in its ABI")
+	EV(1902, "seccomp_mismatch.data", INT, SECCOMP_MISMATCH, "data", NONE,
+	   "the SECCOMP_RET_TRACE data the stop carried (a tracee's filter's)")
+	EV(1903, "seccomp_mismatch.claimed", STRING, SECCOMP_MISMATCH,
+	   "claimed", NONE, "the call the data named with our tag, \"\": "
+	   "not our tag")
 
 	RETVAL(EXEC, "exec") RETVAL(FORK, "fork") RETVAL(OPEN, "open")
 	RETVAL(UNLINK, "unlink") RETVAL(RMDIR, "rmdir")

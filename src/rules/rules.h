@@ -48,6 +48,7 @@ enum rules_event_type {
 	RULES_EV_CONNECT,
 	RULES_EV_LISTEN,
 	RULES_EV_ACCEPT,
+	RULES_EV_SECCOMP_MISMATCH,
 	RULES_EV__COUNT,
 	RULES_EV_ANY = -1,        /* in the field table: every event type */
 };

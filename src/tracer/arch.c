@@ -21,6 +21,11 @@ void arch_force_registers(void)
 	have_info = 0;
 }
 
+bool arch_have_syscall_info(void)
+{
+	return have_info == 1;
+}
+
 bool arch_probe_syscall_info(pid_t tid)
 {
 	struct __ptrace_syscall_info info;
@@ -28,9 +33,19 @@ bool arch_probe_syscall_info(pid_t tid)
 	if (have_info < 0) {
 		long r = ptrace(PTRACE_GET_SYSCALL_INFO, tid, sizeof(info), &info);
 
-		have_info = r > 0;
-		log_info("PTRACE_GET_SYSCALL_INFO: %s",
-			 have_info ? "available" : "not available, reading registers");
+		/*
+		 * Only EIO (an unknown request, before 5.3) and EINVAL mean
+		 * "not there". ESRCH is a tracee that died (or is not
+		 * stopped) under us: ask again at the next stop, or a 5.3+
+		 * kernel would read registers for good.
+		 */
+		if (r > 0)
+			have_info = 1;
+		else if (r < 0 && (errno == EIO || errno == EINVAL))
+			have_info = 0;
+		if (have_info >= 0)
+			log_info("PTRACE_GET_SYSCALL_INFO: %s",
+				 have_info ? "available" : "not available, reading registers");
 	}
 	return have_info == 1;
 }
@@ -58,6 +73,8 @@ static int sc_info_from_kernel(pid_t tid, struct sc_info *ret)
 	if (r < 0)
 		return -errno;
 	s.compat = arch_is_compat(info.arch);
+	/* The kernel's arch follows how the call entered (int 0x80 included). */
+	s.abi_sure = true;
 	switch (info.op) {
 	case PTRACE_SYSCALL_INFO_ENTRY:
 		s.op = SC_OP_ENTRY;
@@ -104,11 +121,14 @@ static int sc_info_from_regs(pid_t tid, enum sc_op expect, struct sc_info *ret)
 
 	if (ptrace(PTRACE_GETREGSET, tid, NT_PRSTATUS, &iov) < 0)
 		return -errno;
-	s.op = expect;
+	s.op = expect == SC_OP_SECCOMP ? SC_OP_SECCOMP : SC_OP_NONE;
 	if (iov.iov_len == sizeof(struct regs32)) {
 		const struct regs32 *r = &regs.r32;
 
+		/* 32-bit code enters the kernel only through the i386 ABI. */
 		s.compat = true;
+		s.abi_sure = true;
+		s.hint = (int32_t)r->eax == -ENOSYS ? SC_HINT_ENOSYS : SC_HINT_EXIT;
 		s.nr = (int)r->orig_eax;
 		s.args[0] = r->ebx;
 		s.args[1] = r->ecx;
@@ -128,6 +148,21 @@ static int sc_info_from_regs(pid_t tid, enum sc_op expect, struct sc_info *ret)
 		s.args[4] = r->r8;
 		s.args[5] = r->r9;
 		s.ret = (int64_t)r->rax;
+		/*
+		 * The regset follows the code segment, not how the call
+		 * entered: an `int 0x80` from 64-bit code looks the same.
+		 * Keep its i386 view; the filter's data may tell the ABI.
+		 */
+		s.compat_args[0] = (uint32_t)r->rbx;
+		s.compat_args[1] = (uint32_t)r->rcx;
+		s.compat_args[2] = (uint32_t)r->rdx;
+		s.compat_args[3] = (uint32_t)r->rsi;
+		s.compat_args[4] = (uint32_t)r->rdi;
+		s.compat_args[5] = (uint32_t)r->rbp;
+		s.has_compat_view = true;
+		/* The kernel sets rax to -ENOSYS before the entry stop (as
+		 * strace relies on); at an exit it holds the result. */
+		s.hint = (int64_t)r->rax == -ENOSYS ? SC_HINT_ENOSYS : SC_HINT_EXIT;
 	}
 	if (expect == SC_OP_SECCOMP) {
 		unsigned long msg = 0;
@@ -175,8 +210,13 @@ static int sc_info_from_regs(pid_t tid, enum sc_op expect, struct sc_info *ret)
 
 	if (ptrace(PTRACE_GETREGSET, tid, NT_PRSTATUS, &iov) < 0)
 		return -errno;
-	/* x8 holds the number; x0 is overwritten by the result at exit. */
-	s.op = expect;
+	/*
+	 * x8 holds the number; x0 is overwritten by the result at exit, so
+	 * nothing tells entry from exit: the tracee's state decides. AArch32
+	 * tasks are not told apart (their regset is not read as such).
+	 */
+	s.op = expect == SC_OP_SECCOMP ? SC_OP_SECCOMP : SC_OP_NONE;
+	s.abi_sure = true;
 	s.nr = (int)regs.regs[8];
 	for (int i = 0; i < 6; i++)
 		s.args[i] = regs.regs[i];

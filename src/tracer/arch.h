@@ -19,24 +19,57 @@ enum sc_op {
 	SC_OP_SECCOMP,
 };
 
+/*
+ * What the registers say about a syscall stop when the kernel does not
+ * tell entry from exit (before 5.3, no PTRACE_GET_SYSCALL_INFO).
+ */
+enum sc_hint {
+	SC_HINT_NONE = 0,     /* nothing: the tracee's state must decide */
+	SC_HINT_EXIT,         /* x86_64: rax != -ENOSYS, surely an exit */
+	SC_HINT_ENOSYS,       /* x86_64: rax == -ENOSYS, an entry (or a call
+			       * that failed with ENOSYS) */
+};
+
 struct sc_info {
-	enum sc_op op;
+	enum sc_op op;        /* SC_OP_NONE at a syscall stop read from the
+			       * registers: see hint */
+	enum sc_hint hint;
 	bool compat;          /* 32-bit ABI on a 64-bit kernel */
+	bool abi_sure;        /* compat is the ABI the call entered with: the
+			       * kernel said so, or the task runs 32-bit code */
+	bool has_compat_view; /* compat_args holds the int 0x80 view */
 	int nr;
 	uint64_t args[6];     /* zero-extended; compat args are 32-bit values */
+	uint64_t compat_args[6]; /* x86_64 registers of a 64-bit task read as
+			       * the i386 ABI (ebx, ecx, …): an `int 0x80`
+			       * from 64-bit code, which the regset cannot
+			       * tell from `syscall` */
 	int64_t ret;          /* SC_OP_EXIT */
-	uint32_t ret_data;    /* SC_OP_SECCOMP: the SCMP_ACT_TRACE data */
+	uint32_t ret_data;    /* SC_OP_SECCOMP: the SECCOMP_RET_TRACE data */
 };
 
 /* Probed once: does this kernel answer PTRACE_GET_SYSCALL_INFO? */
 bool arch_probe_syscall_info(pid_t stopped_tid);
 void arch_force_registers(void);
+/* True once the kernel answered PTRACE_GET_SYSCALL_INFO. */
+bool arch_have_syscall_info(void);
 
 /*
- * Reads the system call of a stop. `expect` says which stop this is when
- * registers are the only source (they cannot tell entry from exit).
+ * Reads the system call of a stop. `expect` is SC_OP_SECCOMP at a seccomp
+ * stop; at a syscall stop, the kernel's op is used where it tells, and
+ * registers leave op at SC_OP_NONE with a hint (see stopseq.h).
  */
 int arch_get_sc_info(pid_t tid, enum sc_op expect, struct sc_info *ret);
+
+/* Takes the i386 view of the registers (an int 0x80 from 64-bit code). */
+static inline void arch_use_compat_view(struct sc_info *s)
+{
+	for (int i = 0; i < 6; i++)
+		s->args[i] = s->compat_args[i];
+	s->compat = true;
+	s->abi_sure = true;
+	s->has_compat_view = false;
+}
 
 /* Rewrites the first argument of the call tid is stopped in. */
 int arch_set_arg0(pid_t tid, uint64_t value);

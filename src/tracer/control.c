@@ -297,6 +297,7 @@ void tracer_pack_stats(struct client *c, msgpack_packer *pk)
 		{ "filters_injected", tr->stats.filters_injected },
 		{ "filters_failed", tr->stats.filters_failed },
 		{ "snapshots_cut", tr->stats.snapshots_cut },
+		{ "seccomp_data_mismatch", tr->stats.seccomp_data_mismatch },
 		{ "untraced_clones", tr->stats.untraced_clones },
 		{ "hot_waits", tr->stats.hot_waits },
 		{ "hot_wait_stops", tr->stats.hot_wait_stops },

@@ -39,6 +39,7 @@ struct inject {
 	size_t page_len;
 	long seccomp_ret;
 	bool nnp;                       /* no CAP_SYS_ADMIN: no_new_privs first */
+	bool entered;                   /* the next syscall stop is an exit */
 	int held[MAX_HELD_SIGNALS];     /* signals that came in meanwhile */
 	int nheld;
 };
@@ -67,6 +68,8 @@ static int run_call(struct tracee *t, long nr, const uint64_t args[6])
 	r.r9 = args[5];
 	if (ptrace(PTRACE_SETREGS, t->tid, 0, &r) < 0)
 		return -errno;
+	/* Rewound: the call enters again, its entry stop comes first. */
+	t->inject->entered = false;
 	return ptrace(PTRACE_SYSCALL, t->tid, 0, 0) < 0 ? -errno : 0;
 }
 
@@ -222,6 +225,8 @@ int inject_begin(struct tracer *tr, struct tracee *t)
 	inj->nnp = !has_cap_sys_admin(t->tgid);
 	inj->page_len = (16 + tr->bpf_len + 4095) & ~(size_t)4095;
 	inj->step = STEP_MMAP;
+	/* Taken over at its entry stop: the exit of our mmap comes next. */
+	inj->entered = true;
 	t->inject = inj;
 	/* One thread does it for the whole process (TSYNC). */
 	set_process_flags(tr, t->tgid, 0, TRACEE_INJECT);
@@ -261,12 +266,19 @@ void inject_stop(struct tracer *tr, struct tracee *t, int status)
 		ptrace(PTRACE_SYSCALL, t->tid, 0, 0);
 		return;
 	}
-	if (arch_get_sc_info(t->tid, SC_OP_EXIT, &info) < 0) {
+	if (arch_get_sc_info(t->tid, SC_OP_NONE, &info) < 0) {
 		ptrace(PTRACE_SYSCALL, t->tid, 0, 0);
 		return;
 	}
+	/*
+	 * The kernel's op where it tells; with registers, our own parity:
+	 * rax cannot tell here, as seccomp(2) or prctl may fail with ENOSYS.
+	 */
+	if (info.op == SC_OP_NONE)
+		info.op = inj->entered ? SC_OP_EXIT : SC_OP_ENTRY;
 	if (info.op == SC_OP_ENTRY) {
 		/* Our call entering after the rewind: let it run. */
+		inj->entered = true;
 		ptrace(PTRACE_SYSCALL, t->tid, 0, 0);
 		return;
 	}

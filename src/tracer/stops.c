@@ -27,6 +27,7 @@
 #include "inject.h"
 #include "log.h"
 #include "mem.h"
+#include "stopseq.h"
 #include "syscalls.h"
 #include "tracer.h"
 #include "util.h"
@@ -247,22 +248,61 @@ static bool skip_while_preexec(const struct tracee *t, int id)
 	       sc_table[id].kind != EV_EXEC;
 }
 
-static void decode_entry(struct tracer *tr, struct tracee *t, int id,
+/* Decodes the entry of call id; true when its event waits for the exit. */
+static bool decode_entry(struct tracer *tr, struct tracee *t, int id,
 			 const struct sc_info *info)
 {
 	if (id < 0 || (size_t)id >= sc_table_len || skip_while_preexec(t, id))
+		return false;
+	return sc_decode_entry(tr, t, id, info) == 0;
+}
+
+/*
+ * The RET_TRACE data of this stop is not ours, or names another call than
+ * the one that stopped: a filter of the tracee's own returned TRACE too
+ * (the newest filter's data wins), to hide the call or forge another. The
+ * call is decoded by its number; this says it happened.
+ */
+static void emit_seccomp_mismatch(struct tracer *tr, struct tracee *t,
+				  const struct sc_info *info, int id, int claimed)
+{
+	struct evbuf *e = &tr->scratch;
+
+	tr->stats.seccomp_data_mismatch++;
+	if (t->flags & TRACEE_PREEXEC)
 		return;
-	if (sc_decode_entry(tr, t, id, info) == 0)
-		t->flags |= TRACEE_IN_SYSCALL;
+	ev_begin(e, EV_SECCOMP_MISMATCH, id >= 0 ? sc_table[id].name : NULL,
+		 t->tgid, t->tid, info->compat);
+	ev_i64(e, "nr", info->nr);
+	ev_i64(e, "data", info->ret_data);
+	ev_str(e, "claimed", claimed >= 0 ? sc_table[claimed].name : "");
+	ev_end(e);
+	tracer_emit(tr, e);
 }
 
 static void on_seccomp(struct tracer *tr, struct tracee *t)
 {
+	enum stop_action act;
 	struct sc_info info;
+	bool pending = false, mismatch;
+	int id, claimed;
 
 	tr->stats.seccomp_stops++;
-	if (arch_get_sc_info(t->tid, SC_OP_SECCOMP, &info) == 0)
-		decode_entry(tr, t, (int)info.ret_data, &info);
+	act = stopseq_classify(t->flags, STOP_KIND_SECCOMP, SC_OP_SECCOMP,
+			       SC_HINT_NONE);
+	if (act == STOP_ENTRY) {
+		if (arch_get_sc_info(t->tid, SC_OP_SECCOMP, &info) < 0) {
+			tracer_resume(tr, t, 0);
+			return;
+		}
+		/* The call is the kernel's number, never the data alone. */
+		id = sc_seccomp_id(&info, &claimed, &mismatch);
+		if (mismatch)
+			emit_seccomp_mismatch(tr, t, &info, id, claimed);
+		pending = decode_entry(tr, t, id, &info);
+	}
+	t->flags = stopseq_flags_after(t->flags, act, pending,
+				       tr->seccomp_before_entry);
 	tracer_resume(tr, t, 0);
 }
 
@@ -274,38 +314,36 @@ static bool is_restart(int64_t ret)
 
 static void on_syscall_stop(struct tracer *tr, struct tracee *t)
 {
-	enum sc_op expect = (t->flags & TRACEE_INSYS_ANY) ? SC_OP_EXIT : SC_OP_ENTRY;
+	enum stop_action act;
 	struct sc_info info;
+	bool pending = false;
 
 	tr->stats.syscall_stops++;
-	if (t->flags & TRACEE_FILTERED)
-		expect = SC_OP_EXIT;
-	if (arch_get_sc_info(t->tid, expect, &info) < 0) {
+	if (arch_get_sc_info(t->tid, SC_OP_NONE, &info) < 0) {
 		tracer_resume(tr, t, 0);
 		return;
 	}
-	if (info.op == SC_OP_ENTRY && (t->flags & TRACEE_INJECT)) {
+	act = stopseq_classify(t->flags, STOP_KIND_SYSCALL, info.op, info.hint);
+	if (act == STOP_ENTRY && (t->flags & TRACEE_INJECT)) {
 		/* A syscall-entry stop is where a call can be swapped for
 		 * ours: put the filter into this process now. */
 		if (inject_begin(tr, t) == 0)
 			return;
 	}
-	if (info.op == SC_OP_ENTRY) {
-		t->flags |= TRACEE_INSYS_ANY;
-		decode_entry(tr, t, sc_lookup_nr(info.compat, info.nr), &info);
-	} else if (info.op == SC_OP_EXIT) {
-		t->flags &= ~TRACEE_INSYS_ANY;
-		if (t->flags & TRACEE_IN_SYSCALL) {
+	if (act == STOP_ENTRY) {
+		pending = decode_entry(tr, t, sc_lookup_nr(info.compat, info.nr), &info);
+	} else if (act == STOP_EXIT && (t->flags & TRACEE_IN_SYSCALL)) {
+		if (is_restart(info.ret)) {
+			tr->stats.restarts_skipped++;
+			ev_reset(&t->ev);
+			t->sc_id = -1;
+		} else {
 			t->flags &= ~TRACEE_IN_SYSCALL;
-			if (is_restart(info.ret)) {
-				tr->stats.restarts_skipped++;
-				ev_reset(&t->ev);
-				t->sc_id = -1;
-			} else {
-				sc_decode_exit(tr, t, info.ret);
-			}
+			sc_decode_exit(tr, t, info.ret);
 		}
 	}
+	t->flags = stopseq_flags_after(t->flags, act, pending,
+				       tr->seccomp_before_entry);
 	tracer_resume(tr, t, 0);
 }
 

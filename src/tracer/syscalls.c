@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/net.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
@@ -833,75 +834,172 @@ static const struct {
 	{ SYS_ACCEPT, "accept", 3 },  { SYS_ACCEPT4, "accept4", 4 },
 };
 
-int sc_build_filter(bool no_new_privs, void **ret_prog, size_t *ret_len)
-{
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-	char *prog = NULL;
-	off_t len;
-	int fd = -1, r;
+_Static_assert(sizeof(sc_table) / sizeof(sc_table[0]) <= SC_DATA_ID + 1,
+	       "catalog ids must fit the RET_TRACE data");
 
-	if (!ctx)
-		return -ENOMEM;
-	/* Unknown ABIs (x32) get ENOSYS rather than a killed thread. */
-	seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(ENOSYS));
-	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, no_new_privs);
-	/* A binary tree keeps untraced calls at a few BPF instructions. */
-	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-#if defined(__x86_64__)
-	r = seccomp_arch_add(ctx, SCMP_ARCH_X86);
-	if (r < 0 && r != -EEXIST)
-		log_warn("seccomp: cannot add the 32-bit ABI: %s", strerror(-r));
-#endif
+/* The rules of one ABI, each returning the tagged data of its call. */
+static int add_rules(scmp_filter_ctx ctx, bool compat)
+{
 	for (size_t id = 0; id < sc_table_len; id++) {
 		const char *name = sc_table[id].name;
+		uint32_t act = SCMP_ACT_TRACE(sc_trace_data((int)id, compat));
 		int nr = seccomp_syscall_resolve_name(name);
+		int r;
 
 		if (nr == __NR_SCMP_ERROR)
 			continue;
 		if (strcmp(name, "clone") == 0) {
 			/* Only the calls that ask not to be traced. */
-			r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(id), nr, 1,
+			r = seccomp_rule_add(ctx, act, nr, 1,
 					     SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_UNTRACED,
 						     CLONE_UNTRACED));
 		} else if (strcmp(name, "prctl") == 0) {
-			r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(id), nr, 1,
+			r = seccomp_rule_add(ctx, act, nr, 1,
 					     SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
 		} else if (strcmp(name, "socketcall") == 0) {
 			r = 0;
 			for (size_t i = 0; i < ARRAY_SIZE(socketcalls) && r == 0; i++)
-				r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(id), nr, 1,
+				r = seccomp_rule_add(ctx, act, nr, 1,
 					SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)socketcalls[i].call));
 		} else {
-			r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(id), nr, 0);
+			r = seccomp_rule_add(ctx, act, nr, 0);
 		}
+		/* A call the ABI lacks (socketcall on x86_64) is no error. */
 		if (r < 0)
-			log_debug("seccomp: %s not added: %s", name, strerror(-r));
+			log_debug("seccomp: %s%s not added: %s", name,
+				  compat ? " (i386)" : "", strerror(-r));
 	}
+	return 0;
+}
 
-	fd = memfd_create("sentrace-filter", MFD_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
+static scmp_filter_ctx new_ctx(bool no_new_privs)
+{
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+
+	if (!ctx)
+		return NULL;
+	/* Unknown ABIs (x32) get ENOSYS rather than a killed thread. */
+	seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(ENOSYS));
+	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, no_new_privs);
+	/* A binary tree keeps untraced calls at a few BPF instructions. */
+	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+	return ctx;
+}
+
+/* Reads what fd holds, from where it is, into a malloc'd buffer. */
+static int read_all(int fd, char **ret_buf, size_t *ret_len)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			char *p = realloc(buf, cap ? cap * 2 : 4096);
+
+			if (!p) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = p;
+			cap = cap ? cap * 2 : 4096;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n > 0) {
+			len += (size_t)n;
+		} else if (n == 0 || errno == EAGAIN) {
+			break;
+		} else if (errno != EINTR) {
+			int r = -errno;
+
+			free(buf);
+			return r;
+		}
 	}
-	r = seccomp_export_bpf(ctx, fd);
-	if (r < 0)
-		goto out;
-	len = lseek(fd, 0, SEEK_END);
-	if (len <= 0 || !(prog = malloc((size_t)len))) {
-		r = -ENOMEM;
-		goto out;
+	*ret_buf = buf;
+	*ret_len = len;
+	return 0;
+}
+
+/*
+ * Exports the program as classic BPF. Through a pipe, not memfd_create
+ * (3.17+): the design promises 3.4. One thread writes, then reads, so the
+ * pipe is made big enough first (BPF_MAXINSNS is 4096 instructions of 8
+ * bytes, 32 KiB); where it cannot grow and the program does not fit, an
+ * unlinked temporary file takes it.
+ */
+static int export_bpf(scmp_filter_ctx ctx, void **ret_prog, size_t *ret_len)
+{
+	char *prog = NULL;
+	size_t len = 0;
+	int fds[2], r;
+	FILE *tmp;
+
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	fcntl(fds[1], F_SETPIPE_SZ, 64 * 1024);
+	r = seccomp_export_bpf(ctx, fds[1]);
+	close(fds[1]);
+	if (r == 0)
+		r = read_all(fds[0], &prog, &len);
+	close(fds[0]);
+	if (r < 0) {
+		tmp = tmpfile();
+		if (!tmp)
+			return -errno;
+		r = seccomp_export_bpf(ctx, fileno(tmp));
+		if (r == 0 && lseek(fileno(tmp), 0, SEEK_SET) < 0)
+			r = -errno;
+		if (r == 0)
+			r = read_all(fileno(tmp), &prog, &len);
+		fclose(tmp);
+		if (r < 0)
+			return r;
 	}
-	if (pread(fd, prog, (size_t)len, 0) != len) {
-		r = -EIO;
+	if (len == 0 || len % sizeof(struct sock_filter)) {
 		free(prog);
-		goto out;
+		return -EIO;
 	}
 	*ret_prog = prog;
-	*ret_len = (size_t)len;
-	r = 0;
-out:
-	if (fd >= 0)
-		close(fd);
+	*ret_len = len;
+	return 0;
+}
+
+int sc_build_filter(bool no_new_privs, void **ret_prog, size_t *ret_len)
+{
+	scmp_filter_ctx ctx = new_ctx(no_new_privs);
+	int r;
+
+	if (!ctx)
+		return -ENOMEM;
+	add_rules(ctx, false);
+#if defined(__x86_64__)
+	/*
+	 * The i386 rules in a filter of their own, merged: their data says
+	 * "i386", so that the ABI of an `int 0x80` from 64-bit code is known
+	 * where only registers are (the regset says 64-bit then).
+	 */
+	{
+		scmp_filter_ctx c32 = new_ctx(no_new_privs);
+
+		if (!c32 || seccomp_arch_add(c32, SCMP_ARCH_X86) < 0 ||
+		    seccomp_arch_remove(c32, SCMP_ARCH_NATIVE) < 0) {
+			log_warn("seccomp: cannot add the 32-bit ABI");
+			if (c32)
+				seccomp_release(c32);
+		} else {
+			add_rules(c32, true);
+			r = seccomp_merge(ctx, c32);
+			if (r < 0) {
+				log_warn("seccomp: cannot add the 32-bit ABI: %s",
+					 strerror(-r));
+				seccomp_release(c32);
+			}
+		}
+	}
+#endif
+	r = export_bpf(ctx, ret_prog, ret_len);
 	seccomp_release(ctx);
 	return r;
 }
@@ -962,6 +1060,47 @@ int sc_lookup_nr(bool compat, int nr)
 	if (nr < 0 || nr >= NR_MAX)
 		return -1;
 	return compat ? nr_compat[nr] : nr_native[nr];
+}
+
+/* Is nr, in that ABI, one of the numbers of catalog entry id? */
+static bool id_has_nr(int id, bool compat, int nr)
+{
+	if (sc_lookup_nr(compat, nr) == id)
+		return true;
+	/* libseccomp puts the i386 socket calls on socketcall(2) too, with
+	 * the inner call's id. */
+	if (compat && nr == socketcall_nr) {
+		for (size_t i = 0; i < ARRAY_SIZE(socketcalls); i++)
+			if (strcmp(sc_table[id].name, socketcalls[i].name) == 0)
+				return true;
+		return sc_table[id].entry == dec_socketcall;
+	}
+	return false;
+}
+
+int sc_seccomp_id(struct sc_info *info, int *ret_claimed, bool *ret_mismatch)
+{
+	uint32_t d = info->ret_data;
+	bool ours = (d & SC_DATA_TAG_MASK) == SC_DATA_TAG &&
+		    (d & SC_DATA_ID) < sc_table_len;
+	bool compat = d & SC_DATA_COMPAT;
+	int id = (int)(d & SC_DATA_ID);
+
+	*ret_claimed = ours ? id : -1;
+	*ret_mismatch = false;
+	/*
+	 * Registers of a 64-bit task, data of an i386 rule: an int 0x80 from
+	 * 64-bit code, if the number fits. A tracee's filter can claim i386
+	 * for a 64-bit call too; then the number must still be one of the
+	 * claimed call's (docs/security.md says what remains).
+	 */
+	if (ours && compat && !info->compat && !info->abi_sure &&
+	    info->has_compat_view && id_has_nr(id, true, info->nr))
+		arch_use_compat_view(info);
+	if (ours && compat == info->compat && id_has_nr(id, info->compat, info->nr))
+		return id;
+	*ret_mismatch = true;
+	return sc_lookup_nr(info->compat, info->nr);
 }
 
 int sc_decode_entry(struct tracer *tr, struct tracee *t, int id,

@@ -50,6 +50,35 @@ enum sc_flag {
 extern const struct sc_desc sc_table[];
 extern const size_t sc_table_len;
 
+/*
+ * The 16-bit SECCOMP_RET_TRACE data of our filter: a tag in the high seven
+ * bits, the ABI of the rule (the filter sees seccomp_data.arch, which
+ * registers cannot tell for an `int 0x80` from 64-bit code), and the
+ * catalog id. A tracee's own filter that also returns TRACE wins with its
+ * data (the kernel keeps the newest filter's): data without the tag, or
+ * naming a call whose number is not the one that stopped, is not trusted.
+ */
+#define SC_DATA_TAG      0x5e00u
+#define SC_DATA_TAG_MASK 0xfe00u
+#define SC_DATA_COMPAT   0x0100u
+#define SC_DATA_ID       0x00ffu
+
+static inline uint16_t sc_trace_data(int id, bool compat)
+{
+	return (uint16_t)(SC_DATA_TAG | (compat ? SC_DATA_COMPAT : 0) |
+			  ((unsigned)id & SC_DATA_ID));
+}
+
+/*
+ * The catalog id of the call at a seccomp stop, -1 when none: the data's
+ * id where it is ours and names the call that stopped, the id of (ABI, nr)
+ * otherwise. Switches info to the i386 view of the registers where the
+ * data says the call entered as i386 and the registers cannot tell.
+ * *ret_claimed is the id the data named (-1: not our tag); *ret_mismatch
+ * says the data did not fit the call.
+ */
+int sc_seccomp_id(struct sc_info *info, int *ret_claimed, bool *ret_mismatch);
+
 /* Builds the filter and exports it as classic BPF (malloc'd). */
 int sc_build_filter(bool no_new_privs, void **ret_prog, size_t *ret_len);
 

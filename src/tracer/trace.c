@@ -36,6 +36,7 @@
 #include "log.h"
 #include "mem.h"
 #include "procsnap.h"
+#include "stopseq.h"
 #include "syscalls.h"
 #include "trace.h"
 #include "util.h"
@@ -65,6 +66,32 @@ static void fill_hello(struct tracer *tr, char *hostname, size_t hcap)
 	h->tracer_pid = getpid();
 	for (h->argc = 0; tr->opts.argv[h->argc] && h->argc < WIRE_HELLO_ARGV; h->argc++)
 		h->argv[h->argc] = wire_str_c(tr->opts.argv[h->argc]);
+}
+
+/*
+ * Before 4.8 the seccomp stop comes before the syscall-entry stop; probed
+ * once, before any tracee exists. SENTRACE_SECCOMP_ORDER=before|after
+ * overrides it (tests: the stop handling mends a wrong guess, see
+ * stopseq_classify()).
+ */
+static void probe_seccomp_order(struct tracer *tr)
+{
+	const char *force = getenv("SENTRACE_SECCOMP_ORDER");
+	int r;
+
+	if (force && (strcmp(force, "before") == 0 || strcmp(force, "after") == 0)) {
+		tr->seccomp_before_entry = strcmp(force, "before") == 0;
+		log_info("seccomp stop order forced: %s the syscall-entry stop", force);
+		return;
+	}
+	r = stopseq_probe_order();
+	if (r < 0) {
+		log_warn("cannot tell the seccomp stop order (%s): taking the one "
+			 "of Linux 4.8+", strerror(-r));
+		r = 0;
+	}
+	tr->seccomp_before_entry = r == 1;
+	log_info("seccomp stop: %s the syscall-entry stop", r ? "before" : "after");
 }
 
 int trace_run(const struct tracer_opts *opts)
@@ -116,6 +143,7 @@ int trace_run(const struct tracer_opts *opts)
 			log_err("cannot build the seccomp filter: %s", strerror(-r));
 			return EXIT_TRACER_FAILURE;
 		}
+		probe_seccomp_order(&tr);
 	}
 	if (attach && tr.opts.attach_seccomp) {
 		/* Kept for the processes it will be put into. */

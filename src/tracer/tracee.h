@@ -23,6 +23,8 @@ enum tracee_flag {
 	TRACEE_FILTERED   = 1u << 7, /* has the seccomp filter: stops only on
 					* monitored calls */
 	TRACEE_INJECT     = 1u << 8, /* attach: its process wants the filter */
+	TRACEE_AWAIT_ENTRY = 1u << 13, /* seccomp stop seen, its entry stop
+					* comes next (kernels < 4.8) */
 };
 
 struct tracee {

@@ -63,6 +63,8 @@ struct tracer_stats {
 	uint64_t hot_waits;        /* waits in waitpid() for the next stop */
 	uint64_t hot_wait_stops;   /* ... that a stop ended (not the timer) */
 	uint64_t snapshots_cut;    /* processes left out of a full PROCESS frame */
+	uint64_t seccomp_data_mismatch; /* RET_TRACE data not ours or not the
+					 * call that stopped: decoded by number */
 };
 
 struct tracer {
@@ -95,6 +97,8 @@ struct tracer {
 	bool finishing;
 	bool detaching;            /* attach mode: letting every tracee go */
 	bool attached;             /* attach mode: attach_all() ran */
+	bool seccomp_before_entry; /* kernels < 4.8: the seccomp stop comes
+				    * before the syscall-entry stop */
 };
 
 /* The exit status of the tracer when it gives up (CMD not started, or lost). */
