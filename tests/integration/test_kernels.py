@@ -1,0 +1,140 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What the kernel says, not what a tracee's seccomp filter says, and the
+paths of older kernels forced on this one.
+
+A tracee's own filter that returns SECCOMP_RET_TRACE wins with its data
+(the kernel keeps the newest filter's): the call must still be reported
+by its number, and the mismatch as a seccomp_mismatch event that the
+default policy flags. An `int $0x80` from 64-bit code is decoded with the
+i386 registers, with PTRACE_GET_SYSCALL_INFO and without it (the register
+path of kernels before 5.3, forced with SENTRACE_NO_SYSCALL_INFO=1).
+"""
+
+import contextlib
+import json
+import os
+import re
+
+import harness
+
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
+TAG, COMPAT = 0x5e00, 0x0100
+
+
+def catalog_ids():
+    """Catalog id of every call: its index in sc_table (src/tracer/syscalls.c)."""
+    with open(os.path.join(SOURCE, 'src', 'tracer', 'syscalls.c')) as f:
+        text = f.read()
+    body = text[text.index('const struct sc_desc sc_table[] = {'):]
+    body = body[:body.index('\n};')]
+    names = re.findall(r'^\s*(?:SC\(|\{ )"(\w+)"', body, re.M)
+    return {name: i for i, name in enumerate(names)}
+
+
+@contextlib.contextmanager
+def register_path(on):
+    """The tracer reads registers instead of PTRACE_GET_SYSCALL_INFO."""
+    old = os.environ.get('SENTRACE_NO_SYSCALL_INFO')
+    if on:
+        os.environ['SENTRACE_NO_SYSCALL_INFO'] = '1'
+    else:
+        os.environ.pop('SENTRACE_NO_SYSCALL_INFO', None)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop('SENTRACE_NO_SYSCALL_INFO', None)
+        else:
+            os.environ['SENTRACE_NO_SYSCALL_INFO'] = old
+
+
+PATHS = (('syscall-info', False), ('registers', True))
+
+
+class KernelsTest(harness.TracedTestCase):
+
+    def alerts(self, run, rule):
+        """The alerts of RULE, from the probe's standard output."""
+        found = []
+        for line in run.probe.log_text().splitlines():
+            if line.startswith('{') and '"alert"' in line:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if rec.get('type') == 'alert' and rec.get('rule') == rule:
+                    found.append(rec)
+        return found
+
+    def test_foreign_trace_data_cannot_hide_open(self):
+        ids = catalog_ids()
+        prog = harness.helper('tracedata')
+        cases = (('prctl', TAG | ids['prctl']), ('execve', TAG | ids['execve']),
+                 ('', 7))
+        for path_name, regs in PATHS:
+            for claimed, data in cases:
+                with self.subTest(path=path_name, data=hex(data)), register_path(regs):
+                    run = self.trace([prog, hex(data), 'openat', '/etc/shadow'])
+                    self.assertEqual(run.returncode, 0, run.summary())
+                    self.assertGreaterEqual(run.stdout_json()[0]['ret'], 0, run.stdout)
+                    op = self.assertEvent(run, ev='open', path='/etc/shadow',
+                                          syscall='openat')[0]
+                    self.assertGreaterEqual(op['ret'], 0, op)
+                    self.assertTrue(self.alerts(run, 'shadow_file_opened'),
+                                    'no shadow alert' + run.summary())
+                    mm = run.one(ev='seccomp_mismatch')
+                    self.assertEqual(mm['syscall'], 'openat', mm)
+                    self.assertEqual(mm['data'], data, mm)
+                    self.assertEqual(mm['claimed'], claimed, mm)
+                    self.assertTrue(self.alerts(run, 'seccomp_trace_data_forged'),
+                                    'no mismatch alert' + run.summary())
+                    # Nothing forged: the one exec is the helper's own.
+                    self.assertEqual(len(run.find(ev='exec')), 1,
+                                     run.describe(run.find(ev='exec')))
+                    stats = [r for r in run.records_of('stats')]
+                    if stats:
+                        self.assertGreaterEqual(
+                            stats[-1].get('stats', stats[-1]).get('seccomp_data_mismatch', 1),
+                            1, stats[-1])
+
+    def test_foreign_trace_data_cannot_forge_exec(self):
+        ids = catalog_ids()
+        prog = harness.helper('tracedata')
+        data = TAG | ids['execve']
+        for path_name, regs in PATHS:
+            with self.subTest(path=path_name), register_path(regs):
+                run = self.trace([prog, hex(data), 'getpid'])
+                self.assertEqual(run.returncode, 0, run.summary())
+                execs = run.find(ev='exec')
+                self.assertEqual(len(execs), 1, 'a forged exec' + run.describe(execs))
+                self.assertEqual(os.path.basename(execs[0]['file']), 'tracedata')
+                mm = run.one(ev='seccomp_mismatch')
+                self.assertNotIn('syscall', mm)  # getpid: not in the catalog
+                self.assertEqual(mm['claimed'], 'execve', mm)
+                self.assertEqual(mm['compat'] if 'compat' in mm else False, False)
+
+    def test_int80_from_64bit_code(self):
+        prog = harness.helper('int80')
+        target = os.path.join(self.tmp, 'int80-target')
+        decoy = os.path.join(self.tmp, 'int80-decoy')
+        for p in (target, decoy):
+            with open(p, 'w') as f:
+                f.write('x')
+        for path_name, regs in PATHS:
+            with self.subTest(path=path_name), register_path(regs):
+                run = self.trace([prog, target, decoy])
+                self.assertEqual(run.returncode, 0, run.summary())
+                self.assertGreaterEqual(run.stdout_json()[0]['ret'], 0, run.stdout)
+                opens = [e for e in run.find(ev='open')
+                         if e.get('path') in (target, decoy)]
+                self.assertEqual(len(opens), 1, run.describe(opens))
+                op = opens[0]
+                self.assertEqual(op['path'], target, op)
+                self.assertIs(op.get('compat'), True, op)
+                self.assertEqual(op['syscall'], 'open', op)
+                self.assertGreaterEqual(op['ret'], 0, op)
+                self.assertEqual(run.find(ev='seccomp_mismatch'), [])
+
+
+if __name__ == '__main__':
+    harness.main()
