@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Replays of recorded stop sequences through the stop state machine
+ * (src/tracer/stopseq.c): the orders this kernel cannot produce (the
+ * seccomp stop before the syscall-entry stop, Linux 3.5 to 4.7), the
+ * register path of kernels before 5.3 (rax == -ENOSYS at an entry), and
+ * wrong guesses that must mend themselves. Each step is one stop as the
+ * tracer sees it, with the action the tracer must take.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include <check.h>
+
+#include "stopseq.h"
+#include "tracee.h"
+
+#define F TRACEE_FILTERED
+#define NO SC_OP_NONE
+#define EN SC_OP_ENTRY
+#define EX SC_OP_EXIT
+
+struct step {
+	enum stop_kind kind;
+	enum sc_op reported;     /* the kernel's op, NO with registers */
+	enum sc_hint hint;
+	bool pending;            /* the decoder kept an event (STOP_ENTRY) */
+	enum stop_action want;
+};
+
+#define SECCOMP(p) { STOP_KIND_SECCOMP, SC_OP_SECCOMP, SC_HINT_NONE, p, STOP_ENTRY }
+#define SYSCALL(op, h, p, w) { STOP_KIND_SYSCALL, op, h, p, w }
+#define MAX_STEPS 8
+
+struct sequence {
+	const char *name;
+	uint32_t flags;          /* at the start */
+	bool before_entry;       /* what the tracer believes of the kernel */
+	struct step steps[MAX_STEPS];
+	size_t nsteps;
+	uint32_t want_flags;     /* at the end */
+};
+
+static const struct sequence sequences[] = {
+	{ "4.8+, filter, syscall info: seccomp, exit", F, false,
+	  { SECCOMP(true), SYSCALL(EX, SC_HINT_NONE, false, STOP_EXIT) }, 2, F },
+	{ "4.8+, filter, registers: seccomp, exit", F, false,
+	  { SECCOMP(true), SYSCALL(NO, SC_HINT_EXIT, false, STOP_EXIT) }, 2, F },
+	{ "4.8+, filter, registers: a call failing with ENOSYS", F, false,
+	  { SECCOMP(true), SYSCALL(NO, SC_HINT_ENOSYS, false, STOP_EXIT) }, 2, F },
+	{ "3.5-4.7, filter, registers: seccomp, entry (-ENOSYS), exit", F, true,
+	  { SECCOMP(true), SYSCALL(NO, SC_HINT_ENOSYS, false, STOP_SKIP_ENTRY),
+	    SYSCALL(NO, SC_HINT_EXIT, false, STOP_EXIT) }, 3, F },
+	{ "3.5-4.7, filter, registers: the exit itself says -ENOSYS", F, true,
+	  { SECCOMP(true), SYSCALL(NO, SC_HINT_ENOSYS, false, STOP_SKIP_ENTRY),
+	    SYSCALL(NO, SC_HINT_ENOSYS, false, STOP_EXIT) }, 3, F },
+	{ "3.5-4.7, filter, registers: two calls in a row", F, true,
+	  { SECCOMP(true), SYSCALL(NO, SC_HINT_ENOSYS, false, STOP_SKIP_ENTRY),
+	    SYSCALL(NO, SC_HINT_EXIT, false, STOP_EXIT),
+	    SECCOMP(true), SYSCALL(NO, SC_HINT_ENOSYS, false, STOP_SKIP_ENTRY),
+	    SYSCALL(NO, SC_HINT_EXIT, false, STOP_EXIT) }, 6, F },
+	{ "3.5-4.7, filter: a call with nothing to report resumes with CONT", F, true,
+	  { SECCOMP(false) }, 1, F },
+	{ "3.5-4.7, filter, aarch64 registers (no hint)", F, true,
+	  { SECCOMP(true), SYSCALL(NO, SC_HINT_NONE, false, STOP_SKIP_ENTRY),
+	    SYSCALL(NO, SC_HINT_NONE, false, STOP_EXIT) }, 3, F },
+	{ "old order with syscall info (the kernel's op decides)", F, true,
+	  { SECCOMP(true), SYSCALL(EN, SC_HINT_NONE, false, STOP_SKIP_ENTRY),
+	    SYSCALL(EX, SC_HINT_NONE, false, STOP_EXIT) }, 3, F },
+	{ "guessed the old order on a 4.8+ kernel: the exit mends it", F, true,
+	  { SECCOMP(true), SYSCALL(NO, SC_HINT_EXIT, false, STOP_EXIT),
+	    SECCOMP(true), SYSCALL(EX, SC_HINT_NONE, false, STOP_EXIT) }, 4, F },
+	{ "no filter, registers: entry, exit failing with ENOSYS, entry", 0, false,
+	  { SYSCALL(NO, SC_HINT_ENOSYS, true, STOP_ENTRY),
+	    SYSCALL(NO, SC_HINT_ENOSYS, false, STOP_EXIT),
+	    SYSCALL(NO, SC_HINT_ENOSYS, true, STOP_ENTRY) }, 3,
+	  TRACEE_INSYS_ANY | TRACEE_IN_SYSCALL },
+	{ "no filter, registers: a wrong parity mends at the next exit",
+	  TRACEE_INSYS_ANY, false,
+	  { SYSCALL(NO, SC_HINT_ENOSYS, false, STOP_EXIT),
+	    SYSCALL(NO, SC_HINT_EXIT, false, STOP_EXIT),
+	    SYSCALL(NO, SC_HINT_ENOSYS, true, STOP_ENTRY),
+	    SYSCALL(NO, SC_HINT_EXIT, false, STOP_EXIT) }, 4, 0 },
+	{ "no filter, a tracee's own RET_TRACE filter (old order): entry decodes",
+	  0, true,
+	  { { STOP_KIND_SECCOMP, SC_OP_SECCOMP, SC_HINT_NONE, false, STOP_RESUME },
+	    SYSCALL(NO, SC_HINT_ENOSYS, true, STOP_ENTRY),
+	    SYSCALL(NO, SC_HINT_EXIT, false, STOP_EXIT) }, 3, 0 },
+	{ "no filter, a tracee's own RET_TRACE filter (4.8+): entry decodes",
+	  0, false,
+	  { SYSCALL(EN, SC_HINT_NONE, true, STOP_ENTRY),
+	    { STOP_KIND_SECCOMP, SC_OP_SECCOMP, SC_HINT_NONE, false, STOP_RESUME },
+	    SYSCALL(EX, SC_HINT_NONE, false, STOP_EXIT) }, 3, 0 },
+	{ "filter: an unexpected entry stop is not decoded twice", F, false,
+	  { SYSCALL(EN, SC_HINT_NONE, false, STOP_RESUME) }, 1, F },
+};
+
+START_TEST(test_replay)
+{
+	const struct sequence *q = &sequences[_i];
+	uint32_t flags = q->flags;
+
+	for (size_t k = 0; k < q->nsteps; k++) {
+		const struct step *s = &q->steps[k];
+		enum stop_action act = stopseq_classify(flags, s->kind, s->reported,
+							s->hint);
+
+		ck_assert_msg(act == s->want, "%s: step %zu: action %d, want %d",
+			      q->name, k, (int)act, (int)s->want);
+		flags = stopseq_flags_after(flags, act, s->pending, q->before_entry);
+	}
+	ck_assert_msg(flags == q->want_flags, "%s: flags %#x, want %#x", q->name,
+		      flags, q->want_flags);
+}
+END_TEST
+
+/* After a seccomp stop with a pending event on an old kernel, the tracee is
+ * resumed with PTRACE_SYSCALL (IN_SYSCALL) and waits for its entry stop. */
+START_TEST(test_await_entry_flags)
+{
+	uint32_t f = stopseq_flags_after(F, STOP_ENTRY, true, true);
+
+	ck_assert_uint_eq(f, F | TRACEE_IN_SYSCALL | TRACEE_AWAIT_ENTRY);
+	f = stopseq_flags_after(F, STOP_ENTRY, true, false);
+	ck_assert_uint_eq(f, F | TRACEE_IN_SYSCALL);
+	f = stopseq_flags_after(F, STOP_ENTRY, false, true);
+	ck_assert_uint_eq(f, F);
+}
+END_TEST
+
+/* The probe of this kernel's order: 4.8+ here, so "after". */
+START_TEST(test_probe_order_here)
+{
+	int r = stopseq_probe_order();
+
+	if (r == -EPERM)
+		return; /* no ptrace here: nothing to probe */
+	ck_assert_int_ge(r, 0);
+}
+END_TEST
+
+static Suite *stopseq_suite(void)
+{
+	Suite *s = suite_create("stopseq");
+	TCase *tc = tcase_create("replay");
+
+	tcase_add_loop_test(tc, test_replay, 0,
+			    (int)(sizeof(sequences) / sizeof(sequences[0])));
+	tcase_add_test(tc, test_await_entry_flags);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("probe");
+	tcase_add_test(tc, test_probe_order_here);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(stopseq_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
