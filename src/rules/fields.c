@@ -308,7 +308,7 @@ static const struct rules_field fields[] = {
 	   "unix socket path of the peer")
 
 	EV(1900, "seccomp_mismatch.syscall", STRING, SECCOMP_MISMATCH, "syscall",
-	   NONE, "the call that stopped, by the kernel's number (\"\": not "
+	   NONE, "the call that stopped, by the kernel's number (absent: not "
 	   "in the catalog)")
 	EV(1901, "seccomp_mismatch.nr", INT, SECCOMP_MISMATCH, "nr", NONE,
 	   "its number in its ABI")
