@@ -20,6 +20,34 @@
 	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |  \
 	 PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_TRACESECCOMP)
 
+/*
+ * Seizes tid. PTRACE_O_TRACESECCOMP came with seccomp filters (3.5): a 3.4
+ * kernel refuses it with EINVAL, and has no filter to report anyway.
+ */
+static int seize(pid_t tid)
+{
+	if (ptrace(PTRACE_SEIZE, tid, 0, ATTACH_OPTIONS) == 0)
+		return 0;
+	if (errno == EINVAL &&
+	    ptrace(PTRACE_SEIZE, tid, 0, ATTACH_OPTIONS & ~PTRACE_O_TRACESECCOMP) == 0)
+		return 0;
+	return -errno;
+}
+
+/* A zombie: a leader that called pthread_exit while its threads run. */
+static bool is_zombie(pid_t tid)
+{
+	char buf[512], *p;
+	int n = proc_read_file(tid, "stat", buf, sizeof(buf) - 1);
+
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* The state follows the last ')': comm may hold anything. */
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'Z';
+}
+
 /* Why tid cannot be seized, in words an operator can act on. */
 static void explain_seize_error(pid_t pid, int err)
 {
@@ -63,9 +91,12 @@ static int seize_process(struct tracer *tr, pid_t pid)
 
 			if (tid <= 0 || tracee_table_lookup(&tr->tracees, tid))
 				continue;
-			if (ptrace(PTRACE_SEIZE, tid, 0, ATTACH_OPTIONS) < 0) {
+			if (seize(tid) < 0) {
 				int r = errno;
 
+				/* Its live threads are the process (T6). */
+				if (tid == pid && r == EPERM && is_zombie(tid))
+					continue;
 				if (tid == pid) {
 					closedir(d);
 					return -r;

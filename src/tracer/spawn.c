@@ -132,7 +132,10 @@ int tracer_spawn_cmd(struct tracer *tr, const char *path, const void *bpf, size_
 		waitpid(pid, &status, 0);
 		return -ECHILD;
 	}
-	if (ptrace(PTRACE_SEIZE, pid, 0, PTRACE_OPTIONS) < 0) {
+	/* 3.4 has no seccomp filters and refuses PTRACE_O_TRACESECCOMP. */
+	if (ptrace(PTRACE_SEIZE, pid, 0, PTRACE_OPTIONS) < 0 &&
+	    (errno != EINVAL || bpf ||
+	     ptrace(PTRACE_SEIZE, pid, 0, PTRACE_OPTIONS & ~PTRACE_O_TRACESECCOMP) < 0)) {
 		int r = -errno;
 
 		log_err("ptrace(PTRACE_SEIZE, %d): %s", (int)pid, strerror(-r));

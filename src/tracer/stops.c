@@ -210,8 +210,10 @@ static void on_exec(struct tracer *tr, struct tracee *t)
 			t->sc_id = old->sc_id;
 			t->compat = old->compat;
 			memcpy(t->args, old->args, sizeof(t->args));
+			/* Its filter and injection state move with it. */
 			t->flags = (t->flags & ~TRACEE_IN_SYSCALL) |
-				   (old->flags & TRACEE_IN_SYSCALL);
+				   (old->flags & (TRACEE_IN_SYSCALL |
+						  TRACEE_FILTERED | TRACEE_INJECT));
 			tracee_table_remove(&tr->tracees, old);
 		}
 	}
@@ -237,7 +239,13 @@ static void on_exec(struct tracer *tr, struct tracee *t)
 		tracer_emit(tr, e);
 	}
 	t->sc_id = -1;
-	t->flags &= ~(TRACEE_IN_SYSCALL | TRACEE_PREEXEC);
+	t->flags &= ~(TRACEE_IN_SYSCALL | TRACEE_PREEXEC | TRACEE_AWAIT_ENTRY);
+	/*
+	 * The thread is inside execve: without the filter its exit stop
+	 * comes next, whatever the parity of the tid it took over was.
+	 */
+	if (!(t->flags & TRACEE_FILTERED))
+		t->flags |= TRACEE_INSYS_ANY;
 	tracer_resume(tr, t, 0);
 }
 
@@ -377,6 +385,18 @@ void tracer_on_status(struct tracer *tr, pid_t tid, int status)
 	}
 	sig = WSTOPSIG(status);
 	event = (status >> 16) & 0xff;
+	if (!t && sig == SIGTRAP && event == PTRACE_EVENT_EXEC) {
+		/*
+		 * A thread exec'd while the leader's tid, which it takes over,
+		 * had no entry (a zombie leader attach skipped, or its exit
+		 * already handled): not a new child, and not to be held.
+		 */
+		t = tracer_tracee_get(tr, tid, tid);
+		if (t) {
+			on_exec(tr, t);
+			return;
+		}
+	}
 	if (!t) {
 		/*
 		 * A new child whose parent's fork event is not handled yet:
