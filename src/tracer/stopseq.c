@@ -137,7 +137,10 @@ int stopseq_probe_order(void)
 			break;
 		}
 		if (!WIFSTOPPED(status)) {
-			result = -ECHILD;  /* exited: no seccomp support? */
+			/* Exit code 2: the filter was refused (Linux 3.4, or
+			 * a kernel built without CONFIG_SECCOMP_FILTER). */
+			result = WIFEXITED(status) && WEXITSTATUS(status) == 2
+					 ? -ENOSYS : -ECHILD;
 			break;
 		}
 		if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_SECCOMP << 8)))
@@ -148,6 +151,8 @@ int stopseq_probe_order(void)
 			result = 0;
 	}
 out:
+	if (result == -ENOSYS) /* reaped already */
+		return result;
 	kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;

@@ -47,7 +47,8 @@ uint32_t stopseq_flags_after(uint32_t flags, enum stop_action act, bool pending,
  * Finds out at start whether the seccomp stop comes before the entry stop
  * (3.5 to 4.7) or after it (4.8+): a child with a one-rule filter calls
  * getppid() once, and the first of its two stops tells. 1: before, 0:
- * after, -errno when it cannot tell.
+ * after, -ENOSYS when the kernel has no seccomp filters, -errno when it
+ * cannot tell.
  */
 int stopseq_probe_order(void);
 

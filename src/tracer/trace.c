@@ -74,7 +74,7 @@ static void fill_hello(struct tracer *tr, char *hostname, size_t hcap)
  * overrides it (tests: the stop handling mends a wrong guess, see
  * stopseq_classify()).
  */
-static void probe_seccomp_order(struct tracer *tr)
+static int probe_seccomp_order(struct tracer *tr)
 {
 	const char *force = getenv("SENTRACE_SECCOMP_ORDER");
 	int r;
@@ -82,9 +82,11 @@ static void probe_seccomp_order(struct tracer *tr)
 	if (force && (strcmp(force, "before") == 0 || strcmp(force, "after") == 0)) {
 		tr->seccomp_before_entry = strcmp(force, "before") == 0;
 		log_info("seccomp stop order forced: %s the syscall-entry stop", force);
-		return;
+		return 0;
 	}
 	r = stopseq_probe_order();
+	if (r == -ENOSYS)
+		return r;
 	if (r < 0) {
 		log_warn("cannot tell the seccomp stop order (%s): taking the one "
 			 "of Linux 4.8+", strerror(-r));
@@ -92,6 +94,7 @@ static void probe_seccomp_order(struct tracer *tr)
 	}
 	tr->seccomp_before_entry = r == 1;
 	log_info("seccomp stop: %s the syscall-entry stop", r ? "before" : "after");
+	return 0;
 }
 
 int trace_run(const struct tracer_opts *opts)
@@ -143,7 +146,15 @@ int trace_run(const struct tracer_opts *opts)
 			log_err("cannot build the seccomp filter: %s", strerror(-r));
 			return EXIT_TRACER_FAILURE;
 		}
-		probe_seccomp_order(&tr);
+		if (probe_seccomp_order(&tr) == -ENOSYS) {
+			/* Linux 3.4 (filters came with 3.5): every call stops. */
+			log_warn("this kernel has no seccomp filters: tracing every "
+				 "system call (as --disable-seccomp)");
+			free(bpf);
+			bpf = NULL;
+			tr.opts.disable_seccomp = true;
+			tr.opts.attach_seccomp = false;
+		}
 	}
 	if (attach && tr.opts.attach_seccomp) {
 		/* Kept for the processes it will be put into. */

@@ -53,6 +53,11 @@ PATHS = (('syscall-info', False), ('registers', True))
 
 class KernelsTest(harness.TracedTestCase):
 
+    prefix = ()
+
+    def tracer_argv(self, cmd, tracer_args=(), probe_addr=None):
+        return list(self.prefix) + super().tracer_argv(cmd, tracer_args, probe_addr)
+
     def alerts(self, run, rule):
         """The alerts of RULE, from the probe's standard output."""
         found = []
@@ -134,6 +139,24 @@ class KernelsTest(harness.TracedTestCase):
                 self.assertEqual(op['syscall'], 'open', op)
                 self.assertGreaterEqual(op['ret'], 0, op)
                 self.assertEqual(run.find(ev='seccomp_mismatch'), [])
+
+    def test_kernel_without_seccomp_filters(self):
+        # Linux 3.4 has no seccomp filters: the tracer must see that at
+        # start and trace every call instead (nofilter makes the kernel
+        # answer as 3.4 does, EINVAL).
+        target = os.path.join(self.tmp, 'nofilter-target')
+        with open(target, 'w') as f:
+            f.write('x')
+        self.prefix = (harness.helper('nofilter'),)
+        for path_name, regs in PATHS:
+            with self.subTest(path=path_name), register_path(regs):
+                run = self.trace(['/bin/sh', '-c', 'cat "$0" >/dev/null', target])
+                self.assertEqual(run.returncode, 0, run.summary())
+                self.assertIn('no seccomp filters', run.stderr, run.summary())
+                op = self.assertEvent(run, ev='open', path=target)[0]
+                self.assertGreaterEqual(op['ret'], 0, op)
+                self.assertEqual(len(run.find(ev='exec', ret=0)), 2,
+                                 run.describe(run.find(ev='exec')))
 
 
 if __name__ == '__main__':
