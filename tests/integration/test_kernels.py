@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import re
+import subprocess
 
 import harness
 
@@ -157,6 +158,51 @@ class KernelsTest(harness.TracedTestCase):
                 self.assertGreaterEqual(op['ret'], 0, op)
                 self.assertEqual(len(run.find(ev='exec', ret=0)), 2,
                                  run.describe(run.find(ev='exec')))
+
+    def test_attach_to_zombie_leader(self):
+        # The leader called pthread_exit: seizing its tid fails (EPERM).
+        # The live thread is seized, and its exec, which takes over the
+        # leader's tid (no entry), is an exec event, not a held child.
+        prog = harness.helper('zleader')
+        fifo = os.path.join(self.tmp, 'zleader.fifo')
+        marker = os.path.join(self.tmp, 'zleader.marker')
+        os.mkfifo(fifo)
+        proc = subprocess.Popen([prog, fifo, marker])
+        self.addCleanup(proc.kill)
+
+        def leader_zombie():
+            with open('/proc/%d/stat' % proc.pid) as f:
+                return f.read().rsplit(')', 1)[1].split()[0] == 'Z'
+        harness.wait_for(leader_zombie, what='the leader to exit')
+        probe = self.start_probe()
+        tracer = subprocess.Popen(
+            [harness.SENTRACE, 'trace', '--probe-addr', probe.addr, '--pid',
+             str(proc.pid)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True)
+        self.addCleanup(harness.kill_group, tracer)
+
+        def traced():
+            for tid in os.listdir('/proc/%d/task' % proc.pid):
+                with open('/proc/%d/task/%s/status' % (proc.pid, tid)) as f:
+                    for line in f:
+                        if line.startswith('TracerPid:') and int(line.split()[1]) == tracer.pid:
+                            return True
+            if tracer.poll() is not None:
+                raise AssertionError('tracer exited: %s' % tracer.stderr.read().decode())
+            return False
+        harness.wait_for(traced, what='the live thread to be seized')
+        with open(fifo, 'w') as f:
+            f.write('x')
+        self.assertEqual(proc.wait(timeout=30), 42)
+        self.assertTrue(os.path.exists(marker))
+        out, err = tracer.communicate(timeout=30)
+        probe.stop()
+        run = harness.Run(tracer.args, tracer.returncode, out.decode(), err.decode(), probe)
+        ex = self.assertEvent(run, ev='exec', pid=proc.pid, ret=0)[0]
+        self.assertEqual(ex['argv'], ['zleader', '--child', marker], ex)
+        op = self.assertEvent(run, ev='open', pid=proc.pid, path=marker)[0]
+        self.assertLess(ex['_line'], op['_line'])
+        self.assertEqual(run.one(ev='exit', pid=proc.pid).get('code'), 42)
 
 
 if __name__ == '__main__':
