@@ -1095,8 +1095,21 @@ int sc_seccomp_id(struct sc_info *info, int *ret_claimed, bool *ret_mismatch)
 	 * claimed call's (docs/security.md says what remains).
 	 */
 	if (ours && compat && !info->compat && !info->abi_sure &&
-	    info->has_compat_view && id_has_nr(id, true, info->nr))
+	    info->has_compat_view && id_has_nr(id, true, info->nr)) {
+		int native = sc_lookup_nr(false, info->nr);
+
 		arch_use_compat_view(info);
+		/*
+		 * A number that is a monitored call in both ABIs (x86_64:
+		 * 83 mkdir / i386 symlink, 92 chown / truncate, 94 lchown /
+		 * fchmod): a tracee's filter could pass off the 64-bit call
+		 * as the i386 one. Nothing tells which it is, so it is
+		 * decoded as the data says and reported as a mismatch.
+		 */
+		if (native >= 0 && native != id)
+			*ret_mismatch = true;
+		return id;
+	}
 	if (ours && compat == info->compat && id_has_nr(id, info->compat, info->nr))
 		return id;
 	*ret_mismatch = true;
