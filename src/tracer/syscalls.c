@@ -838,7 +838,7 @@ _Static_assert(sizeof(sc_table) / sizeof(sc_table[0]) <= SC_DATA_ID + 1,
 	       "catalog ids must fit the RET_TRACE data");
 
 /* The rules of one ABI, each returning the tagged data of its call. */
-static int add_rules(scmp_filter_ctx ctx, bool compat)
+static void add_rules(scmp_filter_ctx ctx, bool compat)
 {
 	for (size_t id = 0; id < sc_table_len; id++) {
 		const char *name = sc_table[id].name;
@@ -869,7 +869,6 @@ static int add_rules(scmp_filter_ctx ctx, bool compat)
 			log_debug("seccomp: %s%s not added: %s", name,
 				  compat ? " (i386)" : "", strerror(-r));
 	}
-	return 0;
 }
 
 static scmp_filter_ctx new_ctx(bool no_new_privs)

@@ -102,6 +102,21 @@ class KernelsTest(harness.TracedTestCase):
                     self.assertEqual(stats[-1]['counters']['seccomp_data_mismatch'], 1,
                                      stats[-1])
 
+    def test_foreign_trace_data_without_our_filter(self):
+        # --disable-seccomp: every call is decoded at its entry stop; the
+        # seccomp stop of the tracee's own filter is passed over.
+        ids = catalog_ids()
+        for path_name, regs in PATHS:
+            with self.subTest(path=path_name), register_path(regs):
+                run = self.trace([harness.helper('tracedata'), hex(TAG | ids['prctl']),
+                                  'openat', '/etc/shadow'],
+                                 tracer_args=['--disable-seccomp'])
+                self.assertEqual(run.returncode, 0, run.summary())
+                self.assertGreaterEqual(run.stdout_json()[0]['ret'], 0, run.stdout)
+                op = self.assertEvent(run, ev='open', path='/etc/shadow')[0]
+                self.assertGreaterEqual(op['ret'], 0, op)
+                self.assertEqual(run.find(ev='seccomp_mismatch'), [])
+
     def test_foreign_trace_data_cannot_forge_exec(self):
         ids = catalog_ids()
         prog = harness.helper('tracedata')
