@@ -21,11 +21,6 @@ void arch_force_registers(void)
 	have_info = 0;
 }
 
-bool arch_have_syscall_info(void)
-{
-	return have_info == 1;
-}
-
 bool arch_probe_syscall_info(pid_t tid)
 {
 	struct __ptrace_syscall_info info;

@@ -51,8 +51,6 @@ struct sc_info {
 /* Probed once: does this kernel answer PTRACE_GET_SYSCALL_INFO? */
 bool arch_probe_syscall_info(pid_t stopped_tid);
 void arch_force_registers(void);
-/* True once the kernel answered PTRACE_GET_SYSCALL_INFO. */
-bool arch_have_syscall_info(void);
 
 /*
  * Reads the system call of a stop. `expect` is SC_OP_SECCOMP at a seccomp
