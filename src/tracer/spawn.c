@@ -110,6 +110,32 @@ static void child_exec(const struct tracer_opts *o, const char *path,
 	child_fail("cannot execute", path);
 }
 
+/*
+ * Seizes CMD with the options this kernel has. PTRACE_O_EXITKILL came with
+ * 3.8: without it, a tracer that dies detaches CMD instead of killing it
+ * (said once). PTRACE_O_TRACESECCOMP came with 3.5, with the filters: a
+ * kernel that refuses it runs no filter of ours.
+ */
+static int seize_cmd(pid_t pid, bool filtered)
+{
+	unsigned long opts = PTRACE_OPTIONS;
+
+	if (ptrace(PTRACE_SEIZE, pid, 0, opts) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -errno;
+	opts &= ~(unsigned long)PTRACE_O_EXITKILL;
+	if (ptrace(PTRACE_SEIZE, pid, 0, opts) == 0) {
+		log_warn("no PTRACE_O_EXITKILL (Linux < 3.8): if sentrace dies, "
+			 "CMD goes on untraced");
+		return 0;
+	}
+	if (errno != EINVAL || filtered)
+		return -errno;
+	opts &= ~(unsigned long)PTRACE_O_TRACESECCOMP;
+	return ptrace(PTRACE_SEIZE, pid, 0, opts) == 0 ? 0 : -errno;
+}
+
 int tracer_spawn_cmd(struct tracer *tr, const char *path, const void *bpf, size_t bpf_len)
 {
 	struct sock_fprog prog = {
@@ -117,7 +143,7 @@ int tracer_spawn_cmd(struct tracer *tr, const char *path, const void *bpf, size_
 		.filter = (struct sock_filter *)bpf,
 	};
 	struct tracee *t;
-	int status;
+	int status, r;
 	pid_t pid;
 
 	pid = fork();
@@ -132,12 +158,8 @@ int tracer_spawn_cmd(struct tracer *tr, const char *path, const void *bpf, size_
 		waitpid(pid, &status, 0);
 		return -ECHILD;
 	}
-	/* 3.4 has no seccomp filters and refuses PTRACE_O_TRACESECCOMP. */
-	if (ptrace(PTRACE_SEIZE, pid, 0, PTRACE_OPTIONS) < 0 &&
-	    (errno != EINVAL || bpf ||
-	     ptrace(PTRACE_SEIZE, pid, 0, PTRACE_OPTIONS & ~PTRACE_O_TRACESECCOMP) < 0)) {
-		int r = -errno;
-
+	r = seize_cmd(pid, bpf != NULL);
+	if (r < 0) {
 		log_err("ptrace(PTRACE_SEIZE, %d): %s", (int)pid, strerror(-r));
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);

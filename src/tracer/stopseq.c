@@ -112,6 +112,7 @@ static void order_child(void)
 int stopseq_probe_order(void)
 {
 	int result = -EAGAIN, status;
+	bool reaped = false;
 	pid_t pid = fork();
 
 	if (pid < 0)
@@ -119,12 +120,15 @@ int stopseq_probe_order(void)
 	if (pid == 0)
 		order_child();
 	if (waitpid(pid, &status, 0) != pid || !WIFSTOPPED(status)) {
-		result = -ECHILD;
-		goto out;
+		/* It exited (no ptrace here?): nothing to kill or reap. */
+		return -ECHILD;
 	}
+	/* No PTRACE_O_EXITKILL: it came with 3.8, and the child is killed
+	 * below anyway. */
 	if (ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACESYSGOOD |
-		   PTRACE_O_TRACESECCOMP | PTRACE_O_EXITKILL) < 0) {
-		result = -errno;
+		   PTRACE_O_TRACESECCOMP) < 0) {
+		/* 3.4: no PTRACE_O_TRACESECCOMP, as there are no filters. */
+		result = errno == EINVAL ? -ENOSYS : -errno;
 		goto out;
 	}
 	/* A bounded number of stops: the child makes a handful of calls. */
@@ -137,6 +141,7 @@ int stopseq_probe_order(void)
 			break;
 		}
 		if (!WIFSTOPPED(status)) {
+			reaped = true;
 			/* Exit code 2: the filter was refused (Linux 3.4, or
 			 * a kernel built without CONFIG_SECCOMP_FILTER). */
 			result = WIFEXITED(status) && WEXITSTATUS(status) == 2
@@ -151,7 +156,7 @@ int stopseq_probe_order(void)
 			result = 0;
 	}
 out:
-	if (result == -ENOSYS) /* reaped already */
+	if (reaped)
 		return result;
 	kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
