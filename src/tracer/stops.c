@@ -89,6 +89,35 @@ struct tracee *tracer_tracee_get(struct tracer *tr, pid_t tid, pid_t tgid)
 
 /* --- stops ------------------------------------------------------------------ */
 
+bool tracer_seccomp_before_entry(struct tracer *tr, pid_t tid)
+{
+	int r;
+
+	if (tr->seccomp_order >= 0)
+		return tr->seccomp_order == 1;
+	/*
+	 * PTRACE_GET_SYSCALL_INFO came with 5.3, long after the order
+	 * changed in 4.8; and with it the kernel tells the entry stop from
+	 * the exit anyway. Only the register path needs the probe, which
+	 * forks a child: done here, at the first seccomp stop, rather than
+	 * at start, so that CMD stays the tracer's first child (pid 2 in a
+	 * pid namespace of its own).
+	 */
+	if (arch_probe_syscall_info(tid)) {
+		tr->seccomp_order = 0;
+		return false;
+	}
+	r = stopseq_probe_order();
+	if (r < 0) {
+		log_warn("cannot tell the seccomp stop order (%s): taking the one "
+			 "of Linux 4.8+", strerror(-r));
+		r = 0;
+	}
+	tr->seccomp_order = r;
+	log_info("seccomp stop: %s the syscall-entry stop", r ? "before" : "after");
+	return r == 1;
+}
+
 static void on_exit_status(struct tracer *tr, pid_t tid, int status)
 {
 	struct tracee *t = tracee_table_lookup(&tr->tracees, tid);
@@ -310,7 +339,7 @@ static void on_seccomp(struct tracer *tr, struct tracee *t)
 		pending = decode_entry(tr, t, id, &info);
 	}
 	t->flags = stopseq_flags_after(t->flags, act, pending,
-				       tr->seccomp_before_entry);
+				       pending && tracer_seccomp_before_entry(tr, t->tid));
 	tracer_resume(tr, t, 0);
 }
 
@@ -350,8 +379,8 @@ static void on_syscall_stop(struct tracer *tr, struct tracee *t)
 			sc_decode_exit(tr, t, info.ret);
 		}
 	}
-	t->flags = stopseq_flags_after(t->flags, act, pending,
-				       tr->seccomp_before_entry);
+	/* The order matters only after a seccomp stop (on_seccomp). */
+	t->flags = stopseq_flags_after(t->flags, act, pending, false);
 	tracer_resume(tr, t, 0);
 }
 

@@ -88,6 +88,12 @@ uint32_t stopseq_flags_after(uint32_t flags, enum stop_action act, bool pending,
 	return flags;
 }
 
+bool stopseq_kernel_has_filters(void)
+{
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, NULL, 0, 0) < 0 &&
+	       errno != EINVAL;
+}
+
 /* The child of the probe: a filter that traces getppid() only. */
 static void order_child(void)
 {

@@ -52,4 +52,10 @@ uint32_t stopseq_flags_after(uint32_t flags, enum stop_action act, bool pending,
  */
 int stopseq_probe_order(void);
 
+/*
+ * Does this kernel have seccomp filters (3.5+)? Asked without a child:
+ * a NULL program is EFAULT (or EACCES) where filters exist, EINVAL on 3.4.
+ */
+bool stopseq_kernel_has_filters(void);
+
 #endif

@@ -69,32 +69,20 @@ static void fill_hello(struct tracer *tr, char *hostname, size_t hcap)
 }
 
 /*
- * Before 4.8 the seccomp stop comes before the syscall-entry stop; probed
- * once, before any tracee exists. SENTRACE_SECCOMP_ORDER=before|after
- * overrides it (tests: the stop handling mends a wrong guess, see
- * stopseq_classify()).
+ * Before 4.8 the seccomp stop comes before the syscall-entry stop: probed
+ * at the first seccomp stop that needs it (tracer_seccomp_before_entry).
+ * SENTRACE_SECCOMP_ORDER=before|after overrides it (tests: the stop
+ * handling mends a wrong guess, see stopseq_classify()).
  */
-static int probe_seccomp_order(struct tracer *tr)
+static void seccomp_order_from_env(struct tracer *tr)
 {
 	const char *force = getenv("SENTRACE_SECCOMP_ORDER");
-	int r;
 
+	tr->seccomp_order = -1;
 	if (force && (strcmp(force, "before") == 0 || strcmp(force, "after") == 0)) {
-		tr->seccomp_before_entry = strcmp(force, "before") == 0;
+		tr->seccomp_order = strcmp(force, "before") == 0;
 		log_info("seccomp stop order forced: %s the syscall-entry stop", force);
-		return 0;
 	}
-	r = stopseq_probe_order();
-	if (r == -ENOSYS)
-		return r;
-	if (r < 0) {
-		log_warn("cannot tell the seccomp stop order (%s): taking the one "
-			 "of Linux 4.8+", strerror(-r));
-		r = 0;
-	}
-	tr->seccomp_before_entry = r == 1;
-	log_info("seccomp stop: %s the syscall-entry stop", r ? "before" : "after");
-	return 0;
 }
 
 int trace_run(const struct tracer_opts *opts)
@@ -146,7 +134,8 @@ int trace_run(const struct tracer_opts *opts)
 			log_err("cannot build the seccomp filter: %s", strerror(-r));
 			return EXIT_TRACER_FAILURE;
 		}
-		if (probe_seccomp_order(&tr) == -ENOSYS) {
+		seccomp_order_from_env(&tr);
+		if (!stopseq_kernel_has_filters()) {
 			/* Linux 3.4 (filters came with 3.5): every call stops. */
 			log_warn("this kernel has no seccomp filters: tracing every "
 				 "system call (as --disable-seccomp)");

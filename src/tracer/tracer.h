@@ -97,8 +97,10 @@ struct tracer {
 	bool finishing;
 	bool detaching;            /* attach mode: letting every tracee go */
 	bool attached;             /* attach mode: attach_all() ran */
-	bool seccomp_before_entry; /* kernels < 4.8: the seccomp stop comes
-				    * before the syscall-entry stop */
+	int seccomp_order;         /* 1: the seccomp stop comes before the
+				    * syscall-entry stop (kernels < 4.8), 0:
+				    * after, -1: not probed yet (see
+				    * tracer_seccomp_before_entry) */
 };
 
 /* The exit status of the tracer when it gives up (CMD not started, or lost). */
@@ -119,6 +121,9 @@ struct tracee *tracer_tracee_get(struct tracer *tr, pid_t tid, pid_t tgid);
 pid_t tracer_tgid_of(pid_t tid);
 /* Lets a held new child run, with the signal it was stopped with. */
 void tracer_release_held(struct tracer *tr, struct tracee *t);
+/* Does the seccomp stop come before the entry stop? Probed when first
+ * needed, at a stop of tid. */
+bool tracer_seccomp_before_entry(struct tracer *tr, pid_t tid);
 
 /* loop.c: the signalfd, the waitpid drain and forwarded signals. */
 int tracer_setup_signals(struct tracer *tr);

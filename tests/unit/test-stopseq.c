@@ -140,6 +140,14 @@ START_TEST(test_probe_order_here)
 }
 END_TEST
 
+/* 6.18 here has filters; the probe installs nothing. */
+START_TEST(test_kernel_has_filters)
+{
+	ck_assert(stopseq_kernel_has_filters());
+	ck_assert(stopseq_kernel_has_filters());
+}
+END_TEST
+
 static Suite *stopseq_suite(void)
 {
 	Suite *s = suite_create("stopseq");
@@ -151,6 +159,7 @@ static Suite *stopseq_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("probe");
 	tcase_add_test(tc, test_probe_order_here);
+	tcase_add_test(tc, test_kernel_has_filters);
 	suite_add_tcase(s, tc);
 	return s;
 }
