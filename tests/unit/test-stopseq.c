@@ -5,7 +5,8 @@
  * seccomp stop before the syscall-entry stop, Linux 3.5 to 4.7), the
  * register path of kernels before 5.3 (rax == -ENOSYS at an entry), and
  * wrong guesses that must mend themselves. Each step is one stop as the
- * tracer sees it, with the action the tracer must take.
+ * tracer sees it, with the action the tracer must take. Also the check of
+ * a seccomp stop's RET_TRACE data against the number that stopped.
  */
 #include "config.h"
 
@@ -14,7 +15,10 @@
 
 #include <check.h>
 
+#include <sys/syscall.h>
+
 #include "stopseq.h"
+#include "syscalls.h"
 #include "tracee.h"
 
 #define F TRACEE_FILTERED
@@ -140,6 +144,85 @@ START_TEST(test_probe_order_here)
 }
 END_TEST
 
+#if defined(__x86_64__)
+static void init_tables(void)
+{
+	sc_tables_init();
+}
+
+/* A seccomp stop as the register path reads it: a 64-bit regset. */
+static struct sc_info regs_stop(int nr, uint32_t data)
+{
+	struct sc_info s = { .op = SC_OP_SECCOMP, .nr = nr, .ret_data = data,
+			     .has_compat_view = true };
+
+	for (int i = 0; i < 6; i++) {
+		s.args[i] = 0x1000 + (uint64_t)i;      /* rdi, rsi, … */
+		s.compat_args[i] = 0x2000 + (uint64_t)i; /* ebx, ecx, … */
+	}
+	return s;
+}
+
+/* The data is trusted only where it names the number that stopped. */
+START_TEST(test_trace_data)
+{
+	int openat = sc_lookup_nr(false, __NR_openat);
+	int prctl = sc_lookup_nr(false, __NR_prctl);
+	int open32 = sc_lookup_nr(true, 5);
+	int symlink32 = sc_lookup_nr(true, 83);
+	int socket32 = sc_lookup_nr(true, 359);
+	int claimed;
+	bool mismatch;
+	struct sc_info s;
+
+	ck_assert(openat >= 0 && prctl >= 0 && open32 >= 0 && symlink32 >= 0 &&
+		  socket32 >= 0);
+	/* Ours, the right call. */
+	s = regs_stop(__NR_openat, sc_trace_data(openat, false));
+	ck_assert_int_eq(sc_seccomp_id(&s, &claimed, &mismatch), openat);
+	ck_assert(!mismatch);
+	/* Tagged, another call's id: decoded by number. */
+	s = regs_stop(__NR_openat, sc_trace_data(prctl, false));
+	ck_assert_int_eq(sc_seccomp_id(&s, &claimed, &mismatch), openat);
+	ck_assert(mismatch);
+	ck_assert_int_eq(claimed, prctl);
+	/* Not our tag. */
+	s = regs_stop(__NR_openat, 7);
+	ck_assert_int_eq(sc_seccomp_id(&s, &claimed, &mismatch), openat);
+	ck_assert(mismatch);
+	ck_assert_int_eq(claimed, -1);
+	/* A call outside the catalog with a forged id: nothing to decode. */
+	s = regs_stop(__NR_getpid, sc_trace_data(sc_lookup_nr(false, __NR_execve), false));
+	ck_assert_int_eq(sc_seccomp_id(&s, &claimed, &mismatch), -1);
+	ck_assert(mismatch);
+	/* int 0x80 from 64-bit code: the i386 rule's data, the i386 view. */
+	s = regs_stop(5, sc_trace_data(open32, true));
+	ck_assert_int_eq(sc_seccomp_id(&s, &claimed, &mismatch), open32);
+	ck_assert(!mismatch);
+	ck_assert(s.compat);
+	ck_assert_uint_eq(s.args[0], 0x2000);
+	/* 83: 64-bit mkdir and i386 symlink: decoded as claimed, flagged. */
+	s = regs_stop(83, sc_trace_data(symlink32, true));
+	ck_assert_int_eq(sc_seccomp_id(&s, &claimed, &mismatch), symlink32);
+	ck_assert(mismatch);
+	/* The kernel said 64-bit (syscall info): an i386 claim is false. */
+	s = regs_stop(5, sc_trace_data(open32, true));
+	s.abi_sure = true;
+	s.has_compat_view = false;
+	ck_assert_int_eq(sc_seccomp_id(&s, &claimed, &mismatch),
+			 sc_lookup_nr(false, 5));
+	ck_assert(mismatch);
+	ck_assert(!s.compat);
+	/* socketcall(2) carries the inner call's id (libseccomp). */
+	s = regs_stop(102, sc_trace_data(socket32, true));
+	s.compat = true;
+	s.abi_sure = true;
+	ck_assert_int_eq(sc_seccomp_id(&s, &claimed, &mismatch), socket32);
+	ck_assert(!mismatch);
+}
+END_TEST
+#endif
+
 /* 6.18 here has filters; the probe installs nothing. */
 START_TEST(test_kernel_has_filters)
 {
@@ -161,6 +244,12 @@ static Suite *stopseq_suite(void)
 	tcase_add_test(tc, test_probe_order_here);
 	tcase_add_test(tc, test_kernel_has_filters);
 	suite_add_tcase(s, tc);
+#if defined(__x86_64__)
+	tc = tcase_create("trace-data");
+	tcase_add_unchecked_fixture(tc, init_tables, NULL);
+	tcase_add_test(tc, test_trace_data);
+	suite_add_tcase(s, tc);
+#endif
 	return s;
 }
 
