@@ -155,6 +155,24 @@ class KernelsTest(harness.TracedTestCase):
                 self.assertGreaterEqual(op['ret'], 0, op)
                 self.assertEqual(run.find(ev='seccomp_mismatch'), [])
 
+    def test_seccomp_order_probe(self):
+        # On the register path the order is probed at the first seccomp
+        # stop; this kernel (4.8+) stops for seccomp after the entry stop.
+        # With PTRACE_GET_SYSCALL_INFO nothing is probed: the kernel's op
+        # decides.
+        target = os.path.join(self.tmp, 'order-target')
+        with open(target, 'w') as f:
+            f.write('x')
+        for path_name, regs in PATHS:
+            with self.subTest(path=path_name), register_path(regs):
+                run = self.trace(['/bin/cat', target], tracer_args=['--verbose'])
+                self.assertEqual(run.returncode, 0, run.summary())
+                probed = 'seccomp stop: after the syscall-entry stop' in run.stderr
+                self.assertEqual(probed, regs, run.stderr[-2000:])
+                self.assertNotIn('seccomp stop: before', run.stderr)
+                op = self.assertEvent(run, ev='open', path=target)[0]
+                self.assertGreaterEqual(op['ret'], 0, op)
+
     def test_kernel_without_seccomp_filters(self):
         # Linux 3.4 has no seccomp filters: the tracer must see that at
         # start and trace every call instead (nofilter makes the kernel
