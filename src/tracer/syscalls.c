@@ -1112,7 +1112,19 @@ int sc_seccomp_id(struct sc_info *info, int *ret_claimed, bool *ret_mismatch)
 	if (ours && compat == info->compat && id_has_nr(id, info->compat, info->nr))
 		return id;
 	*ret_mismatch = true;
-	return sc_lookup_nr(info->compat, info->nr);
+	id = sc_lookup_nr(info->compat, info->nr);
+	if (id < 0 && !info->abi_sure && info->has_compat_view &&
+	    sc_lookup_nr(true, info->nr) >= 0) {
+		/*
+		 * Foreign data and 64-bit registers: an int 0x80 of a
+		 * monitored i386 call, or a 64-bit call we do not monitor.
+		 * Rather a possibly forged event (flagged with the mismatch)
+		 * than a hidden one.
+		 */
+		arch_use_compat_view(info);
+		id = sc_lookup_nr(true, info->nr);
+	}
+	return id;
 }
 
 int sc_decode_entry(struct tracer *tr, struct tracee *t, int id,

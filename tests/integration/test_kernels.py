@@ -129,9 +129,16 @@ class KernelsTest(harness.TracedTestCase):
                 self.assertEqual(len(execs), 1, 'a forged exec' + run.describe(execs))
                 self.assertEqual(os.path.basename(execs[0]['file']), 'tracedata')
                 mm = run.one(ev='seccomp_mismatch')
-                self.assertNotIn('syscall', mm)  # getpid: not in the catalog
                 self.assertEqual(mm['claimed'], 'execve', mm)
-                self.assertEqual(mm['compat'] if 'compat' in mm else False, False)
+                if regs:
+                    # 64-bit registers cannot tell getpid (39) from an
+                    # int 0x80 mkdir (i386 39): decoded as the monitored
+                    # one, rather than risk hiding it.
+                    self.assertEqual((mm.get('syscall'), mm.get('compat')),
+                                     ('mkdir', True), mm)
+                else:
+                    self.assertNotIn('syscall', mm)  # getpid: not in the catalog
+                    self.assertFalse(mm.get('compat', False), mm)
 
     def test_int80_from_64bit_code(self):
         prog = harness.helper('int80')

@@ -191,14 +191,27 @@ START_TEST(test_trace_data)
 	ck_assert_int_eq(sc_seccomp_id(&s, &claimed, &mismatch), openat);
 	ck_assert(mismatch);
 	ck_assert_int_eq(claimed, -1);
-	/* A call outside the catalog with a forged id: nothing to decode. */
+	/* A call outside the catalog with a forged id: no exec. The kernel
+	 * said 64-bit: nothing to decode. */
 	s = regs_stop(__NR_getpid, sc_trace_data(sc_lookup_nr(false, __NR_execve), false));
+	s.abi_sure = true;
 	ck_assert_int_eq(sc_seccomp_id(&s, &claimed, &mismatch), -1);
 	ck_assert(mismatch);
+	/* Registers only: getpid's 39 is i386 mkdir, which it may be. */
+	s = regs_stop(__NR_getpid, sc_trace_data(sc_lookup_nr(false, __NR_execve), false));
+	ck_assert_int_eq(sc_seccomp_id(&s, &claimed, &mismatch), sc_lookup_nr(true, 39));
+	ck_assert(mismatch);
+	ck_assert(s.compat);
 	/* int 0x80 from 64-bit code: the i386 rule's data, the i386 view. */
 	s = regs_stop(5, sc_trace_data(open32, true));
 	ck_assert_int_eq(sc_seccomp_id(&s, &claimed, &mismatch), open32);
 	ck_assert(!mismatch);
+	ck_assert(s.compat);
+	ck_assert_uint_eq(s.args[0], 0x2000);
+	/* int 0x80 open hidden behind foreign data: still decoded, flagged. */
+	s = regs_stop(5, 7);
+	ck_assert_int_eq(sc_seccomp_id(&s, &claimed, &mismatch), open32);
+	ck_assert(mismatch);
 	ck_assert(s.compat);
 	ck_assert_uint_eq(s.args[0], 0x2000);
 	/* 83: 64-bit mkdir and i386 symlink: decoded as claimed, flagged. */
