@@ -40,7 +40,9 @@ static bool procscan_is_traced(void *data, pid_t tgid)
 {
 	struct tracer *tr = data;
 
-	return tracee_table_lookup(&tr->tracees, tgid) != NULL;
+	/* The guardian is ours, not a stranger's process. */
+	return tracee_table_lookup(&tr->tracees, tgid) != NULL ||
+	       (tr->guardian.pid > 0 && tgid == tr->guardian.pid);
 }
 
 static void procscan_emit(void *data, struct evbuf *e)
@@ -217,6 +219,9 @@ static void release_overdue(struct tracer *tr)
 				 * costs time, never events. */
 				if (!tr->opts.disable_seccomp)
 					t->flags |= TRACEE_FILTERED;
+				/* Its parent died: no descendant scan finds it. */
+				if (t->tid == t->tgid)
+					guardian_add(&tr->guardian, t->tgid);
 				tracer_release_held(tr, t);
 			}
 }
