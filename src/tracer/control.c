@@ -193,6 +193,8 @@ void tracer_prune_dead(struct tracer *tr)
 			if (access(path, F_OK) < 0 && errno == ENOENT) {
 				log_warn("tid %d vanished without an exit status", (int)t->tid);
 				tr->stats.vanished++;
+				if (t->tid == t->tgid)
+					guardian_del(&tr->guardian, t->tgid);
 				tracee_table_remove(&tr->tracees, t);
 			}
 			t = next;

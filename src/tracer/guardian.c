@@ -54,7 +54,8 @@
 
 struct guardian_set {
 	pid_t slot[SET_SLOTS];
-	uint32_t overflow;         /* more processes than SET_LIMIT came */
+	uint32_t overflow;         /* more processes than SET_LIMIT came: the
+				    * guardian warns that it may miss some */
 };
 
 /* How long the guardian waits for the dead tracer's tracees to be let go,
@@ -87,7 +88,7 @@ void guardian_add(struct guardian *g, pid_t tgid)
 		if (s->slot[i] == tgid)
 			return;
 	if (g->count >= SET_LIMIT) {
-		/* The guardian then looks at every filtered process. */
+		/* The guardian then finds the rest by their parents only. */
 		s->overflow = 1;
 		return;
 	}
@@ -253,10 +254,11 @@ static void guard_process(struct held *h, pid_t pid, pid_t self)
 
 /*
  * Children of held processes that the set does not name: forked while the
- * tracer died, before their fork event reached it. With an overflowing
- * set, every filtered process of the machine is a candidate.
+ * tracer died, before their fork event reached it, or beyond the set's
+ * size. Filtered processes of the machine that descend from none of ours
+ * are left alone: they are not ours to seize.
  */
-static void guard_descendants(struct held *h, pid_t self, bool all_filtered)
+static void guard_descendants(struct held *h, pid_t self)
 {
 	for (int pass = 0; pass < SCAN_PASSES; pass++) {
 		size_t before = h->n;
@@ -272,7 +274,7 @@ static void guard_descendants(struct held *h, pid_t self, bool all_filtered)
 			if (pid <= 0 || pid == self || held_has(h, pid) ||
 			    read_pstat(pid, &st) < 0 || st.seccomp != 2)
 				continue;
-			if (all_filtered ? st.tracer == 0 : held_has(h, st.ppid))
+			if (held_has(h, st.ppid))
 				guard_process(h, pid, self);
 		}
 		closedir(d);
@@ -430,10 +432,13 @@ guardian_main(struct guardian_set *set, int life, pid_t tracer,
 			guard_process(&h, set->slot[i], self);
 	for (size_t i = 0; i < n_pids; i++)
 		guard_process(&h, pids[i], self);
-	guard_descendants(&h, self, set->overflow != 0);
+	guard_descendants(&h, self);
 	t_held = now_monotonic_ns();
 	if (h.n == 0)
 		_exit(0);
+	if (set->overflow)
+		say(LOG_ERR, "more than %u processes were traced: those that left "
+		    "the traced tree may be missed", SET_LIMIT);
 	say(LOG_WARNING, "sentrace (pid %d) is gone: took over %zu thread(s) of "
 	    "%zu process(es) with the seccomp filter %.1f ms after it died; "
 	    "their system calls now run untraced and unreported until they exit",
