@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import harness
@@ -169,6 +170,69 @@ class FailOpenTest(harness.TracedTestCase):
         self.assertFalse(ping(port, timeout=2), 'a new connection was served')
         bench.kill()
         redis.kill()
+
+
+    # A process that carries the filter and whose parent is gone: no scan
+    # of the attached process's descendants finds it, only the set the
+    # tracer kept of the processes it saw forked.
+    ORPHAN = (
+        'import os, sys\n'
+        'def answer(s): sys.stdout.write(s + "\\n"); sys.stdout.flush()\n'
+        'def try_open():\n'
+        '    try:\n'
+        '        os.close(os.open("/etc/hostname", os.O_RDONLY)); return "ok"\n'
+        '    except OSError as e:\n'
+        '        return "errno %d" % e.errno\n'
+        'for line in sys.stdin:\n'
+        '    if line.strip() == "fork":\n'
+        '        if os.fork():\n'
+        '            os._exit(0)\n'
+        '        answer("child %d" % os.getpid())\n'
+        '    else:\n'
+        '        answer(try_open())\n')
+
+    def test_sigkill_tracer_orphan(self):
+        parent = subprocess.Popen([sys.executable, '-c', self.ORPHAN], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True, bufsize=1)
+        self.addCleanup(parent.stdout.close)
+        self.addCleanup(parent.stdin.close)
+        probe = self.start_probe()
+        tracer = subprocess.Popen(
+            [harness.SENTRACE, 'trace', '--probe-addr', probe.addr, '--attach-seccomp',
+             '--pid', str(parent.pid)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        self.addCleanup(tracer.stderr.close)
+        self.addCleanup(harness.kill_group, tracer)
+        harness.wait_for(lambda: tracer_pids(parent.pid) == [tracer.pid],
+                         what='the parent traced')
+
+        def ask(what):
+            parent.stdin.write(what + '\n')
+            return parent.stdout.readline().strip()
+        # Its first call takes the filter in; then it forks and exits.
+        self.assertEqual(ask('open'), 'ok')
+        self.assertEqual(status_field(parent.pid, 'Seccomp'), '2')
+        child = int(ask('fork').split()[1])
+        self.addCleanup(lambda: os.path.exists('/proc/%d' % child) and os.kill(child, 9))
+        self.assertEqual(parent.wait(timeout=30), 0)
+        harness.wait_for(lambda: status_field(child, 'PPid') != str(parent.pid),
+                         what='the child orphaned')
+        self.assertEqual(status_field(child, 'Seccomp'), '2')
+        self.assertEqual(tracer_pids(child), [tracer.pid])
+        self.assertEqual(ask('open'), 'ok')
+
+        tracer.kill()
+        tracer.wait(timeout=30)
+        harness.wait_for(lambda: tracer_pids(child)[0] not in (0, tracer.pid),
+                         what='the orphan taken over')
+        # Its monitored open works (without the guardian: errno 38, ENOSYS).
+        self.assertEqual(ask('open'), 'ok')
+        parent.stdin.close()
+        harness.wait_for(lambda: not os.path.exists('/proc/%d' % child) or
+                         status_field(child, 'State').startswith('Z'),
+                         what='the orphan to exit')
+        self.assertIn('took over 1 thread(s) of 1 process(es)',
+                      tracer.stderr.read().decode(errors='replace'))
 
 
 if __name__ == '__main__':
