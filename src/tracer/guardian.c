@@ -451,27 +451,51 @@ guardian_main(struct guardian_set *set, int life, pid_t tracer,
 
 /* --- the tracer's side ---------------------------------------------------- */
 
+int guardian_set_init(struct guardian *g)
+{
+	/* Shared, so that the forked guardian sees what the tracer writes. */
+	struct guardian_set *set = mmap(NULL, sizeof(*set), PROT_READ | PROT_WRITE,
+					MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (set == MAP_FAILED)
+		return -errno;
+	*g = (struct guardian){ .pid = 0, .life_fd = -1, .set = set, .count = 0 };
+	return 0;
+}
+
+size_t guardian_set_list(const struct guardian *g, pid_t *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; g->set && i < SET_SLOTS; i++)
+		if (g->set->slot[i] > 0) {
+			if (n < cap)
+				out[n] = g->set->slot[i];
+			n++;
+		}
+	return n;
+}
+
 int guardian_start(struct guardian *g, const pid_t *pids, size_t n_pids)
 {
 	struct guardian_set *set;
 	pid_t tracer = getpid(), pid;
-	int p[2];
+	int p[2], r;
 
-	set = mmap(NULL, sizeof(*set), PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (set == MAP_FAILED)
-		return -errno;
+	r = guardian_set_init(g);
+	if (r < 0)
+		return r;
+	set = g->set;
+	g->set = NULL;
 	if (pipe2(p, O_CLOEXEC) < 0) {
-		int r = -errno;
-
+		r = -errno;
 		munmap(set, sizeof(*set));
 		return r;
 	}
 	fflush(stderr);
 	pid = fork();
 	if (pid < 0) {
-		int r = -errno;
-
+		r = -errno;
 		close(p[0]);
 		close(p[1]);
 		munmap(set, sizeof(*set));
@@ -513,9 +537,12 @@ void guardian_end(struct guardian *g, bool nothing_left)
 
 	if (!g->set)
 		return;
-	if (nothing_left && write(g->life_fd, &c, 1) < 0)
-		log_debug("guardian pipe: %s", strerror(errno));
-	close(g->life_fd);
+	if (g->life_fd >= 0) {
+		if (nothing_left && write(g->life_fd, &c, 1) < 0)
+			log_debug("guardian pipe: %s", strerror(errno));
+		close(g->life_fd);
+		g->life_fd = -1;
+	}
 	munmap(g->set, sizeof(*g->set));
 	g->set = NULL;
 }

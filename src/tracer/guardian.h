@@ -40,6 +40,13 @@ int guardian_start(struct guardian *g, const pid_t *pids, size_t n_pids);
 void guardian_add(struct guardian *g, pid_t tgid);
 void guardian_del(struct guardian *g, pid_t tgid);
 
+/* The set alone, with no guardian process (the unit tests'): 0 or -errno.
+ * guardian_end() frees it. */
+int guardian_set_init(struct guardian *g);
+/* The pids in the set, read as the guardian reads it (every slot), up to
+ * cap of them; returns how many there are. */
+size_t guardian_set_list(const struct guardian *g, pid_t *out, size_t cap);
+
 /* The tracer's waitpid() returned pid: true (and logged) when it is the
  * guardian's exit, which is no tracee's. */
 bool guardian_reaped(struct guardian *g, pid_t pid, int status);
