@@ -340,24 +340,29 @@ static void say(int prio, const char *fmt, ...)
 }
 
 /* Nothing of the tracer's but stderr and the pipe: no socket to the probe,
- * no signalfd, no epoll. */
+ * no signalfd, no epoll. Batches of fds, until a pass finds no more. */
 static void close_others(int keep)
 {
-	int fds[256], n = 0, null;
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
+	int fds[256], n, null;
 
-	while (d && (de = readdir(d)) && n < (int)ARRAY_SIZE(fds)) {
-		int fd = (int)strtol(de->d_name, NULL, 10);
+	do {
+		DIR *d = opendir("/proc/self/fd");
+		struct dirent *de;
 
-		if (de->d_name[0] >= '0' && de->d_name[0] <= '9' && fd > 2 &&
-		    fd != keep && fd != dirfd(d))
-			fds[n++] = fd;
-	}
-	if (d)
+		n = 0;
+		if (!d)
+			break;
+		while ((de = readdir(d)) && n < (int)ARRAY_SIZE(fds)) {
+			int fd = (int)strtol(de->d_name, NULL, 10);
+
+			if (de->d_name[0] >= '0' && de->d_name[0] <= '9' && fd > 2 &&
+			    fd != keep && fd != dirfd(d))
+				fds[n++] = fd;
+		}
 		closedir(d);
-	for (int i = 0; i < n; i++)
-		close(fds[i]);
+		for (int i = 0; i < n; i++)
+			close(fds[i]);
+	} while (n > 0);
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null >= 0) {
 		dup2(null, 0);
