@@ -106,6 +106,8 @@ static int seize_process(struct tracer *tr, pid_t pid)
 			if (tracee_table_add(&tr->tracees, tid, pid, &t) == 0 &&
 			    tr->opts.attach_seccomp)
 				t->flags |= TRACEE_INJECT;
+			if (tid == pid)
+				guardian_add(&tr->guardian, pid);
 			/* Stop it once so that it resumes in syscall-stop mode. */
 			ptrace(PTRACE_INTERRUPT, tid, 0, 0);
 			seized++;
@@ -255,6 +257,8 @@ void attach_detach_stopped(struct tracer *tr, pid_t tid, int status)
 	}
 	if (ptrace(PTRACE_DETACH, tid, 0, pass) < 0)
 		log_debug("ptrace(DETACH, %d): %s", (int)tid, strerror(errno));
+	if (t && t->tid == t->tgid)
+		guardian_del(&tr->guardian, t->tgid);
 	if (t)
 		tracee_table_remove(&tr->tracees, t);
 }

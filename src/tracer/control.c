@@ -40,7 +40,9 @@ static bool procscan_is_traced(void *data, pid_t tgid)
 {
 	struct tracer *tr = data;
 
-	return tracee_table_lookup(&tr->tracees, tgid) != NULL;
+	/* The guardian is ours, not a stranger's process. */
+	return tracee_table_lookup(&tr->tracees, tgid) != NULL ||
+	       (tr->guardian.pid > 0 && tgid == tr->guardian.pid);
 }
 
 static void procscan_emit(void *data, struct evbuf *e)
@@ -191,6 +193,8 @@ void tracer_prune_dead(struct tracer *tr)
 			if (access(path, F_OK) < 0 && errno == ENOENT) {
 				log_warn("tid %d vanished without an exit status", (int)t->tid);
 				tr->stats.vanished++;
+				if (t->tid == t->tgid)
+					guardian_del(&tr->guardian, t->tgid);
 				tracee_table_remove(&tr->tracees, t);
 			}
 			t = next;
@@ -217,6 +221,9 @@ static void release_overdue(struct tracer *tr)
 				 * costs time, never events. */
 				if (!tr->opts.disable_seccomp)
 					t->flags |= TRACEE_FILTERED;
+				/* Its parent died: no descendant scan finds it. */
+				if (t->tid == t->tgid)
+					guardian_add(&tr->guardian, t->tgid);
 				tracer_release_held(tr, t);
 			}
 }

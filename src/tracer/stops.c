@@ -120,8 +120,11 @@ bool tracer_seccomp_before_entry(struct tracer *tr, pid_t tid)
 
 static void on_exit_status(struct tracer *tr, pid_t tid, int status)
 {
-	struct tracee *t = tracee_table_lookup(&tr->tracees, tid);
+	struct tracee *t;
 
+	if (guardian_reaped(&tr->guardian, tid, status))
+		return;
+	t = tracee_table_lookup(&tr->tracees, tid);
 	if (tid == tr->main_pid) {
 		tr->main_exited = true;
 		tr->exit_status = WIFEXITED(status) ? WEXITSTATUS(status)
@@ -148,6 +151,8 @@ static void on_exit_status(struct tracer *tr, pid_t tid, int status)
 		ev_end(e);
 		tracer_emit(tr, e);
 	}
+	if (t->tid == t->tgid)
+		guardian_del(&tr->guardian, t->tgid);
 	tracee_table_remove(&tr->tracees, t);
 	if (tr->tracees.count == 0)
 		tracer_finish(tr);
@@ -206,6 +211,8 @@ static void on_fork(struct tracer *tr, struct tracee *t, int event)
 		child->tgid = thread ? t->tgid : ctid;
 		/* A filter is inherited by threads and children alike. */
 		child->flags |= t->flags & TRACEE_FILTERED;
+		if (!thread)
+			guardian_add(&tr->guardian, ctid);
 	}
 	if (!(t->flags & TRACEE_PREEXEC)) {
 		struct evbuf *e = &tr->scratch;

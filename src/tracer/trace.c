@@ -150,6 +150,15 @@ int trace_run(const struct tracer_opts *opts)
 		tr.bpf = bpf;
 		tr.bpf_len = bpf_len;
 		bpf = NULL;
+		/* Forked now, before anything is seized or opened. The
+		 * variable is for tests that show what happens without it. */
+		if (!getenv("SENTRACE_NO_GUARDIAN")) {
+			r = guardian_start(&tr.guardian, opts->pids, opts->n_pids);
+			if (r < 0)
+				log_warn("cannot start the guardian (%s): if sentrace "
+					 "dies, the filtered processes' monitored "
+					 "calls fail with ENOSYS", strerror(-r));
+		}
 	}
 	r = tracer_setup_signals(&tr);
 	if (r < 0) {
@@ -213,6 +222,7 @@ int trace_run(const struct tracer_opts *opts)
 	while (!attach && tr.tracees.count > 0 && waitpid(-1, NULL, __WALL) > 0)
 		;
 	close(tr.sigfd);
+	guardian_end(&tr.guardian, tr.tracees.count == 0);
 	free(tr.bpf);
 	evbuf_free(&tr.scratch);
 	tracee_table_free(&tr.tracees);

@@ -16,6 +16,7 @@
 #include "client.h"
 #include "container.h"
 #include "event.h"
+#include "guardian.h"
 #include "procscan.h"
 #include "tracee.h"
 
@@ -94,6 +95,7 @@ struct tracer {
 	struct evbuf scratch;      /* events emitted at once (fork, exit) */
 	struct procscan *procscan; /* NULL until tracing starts, or disabled */
 	struct tracer_stats stats;
+	struct guardian guardian;  /* --attach-seccomp: takes over if we die */
 	bool finishing;
 	bool detaching;            /* attach mode: letting every tracee go */
 	bool attached;             /* attach mode: attach_all() ran */
