@@ -271,6 +271,133 @@ class TrustTest(harness.TracedTestCase):
         got = {r['event'].get('path') for r in events_of(back)}
         self.assertEqual((set(during) | set(late)) - got, set(), err)
 
+    def test_tcp_without_token_warns(self):
+        p = ArgProbe(self.subdir('tcp'), ['--no-policy'], tcp=True)
+        self.probes.append(p)
+        p.start()
+        p.wait_log(r'warning: no token for TCP 127\.0\.0\.1:0: every user')
+        self.assertEqual(p.stop(), 0)
+        tfile = write_secret(os.path.join(self.tmp, 'token'), 'tcp-token')
+        p = ArgProbe(self.subdir('tcp2'), ['--no-policy', '--token-file', tfile], tcp=True)
+        self.probes.append(p)
+        p.start()
+        self.assertEqual(p.stop(), 0)
+        self.assertNotIn('no token', p.log_text())
+
+    # ---- item 3: the probe cannot be starved ----
+
+    def test_flood_does_not_keep_a_tracer_out(self):
+        # The tracers wait at most 5 s for their handshake, less than the
+        # probe gives the flood (10 s): they get in because the flood is
+        # evicted for them, not because it timed out.
+        p = self.arg_probe(['--no-policy', '--handshake-timeout', '10s'])
+        idle, stop = [], threading.Event()
+
+        def connect():
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(p.sock)
+            return s
+        # More idle connections than the probe has slots for …
+        for _ in range(1100):
+            idle.append(connect())
+        # … slow ones that dribble a HELLO a byte a second …
+        hello = w.frame(w.pack(w.hello_body('slow', 1, 1)))
+        slow = [connect() for _ in range(20)]
+
+        def dribble():
+            for i in range(len(hello)):
+                if stop.wait(1):
+                    return
+                for s in slow:
+                    try:
+                        s.send(hello[i:i + 1])
+                    except OSError:
+                        pass
+        # … and a flood that goes on while the tracer starts.
+        def flood():
+            while not stop.is_set() and len(idle) < 3000:
+                try:
+                    idle.append(connect())
+                except OSError:
+                    time.sleep(0.01)
+        threads = [threading.Thread(target=dribble), threading.Thread(target=flood)]
+        for t in threads:
+            t.start()
+        try:
+            for i in range(3):
+                rc, out, err = self.run_tracer(p, ['/bin/echo', 'served %d' % i],
+                                               ['--handshake-timeout', '5s'])
+                self.assertEqual(rc, 0, err + p.log_text()[-3000:])
+                self.assertIn('served %d' % i, out)
+            # The slow ones never finish a HELLO: the deadline closes them.
+            p.wait_log(r'closing connection: no handshake within 10000 ms', 20, timeout=40)
+            p.wait_log(r'closing connection: evicted: too many unauthenticated '
+                       r'connections from this peer', 100)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(30)
+            for s in idle + slow:
+                s.close()
+        self.assertIsNone(p.proc.poll(), 'the probe died')
+        self.assertEqual(p.stop(), 0, p.log_text()[-3000:])
+        starts = [r for r in p.records() if r.get('type') == 'session_start']
+        self.assertEqual(len(starts), 3, starts)
+
+    def run_tracer(self, probe, cmd, extra=()):
+        argv = self.tracer_argv(cmd, list(extra), probe.addr)
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=60, start_new_session=True)
+        return (harness.exit_status(proc.returncode), proc.stdout.decode(errors='replace'),
+                proc.stderr.decode(errors='replace'))
+
+    def test_frame_sizes(self):
+        """Before the handshake frames up to 64 KiB are read and a larger
+        one closes the connection (its bytes are never buffered); after it
+        every size up to 4 MiB is accepted."""
+        p = self.arg_probe(['--no-policy'])
+        pre_limit, limit = 64 << 10, 4 << 20
+
+        def sized(body, size):
+            base = len(w.pack(dict(body, pad='x' * 32))) - 32
+            self.assertGreaterEqual(size - base, 32)
+            payload = w.pack(dict(body, pad='x' * (size - base)))
+            self.assertEqual(len(payload), size)
+            return w.frame(payload)
+
+        for n, size in enumerate([300, 4096, pre_limit - 1, pre_limit]):
+            s = p.connect()
+            s.sendall(sized(w.hello_body('size-%d' % n, 1, 5000 + n), size))
+            ack = w.read_frame(s)
+            self.assertEqual((ack['type'], ack['error']), (w.HELLO_ACK, ''), size)
+            s.close()
+        for n, size in enumerate([pre_limit + 1, limit]):
+            s = p.connect()
+            # Only the header: the probe refuses the length, not the bytes.
+            s.sendall(sized(w.hello_body('big-%d' % n, 1, 6000 + n), size)[:4096])
+            self.assertIsNone(w.read_frame(s), size)
+            s.close()
+            p.wait_log(r'closing connection: frame of %d bytes is over the limit of %d '
+                       r'before the handshake is done' % (size, pre_limit))
+
+        s = p.connect()
+        ack = w.handshake(s, w.hello_body('after', 1, 7000))
+        self.assertEqual(ack['error'], '')
+        seq = 1
+        for size in [pre_limit, pre_limit + 1, 1 << 20, limit - 1, limit]:
+            ev = dict(ev='open', syscall='openat', ts=1, pid=7001, tid=7001, ret=3,
+                      path='/size/%d' % size, flags=0, mode=0)
+            s.sendall(sized(dict(type=w.EVENTS, seq=seq, events=[ev]), size))
+            seq += 1
+            f = w.read_frame(s)
+            self.assertEqual((f['type'], f['seq']), (w.ACK, seq), size)
+        s.sendall(sized(dict(type=w.EVENTS, seq=seq, events=[]), limit + 1)[:4096])
+        self.assertIsNone(w.read_frame(s))
+        s.close()
+        p.wait_log(r'closing connection: frame of %d bytes is over the limit of %d\n'
+                   % (limit + 1, limit))
+        self.assertEqual(p.stop(), 0, p.log_text()[-3000:])
+
 
 class FakeProbe:
     """Listens on PATH and plays three fake probes in turn: one that sends a

@@ -1147,6 +1147,7 @@ START_TEST(test_config_env)
 				     "    socket_mode: \"0660\"\n"
 				     "    socket_group: \"\"\n"
 				     "    token_file: \"\"\n"
+				     "    handshake_timeout: 5s\n"
 				     "  policies:\n    dir: [\"/a\", \"/b\"]\n"));
 	ck_assert_ptr_nonnull(strstr(text, "        max_allowed: 9\n        period: 60s\n"
 				     "    kill_timeout: 500ms\nalerts:\n"
