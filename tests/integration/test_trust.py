@@ -203,6 +203,7 @@ class TrustTest(harness.TracedTestCase):
         proc.stdin.write(b'killtracer\n')
         proc.stdin.flush()
         proc.wait(timeout=30)
+        proc.stdin.close()
         harness.wait_for(lambda: [r for r in probe.records()
                                   if r.get('type') == 'session_end'],
                          what='the first session\'s end')
@@ -398,6 +399,42 @@ class TrustTest(harness.TracedTestCase):
                    % (limit + 1, limit))
         self.assertEqual(p.stop(), 0, p.log_text()[-3000:])
 
+    # ---- item 6: a refusal on a reconnect does not end delivery ----
+
+    def test_refused_reconnect_is_retried(self):
+        first = self.start_probe()
+        sock = first.sock
+        _, early = self.markers('early', 5)
+        _, during = self.markers('during', 20)
+        _, late = self.markers('late', 5)
+        proc = self.start_opener(first.addr)
+        self.assertEqual(self.ask(proc, 'open ' + ' '.join(early)), 'done')
+        harness.wait_for(lambda: set(early) <= {r['event'].get('path')
+                                                for r in events_of(first)},
+                         what='the events before the restart')
+        first.killed = True
+        first.proc.kill()
+        first.proc.wait()
+        os.unlink(sock)
+        # Whoever answers meanwhile refuses every HELLO.
+        fake = FakeProbe(sock, modes=(2,))
+        self.addCleanup(fake.close)
+        self.assertEqual(self.ask(proc, 'open ' + ' '.join(during)), 'done')
+        harness.wait_for(lambda: len(fake.conns) >= 3, timeout=30,
+                         what='three refused reconnects')
+        fake.close()
+        os.unlink(sock)
+        second = harness.Probe(self.subdir('second'))
+        second.sock, second.addr = sock, 'unix:' + sock
+        self.probes.append(second)
+        second.start()
+        self.assertEqual(self.ask(proc, 'open ' + ' '.join(late)), 'done')
+        err = self.finish(proc)
+        self.assertEqual(second.stop(), 0, second.log_text())
+        self.assertIn('refused the reconnect: maintenance; retrying with back-off', err)
+        got = {r['event'].get('path') for r in events_of(second)}
+        self.assertEqual((set(during) | set(late)) - got, set(), err)
+
 
 class FakeProbe:
     """Listens on PATH and plays three fake probes in turn: one that sends a
@@ -405,7 +442,9 @@ class FakeProbe:
     acknowledges everything, and asks for a kill), one that refuses. Keeps
     every byte it was sent."""
 
-    def __init__(self, path):
+    def __init__(self, path, modes=(0, 1, 2)):
+        self.modes = modes
+        self.closed = False
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(path)
         self.sock.listen(16)
@@ -421,7 +460,7 @@ class FakeProbe:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            mode = len(self.conns) % 3
+            mode = self.modes[len(self.conns) % len(self.modes)]
             self.conns.append(conn)
             threading.Thread(target=self.serve, args=(conn, mode), daemon=True).start()
 
@@ -466,6 +505,9 @@ class FakeProbe:
         return out
 
     def close(self):
+        if self.closed:
+            return
+        self.closed = True
         # shutdown() wakes the thread blocked in accept(); close() alone
         # would leave the socket listening until then.
         try:
