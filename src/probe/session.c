@@ -266,11 +266,12 @@ static int session_accept(struct session *s, const struct wire_hello *h,
 	s->totals->sessions++;
 	s->state = SESSION_ACTIVE;
 	queue_hello_ack(reply, s->id, "", s->ts->secret);
+	if (h->resume_session && !s->resumed)
+		log_info("%s: not resuming session %" PRIu64 ": unknown here, in use, "
+			 "or not proven by its secret", s->peer, h->resume_session);
 	log_info("%s: session %" PRIu64 " %s: host %s, %s, tracer pid %" PRId64,
-		 s->peer, s->id, s->resumed ? "resumed" :
-		 h->resume_session ? "started (the session it asked to resume "
-		 "is not its to resume)" : "started", s->hostname, s->mode,
-		 h->tracer_pid);
+		 s->peer, s->id, s->resumed ? "resumed" : "started", s->hostname,
+		 s->mode, h->tracer_pid);
 	session_start_line(s, h);
 	return 0;
 }

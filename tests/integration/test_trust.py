@@ -285,6 +285,28 @@ class TrustTest(harness.TracedTestCase):
         self.assertEqual(p.stop(), 0)
         self.assertNotIn('no token', p.log_text())
 
+    def test_proofs_are_standard_hmac(self):
+        """A client that computes the proofs with Python's hmac module is
+        accepted (so the C HMAC-SHA256 is the standard one), and the probe's
+        own proof, reflected back as the tracer's, is refused."""
+        token = 'interop token'
+        tfile = write_secret(os.path.join(self.tmp, 'token'), token)
+        p = self.arg_probe(['--no-policy', '--token-file', tfile])
+        s = p.connect()
+        ack = w.handshake(s, w.hello_body('interop', 1, 4711), token=token)
+        self.assertEqual((ack['type'], ack['error']), (w.HELLO_ACK, ''))
+        self.assertEqual(len(ack['secret']), 32)
+        s.close()
+        s = p.connect()
+        body = w.hello_body('reflect', 1, 4712, nonce=os.urandom(32))
+        s.sendall(w.frame(w.pack(body)))
+        ch = w.read_frame(s)
+        s.sendall(w.msg(w.AUTH, proof=ch['proof']))
+        ack = w.read_frame(s)
+        self.assertEqual((ack['type'], ack['error']), (w.HELLO_ACK, 'authentication failed'))
+        s.close()
+        self.assertEqual(p.stop(), 0, p.log_text())
+
     # ---- item 3: the probe cannot be starved ----
 
     def test_flood_does_not_keep_a_tracer_out(self):
