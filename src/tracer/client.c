@@ -13,6 +13,10 @@
 
 #define BACKOFF_MIN_NS   (50 * NSEC_PER_MSEC)
 #define BACKOFF_MAX_NS   (2 * NSEC_PER_SEC)
+/* One attempt (connect, HELLO, the answers) gets this long: a peer that
+ * accepts and says nothing (a fake probe, a wedged one) must not hold the
+ * tracer away from the real probe for good. */
+#define ATTEMPT_TIMEOUT_MS 5000
 /* An EVENTS frame is sealed when it grows past this, or BATCH_DELAY_MS
  * after its first event: one write per batch, not per event, and still
  * well inside the probe's latency budget. */
@@ -343,6 +347,19 @@ static void retry_cb(uv_timer_t *t)
 		client_connect(c);
 }
 
+static void connection_lost(struct client *c, int err);
+
+static void attempt_timeout_cb(uv_timer_t *t)
+{
+	struct client *c = t->data;
+
+	if (c->state != CLIENT_CONNECTING && c->state != CLIENT_HANDSHAKE)
+		return;
+	log_warn("no handshake with %s within %d ms; trying again", c->addr_str,
+		 ATTEMPT_TIMEOUT_MS);
+	connection_lost(c, UV_ETIMEDOUT);
+}
+
 static void schedule_retry(struct client *c)
 {
 	uint64_t delay = c->backoff_ns;
@@ -598,6 +615,7 @@ static void on_hello_ack(struct client *c, const msgpack_object *root)
 		c->have_secret = false;
 	}
 	c->state = CLIENT_READY;
+	uv_timer_stop(&c->timer);
 	c->session = ack.session;
 	c->backoff_ns = BACKOFF_MIN_NS;
 	c->connects++;
@@ -768,6 +786,8 @@ static void client_connect(struct client *c)
 	}
 	conn->c = c;
 	conn->req.data = conn;
+	/* The back-off timer is idle until this attempt fails. */
+	uv_timer_start(&c->timer, attempt_timeout_cb, ATTEMPT_TIMEOUT_MS, 0);
 	if (c->addr.is_unix) {
 		uv_pipe_init(c->loop, &conn->h.pipe, 0);
 		conn->h.handle.data = conn;

@@ -457,6 +457,40 @@ class TrustTest(harness.TracedTestCase):
         got = {r['event'].get('path') for r in events_of(second)}
         self.assertEqual((set(during) | set(late)) - got, set(), err)
 
+    def test_silent_peer_does_not_hold_the_tracer(self):
+        """A fake probe that accepts the reconnect and never answers (and
+        never closes) must not keep the tracer from the real probe."""
+        first = self.start_probe()
+        sock = first.sock
+        _, early = self.markers('early', 5)
+        _, late = self.markers('late', 5)
+        proc = self.start_opener(first.addr)
+        self.assertEqual(self.ask(proc, 'open ' + ' '.join(early)), 'done')
+        harness.wait_for(lambda: set(early) <= {r['event'].get('path')
+                                                for r in events_of(first)},
+                         what='the events before the restart')
+        first.killed = True
+        first.proc.kill()
+        first.proc.wait()
+        os.unlink(sock)
+        fake = FakeProbe(sock, modes=(3,))
+        self.addCleanup(fake.close)
+        harness.wait_for(lambda: fake.conns, what='the reconnect to the silent peer')
+        fake.stop_listening()
+        os.unlink(sock)
+        second = harness.Probe(self.subdir('second'))
+        second.sock, second.addr = sock, 'unix:' + sock
+        self.probes.append(second)
+        second.start()
+        self.assertEqual(self.ask(proc, 'open ' + ' '.join(late)), 'done')
+        # The silent connection is still open: the tracer gave up on it.
+        harness.wait_for(lambda: set(late) <= {r['event'].get('path')
+                                               for r in events_of(second)},
+                         timeout=30, what='the events at the real probe')
+        err = self.finish(proc)
+        self.assertEqual(second.stop(), 0, second.log_text())
+        self.assertIn('no handshake with unix:%s within 5000 ms; trying again' % sock, err)
+
 
 class FakeProbe:
     """Listens on PATH and plays three fake probes in turn: one that sends a
@@ -499,9 +533,10 @@ class FakeProbe:
                              + w.msg(w.ACK, seq=2**63)
                              + w.msg(w.COMMAND, id=1, action='kill', pid=1, signal=9,
                                      rule_id='fake'))
-            else:
+            elif mode == 2:
                 conn.sendall(w.msg(w.HELLO_ACK, version=w.VERSION, probe_version='fake',
                                    session=0, error='maintenance'))
+            # mode 3: says nothing, and keeps the connection open
             while True:
                 chunk = conn.recv(65536)
                 if not chunk:
@@ -525,6 +560,14 @@ class FakeProbe:
                 out.append(w.unpack(data[i + 4:i + 4 + n])[0])
                 i += 4 + n
         return out
+
+    def stop_listening(self):
+        """Closes the listening socket only: accepted connections stay."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
 
     def close(self):
         if self.closed:
