@@ -328,6 +328,10 @@ static void finish_done(struct client *c)
 		 (unsigned long long)c->events_acked,
 		 (unsigned long long)c->events_resent,
 		 (unsigned long long)c->connects);
+	if (c->fake_probes || c->refusals)
+		log_warn("%llu peer(s) at %s could not prove the token, %llu "
+			 "reconnect(s) were refused", (unsigned long long)c->fake_probes,
+			 c->addr_str, (unsigned long long)c->refusals);
 	if (lost)
 		log_warn("%llu event(s) were not delivered to the probe at %s "
 			 "(%llu dropped because the queue was full, the rest "
