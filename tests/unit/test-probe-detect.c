@@ -1003,6 +1003,15 @@ START_TEST(test_disarmer)
 	ck_assert_uint_eq(fx.en->stats.kills_disarmed, 1);
 	ck_assert_uint_eq(read_lines(&fx, lines, 128), 1);
 	ck_assert_msg(strstr(lines[0], " | kill SIGKILL: disarmed") != NULL, "got %s", lines[0]);
+	/* Disarmed for that session only: another tracer's kills still go,
+	 * so forged events in a session of one's own disarm nobody else. */
+	msgpack_sbuffer_clear(&fx.reply);
+	fx_disconnect(&fx, "eof");
+	fx_connect(&fx);
+	ck_assert(!fx.s->resumed);
+	send_one(&fx, pk_exec_nc, &pid);
+	ck_assert_uint_eq(count_frames(&fx.reply, WIRE_COMMAND, NULL, NULL), 1);
+	ck_assert_uint_eq(fx.en->stats.kills_disarmed, 1);
 	/* A minute later it is armed again. */
 	msgpack_sbuffer_clear(&fx.reply);
 	fx.en->fake_now += 61 * SEC;
