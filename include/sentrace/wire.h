@@ -17,10 +17,18 @@
 
 #include <msgpack.h>
 
-#define WIRE_PROTOCOL_VERSION 1
+/* 2: the token is proven by challenge-response, never sent (CHALLENGE, AUTH);
+ * sessions are resumed with a probe-issued secret. */
+#define WIRE_PROTOCOL_VERSION 2
 #define WIRE_FRAME_HEADER     4
 /* Largest payload either side accepts; a longer frame is a protocol error. */
 #define WIRE_FRAME_MAX        (4u << 20)
+/* Largest frame the probe reads before the handshake is done: a HELLO or an
+ * AUTH is small, and an unauthenticated client must not make it buffer (or
+ * decode) megabytes. */
+#define WIRE_FRAME_MAX_HANDSHAKE (64u << 10)
+/* Bytes of a nonce, a proof (HMAC-SHA256) and a session's resume secret. */
+#define WIRE_SECRET_LEN       32
 
 enum wire_type {
 	WIRE_HELLO     = 1, /* tracer -> probe, first frame of a connection */
@@ -32,6 +40,8 @@ enum wire_type {
 	WIRE_GOODBYE   = 7, /* tracer -> probe, everything was sent */
 	WIRE_ACK       = 8, /* probe -> tracer, events processed so far */
 	WIRE_COMMAND_RESULT = 9, /* tracer -> probe, what a COMMAND did */
+	WIRE_CHALLENGE = 10, /* probe -> tracer, its nonce and token proof */
+	WIRE_AUTH      = 11, /* tracer -> probe, its token proof */
 	WIRE_TYPE_MAX,
 };
 
@@ -51,7 +61,11 @@ struct wire_hello {
 	struct wire_str container_id;
 	uint64_t pidns;             /* inode of the tracer's /proc/self/ns/pid */
 	int64_t tracer_pid;
-	struct wire_str token;      /* shared secret; empty when none */
+	struct wire_str nonce;      /* WIRE_SECRET_LEN bytes when the tracer has a
+				     * token (it then expects a CHALLENGE); empty
+				     * when it has none */
+	uint64_t resume_session;    /* session to resume; 0: a new one */
+	struct wire_str resume_secret; /* that session's secret (HELLO_ACK) */
 	uint32_t argc;              /* entry point argv, at most WIRE_HELLO_ARGV */
 	struct wire_str argv[16];
 };
@@ -62,7 +76,34 @@ struct wire_hello_ack {
 	struct wire_str probe_version;
 	uint64_t session;           /* probe-assigned session id */
 	struct wire_str error;      /* empty on success; else the probe closes */
+	struct wire_str secret;     /* resumes this session after a reconnect */
 };
+
+/* The probe's half of the mutual authentication (docs/protocol.md). */
+struct wire_challenge {
+	struct wire_str nonce;      /* the probe's, WIRE_SECRET_LEN bytes */
+	struct wire_str proof;      /* wire_auth_proof(WIRE_ROLE_PROBE, …) */
+};
+
+/* The tracer's half. */
+struct wire_auth {
+	struct wire_str proof;      /* wire_auth_proof(WIRE_ROLE_TRACER, …) */
+};
+
+enum wire_role {
+	WIRE_ROLE_PROBE,
+	WIRE_ROLE_TRACER,
+};
+
+/*
+ * HMAC-SHA256 keyed with the token over the role, both nonces and the
+ * tracer's identity (hostname, pid namespace, pid, from HELLO): what each
+ * side sends to prove that it holds the token without sending it. A proof
+ * is good for one connection (the nonces) and one direction (the role).
+ */
+void wire_auth_proof(const char *token, size_t token_len, enum wire_role role,
+		     const struct wire_hello *h, struct wire_str probe_nonce,
+		     uint8_t out[WIRE_SECRET_LEN]);
 
 struct wire_command {
 	uint64_t id;
@@ -128,6 +169,8 @@ bool wire_map_str(const msgpack_object *map, const char *key, struct wire_str *r
 bool wire_map_i64(const msgpack_object *map, const char *key, int64_t *ret);
 bool wire_map_u64(const msgpack_object *map, const char *key, uint64_t *ret);
 bool wire_map_bool(const msgpack_object *map, const char *key, bool *ret);
+/* A msgpack bin value (nonces, proofs, secrets). */
+bool wire_map_bin(const msgpack_object *map, const char *key, struct wire_str *ret);
 
 /* Packing helpers for maps with string keys. */
 void wire_pack_str(msgpack_packer *pk, const char *s);
@@ -137,6 +180,7 @@ void wire_pack_kv_strn(msgpack_packer *pk, const char *key, const char *val, siz
 void wire_pack_kv_i64(msgpack_packer *pk, const char *key, int64_t val);
 void wire_pack_kv_u64(msgpack_packer *pk, const char *key, uint64_t val);
 void wire_pack_kv_bool(msgpack_packer *pk, const char *key, bool val);
+void wire_pack_kv_bin(msgpack_packer *pk, const char *key, const void *val, size_t len);
 
 /*
  * Typed messages. pack_* writes one complete payload (no header) into pk;
@@ -147,6 +191,10 @@ void wire_pack_hello(msgpack_packer *pk, const struct wire_hello *m);
 int wire_unpack_hello(const msgpack_object *root, struct wire_hello *ret);
 void wire_pack_hello_ack(msgpack_packer *pk, const struct wire_hello_ack *m);
 int wire_unpack_hello_ack(const msgpack_object *root, struct wire_hello_ack *ret);
+void wire_pack_challenge(msgpack_packer *pk, const struct wire_challenge *m);
+int wire_unpack_challenge(const msgpack_object *root, struct wire_challenge *ret);
+void wire_pack_auth(msgpack_packer *pk, const struct wire_auth *m);
+int wire_unpack_auth(const msgpack_object *root, struct wire_auth *ret);
 void wire_pack_command(msgpack_packer *pk, const struct wire_command *m);
 int wire_unpack_command(const msgpack_object *root, struct wire_command *ret);
 void wire_pack_ack(msgpack_packer *pk, const struct wire_ack *m);

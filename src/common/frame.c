@@ -28,6 +28,13 @@ int frame_reader_reserve(struct frame_reader *r, char **ret_ptr, size_t *ret_len
 {
 	size_t need;
 
+	/* Everything was consumed: a buffer grown for one large frame is
+	 * given back instead of being kept for the connection's life. */
+	if (r->off == r->len && r->cap > 4 * FRAME_READ_CHUNK) {
+		free(r->buf);
+		r->buf = NULL;
+		r->off = r->len = r->cap = 0;
+	}
 	/* Move the unread tail to the front before growing. */
 	if (r->off > 0) {
 		memmove(r->buf, r->buf + r->off, r->len - r->off);

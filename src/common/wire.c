@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sentrace/wire.h"
+#include "hmac.h"
 
 /* msgpack-c's own unpacker gives up past 32 nested containers. */
 #define WIRE_MAX_DEPTH 32
@@ -25,6 +26,8 @@ const char *wire_type_name(int type)
 		[WIRE_GOODBYE] = "GOODBYE",
 		[WIRE_ACK] = "ACK",
 		[WIRE_COMMAND_RESULT] = "COMMAND_RESULT",
+		[WIRE_CHALLENGE] = "CHALLENGE",
+		[WIRE_AUTH] = "AUTH",
 	};
 
 	if (type <= 0 || type >= WIRE_TYPE_MAX)
@@ -220,6 +223,17 @@ bool wire_map_str(const msgpack_object *map, const char *key, struct wire_str *r
 	return true;
 }
 
+bool wire_map_bin(const msgpack_object *map, const char *key, struct wire_str *ret)
+{
+	const msgpack_object *o = wire_map_get(map, key);
+
+	if (!o || o->type != MSGPACK_OBJECT_BIN)
+		return false;
+	ret->ptr = o->via.bin.ptr;
+	ret->len = o->via.bin.size;
+	return true;
+}
+
 bool wire_map_i64(const msgpack_object *map, const char *key, int64_t *ret)
 {
 	const msgpack_object *o = wire_map_get(map, key);
@@ -303,6 +317,24 @@ void wire_pack_kv_bool(msgpack_packer *pk, const char *key, bool val)
 		msgpack_pack_false(pk);
 }
 
+void wire_pack_kv_bin(msgpack_packer *pk, const char *key, const void *val, size_t len)
+{
+	wire_pack_str(pk, key);
+	msgpack_pack_bin(pk, len);
+	msgpack_pack_bin_body(pk, val, len);
+}
+
+static void pack_kv_wb(msgpack_packer *pk, const char *key, struct wire_str s)
+{
+	wire_pack_kv_bin(pk, key, s.ptr ? s.ptr : "", s.ptr ? s.len : 0);
+}
+
+static void unpack_wb(const msgpack_object *root, const char *key, struct wire_str *ret)
+{
+	if (!wire_map_bin(root, key, ret))
+		*ret = (struct wire_str){ "", 0 };
+}
+
 static void pack_kv_ws(msgpack_packer *pk, const char *key, struct wire_str s)
 {
 	wire_pack_kv_strn(pk, key, s.ptr ? s.ptr : "", s.ptr ? s.len : 0);
@@ -318,10 +350,14 @@ void wire_pack_hello(msgpack_packer *pk, const struct wire_hello *m)
 {
 	uint32_t argc = m->argc < WIRE_HELLO_ARGV ? m->argc : WIRE_HELLO_ARGV;
 
-	msgpack_pack_map(pk, m->token.len ? 10 : 9);
+	msgpack_pack_map(pk, 9 + (m->nonce.len ? 1 : 0) + (m->resume_session ? 2 : 0));
 	wire_pack_kv_u64(pk, "type", WIRE_HELLO);
-	if (m->token.len)
-		pack_kv_ws(pk, "token", m->token);
+	if (m->nonce.len)
+		pack_kv_wb(pk, "nonce", m->nonce);
+	if (m->resume_session) {
+		wire_pack_kv_u64(pk, "resume_session", m->resume_session);
+		pack_kv_wb(pk, "resume_secret", m->resume_secret);
+	}
 	wire_pack_kv_u64(pk, "version", m->version);
 	pack_kv_ws(pk, "tracer_version", m->tracer_version);
 	pack_kv_ws(pk, "mode", m->mode);
@@ -348,7 +384,9 @@ int wire_unpack_hello(const msgpack_object *root, struct wire_hello *ret)
 	unpack_ws(root, "mode", &m.mode);
 	unpack_ws(root, "hostname", &m.hostname);
 	unpack_ws(root, "container_id", &m.container_id);
-	unpack_ws(root, "token", &m.token);
+	unpack_wb(root, "nonce", &m.nonce);
+	wire_map_u64(root, "resume_session", &m.resume_session);
+	unpack_wb(root, "resume_secret", &m.resume_secret);
 	wire_map_u64(root, "pidns", &m.pidns);
 	wire_map_i64(root, "tracer_pid", &m.tracer_pid);
 	argv = wire_map_get(root, "argv");
@@ -370,12 +408,14 @@ int wire_unpack_hello(const msgpack_object *root, struct wire_hello *ret)
 
 void wire_pack_hello_ack(msgpack_packer *pk, const struct wire_hello_ack *m)
 {
-	msgpack_pack_map(pk, 5);
+	msgpack_pack_map(pk, m->secret.len ? 6 : 5);
 	wire_pack_kv_u64(pk, "type", WIRE_HELLO_ACK);
 	wire_pack_kv_u64(pk, "version", m->version);
 	pack_kv_ws(pk, "probe_version", m->probe_version);
 	wire_pack_kv_u64(pk, "session", m->session);
 	pack_kv_ws(pk, "error", m->error);
+	if (m->secret.len)
+		pack_kv_wb(pk, "secret", m->secret);
 }
 
 int wire_unpack_hello_ack(const msgpack_object *root, struct wire_hello_ack *ret)
@@ -389,8 +429,80 @@ int wire_unpack_hello_ack(const msgpack_object *root, struct wire_hello_ack *ret
 	unpack_ws(root, "probe_version", &m.probe_version);
 	wire_map_u64(root, "session", &m.session);
 	unpack_ws(root, "error", &m.error);
+	unpack_wb(root, "secret", &m.secret);
 	*ret = m;
 	return 0;
+}
+
+void wire_pack_challenge(msgpack_packer *pk, const struct wire_challenge *m)
+{
+	msgpack_pack_map(pk, m->proof.len ? 3 : 2);
+	wire_pack_kv_u64(pk, "type", WIRE_CHALLENGE);
+	pack_kv_wb(pk, "nonce", m->nonce);
+	if (m->proof.len)
+		pack_kv_wb(pk, "proof", m->proof);
+}
+
+int wire_unpack_challenge(const msgpack_object *root, struct wire_challenge *ret)
+{
+	struct wire_challenge m = { 0 };
+
+	if (!wire_map_bin(root, "nonce", &m.nonce) || m.nonce.len != WIRE_SECRET_LEN)
+		return -EBADMSG;
+	unpack_wb(root, "proof", &m.proof);
+	*ret = m;
+	return 0;
+}
+
+void wire_pack_auth(msgpack_packer *pk, const struct wire_auth *m)
+{
+	msgpack_pack_map(pk, 2);
+	wire_pack_kv_u64(pk, "type", WIRE_AUTH);
+	pack_kv_wb(pk, "proof", m->proof);
+}
+
+int wire_unpack_auth(const msgpack_object *root, struct wire_auth *ret)
+{
+	struct wire_auth m = { 0 };
+
+	if (!wire_map_bin(root, "proof", &m.proof))
+		return -EBADMSG;
+	*ret = m;
+	return 0;
+}
+
+static void hmac_put_u64(struct hmac_sha256 *m, uint64_t v)
+{
+	uint8_t b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (56 - 8 * i));
+	hmac_sha256_update(m, b, sizeof(b));
+}
+
+/* Each piece is preceded by its length, so no two inputs read the same. */
+static void hmac_put_str(struct hmac_sha256 *m, struct wire_str s)
+{
+	hmac_put_u64(m, s.len);
+	if (s.len)
+		hmac_sha256_update(m, s.ptr, s.len);
+}
+
+void wire_auth_proof(const char *token, size_t token_len, enum wire_role role,
+		     const struct wire_hello *h, struct wire_str probe_nonce,
+		     uint8_t out[WIRE_SECRET_LEN])
+{
+	struct hmac_sha256 m;
+
+	hmac_sha256_init(&m, token, token_len);
+	hmac_put_str(&m, wire_str_c(role == WIRE_ROLE_PROBE ? "sentrace-2 probe"
+							     : "sentrace-2 tracer"));
+	hmac_put_str(&m, h->nonce);
+	hmac_put_str(&m, probe_nonce);
+	hmac_put_str(&m, h->hostname);
+	hmac_put_u64(&m, h->pidns);
+	hmac_put_u64(&m, (uint64_t)h->tracer_pid);
+	hmac_sha256_final(&m, out);
 }
 
 void wire_pack_command(msgpack_packer *pk, const struct wire_command *m)

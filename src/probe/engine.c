@@ -429,11 +429,17 @@ static uint64_t fnv1a(uint64_t h, const char *s)
 	return h;
 }
 
-/* true: the kill may go; false: the rule is disarmed for this executable. */
+/*
+ * true: the kill may go; false: the rule is disarmed for this executable
+ * in this session. Per session: events forged in a session of one's own
+ * (anyone who may connect can open one) must not disarm a rule for the
+ * real tracers.
+ */
 static bool disarm_allow(struct engine *en, const char *rule, const char *exe,
-			 uint64_t now)
+			 uint64_t session, uint64_t now)
 {
-	uint64_t key = fnv1a(fnv1a(0xcbf29ce484222325ull, rule) ^ 0x5bd1e995ull, exe);
+	uint64_t key = fnv1a(fnv1a(0xcbf29ce484222325ull, rule) ^ 0x5bd1e995ull, exe) ^
+		       session * 0x9e3779b97f4a7c15ull;
 	struct disarm_slot *slot = NULL, *oldest = NULL, *free_slot = NULL;
 	size_t h;
 
@@ -470,8 +476,9 @@ static bool disarm_allow(struct engine *en, const char *rule, const char *exe,
 	}
 	if (slot->count >= en->cfg.disarm_max) {
 		if (!slot->warned) {
-			log_warn("rule %s disarmed for %s: %u kills within %" PRIu64 " s",
-				 rule, exe && *exe ? exe : "?", slot->count,
+			log_warn("rule %s disarmed for %s in session %" PRIu64 ": %u "
+				 "kills within %" PRIu64 " s", rule, exe && *exe ? exe : "?",
+				 session, slot->count,
 				 (uint64_t)(en->cfg.disarm_period_ns / NSEC_PER_SEC));
 			slot->warned = true;
 		}
@@ -998,7 +1005,7 @@ static uint64_t send_kill(struct engine *en, const struct match *m,
 		return 0;
 	}
 	if (!disarm_allow(en, rule_id(r), m->proc && m->proc->file ? m->proc->file : "",
-			  m->now)) {
+			  m->src->ts ? m->src->ts->id : 0, m->now)) {
 		en->stats.kills_disarmed++;
 		*status = "disarmed";
 		return 0;

@@ -55,7 +55,7 @@ struct rule_state {
 };
 
 struct disarm_slot {
-	uint64_t key;                  /* hash of rule id and executable; 0: free */
+	uint64_t key;                  /* hash of rule, executable, session; 0: free */
 	uint64_t window_start;
 	uint32_t count;
 	bool warned;

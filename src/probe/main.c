@@ -30,6 +30,7 @@ static const char *arg_output;
 static const char *arg_format;
 static const char *arg_token_file;
 static const char *arg_socket_mode;
+static const char *arg_handshake_timeout;
 static const char *arg_socket_group;
 static struct probe_strlist arg_policies;
 static bool arg_no_policy;
@@ -70,13 +71,16 @@ static void help(FILE *f)
 		"                       none otherwise)\n"
 		"  -f, --format FMT     json (one object per line, default) or text (one\n"
 		"                       readable line per record), for alerts and events\n"
-		"      --token-file FILE  Refuse tracers whose HELLO does not carry the\n"
-		"                       secret in FILE (first line; mode 0600 or stricter,\n"
-		"                       owned by this user or root). Never on the command\n"
-		"                       line, where any user could read it\n"
+		"      --token-file FILE  Serve only tracers that prove the secret in FILE\n"
+		"                       (first line; mode 0600 or stricter, owned by this\n"
+		"                       user or root), and prove it to them: it never\n"
+		"                       crosses the wire. Never on the command line, where\n"
+		"                       any user could read it\n"
 		"      --socket-mode OCTAL  Permissions of a unix listen socket (default\n"
 		"                       %04o): who may connect needs write permission\n"
 		"      --socket-group GROUP  Group (name or gid) of a unix listen socket\n"
+		"      --handshake-timeout DUR  Close a connection that has not completed\n"
+		"                       its handshake within DUR (default 5s)\n"
 		"  -v, --verbose        Log at info level\n"
 		"  -d, --debug          Log at debug level\n"
 		"  -h, --help           Show this help\n"
@@ -95,6 +99,7 @@ enum {
 	OPT_TOKEN_FILE,
 	OPT_SOCKET_MODE,
 	OPT_SOCKET_GROUP,
+	OPT_HANDSHAKE_TIMEOUT,
 };
 
 /* Returns 0, 1 after --help, or -EINVAL. */
@@ -108,6 +113,7 @@ static int parse_options(int argc, char **argv)
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
 		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
+		{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
 		{ "alerts",    required_argument, NULL, 'a' },
 		{ "output",    required_argument, NULL, 'o' },
 		{ "format",    required_argument, NULL, 'f' },
@@ -133,6 +139,7 @@ static int parse_options(int argc, char **argv)
 		case OPT_TOKEN_FILE: arg_token_file = optarg; break;
 		case OPT_SOCKET_MODE: arg_socket_mode = optarg; break;
 		case OPT_SOCKET_GROUP: arg_socket_group = optarg; break;
+		case OPT_HANDSHAKE_TIMEOUT: arg_handshake_timeout = optarg; break;
 		case 'a':
 			if (probe_strlist_add(&arg_alerts, optarg) < 0)
 				return -ENOMEM;
@@ -202,6 +209,13 @@ static int build_config(struct probe_config *cfg, struct net_addr *ret_addr)
 	if (arg_socket_mode && probe_config_parse_mode(arg_socket_mode, &cfg->socket_mode) < 0) {
 		log_err("--socket-mode must be permission bits in octal (0660), not '%s'",
 			arg_socket_mode);
+		return -EINVAL;
+	}
+	if (arg_handshake_timeout &&
+	    (parse_duration_ns(arg_handshake_timeout, &cfg->handshake_timeout_ns) < 0 ||
+	     cfg->handshake_timeout_ns == 0)) {
+		log_err("--handshake-timeout must be a duration (500ms, 5s), not '%s'",
+			arg_handshake_timeout);
 		return -EINVAL;
 	}
 	if (arg_no_policy)
@@ -348,6 +362,8 @@ static int setup_access(const struct probe_config *cfg, const struct net_addr *a
 	gid_t gid = (gid_t)-1;
 	int r;
 
+	if (cfg->handshake_timeout_ns)
+		p->handshake_timeout_ns = cfg->handshake_timeout_ns;
 	if (addr->is_unix) {
 		p->socket_mode = (uint32_t)cfg->socket_mode;
 		if (cfg->socket_group) {
@@ -363,8 +379,14 @@ static int setup_access(const struct probe_config *cfg, const struct net_addr *a
 		log_warn("socket mode and group apply to unix sockets only; "
 			 "ignored for %s", cfg->listen);
 	}
-	if (!cfg->token_file)
+	if (!cfg->token_file) {
+		if (!addr->is_unix)
+			log_warn("no token for TCP %s: every user (and host) that "
+				 "can reach it can feed this probe events; set "
+				 "token_file (--token-file), or use a unix socket",
+				 cfg->listen);
 		return 0;
+	}
 	r = read_secret_file(cfg->token_file, token, sizeof(token));
 	if (r < 0) {
 		log_err("token file %s: %s", cfg->token_file,
@@ -378,10 +400,7 @@ static int setup_access(const struct probe_config *cfg, const struct net_addr *a
 	explicit_bzero(token, sizeof(token));
 	if (r < 0)
 		return r;
-	log_info("tracers must present the token of %s", cfg->token_file);
-	if (!addr->is_unix)
-		log_warn("the token travels in clear over TCP: use a unix socket, "
-			 "or a network only trusted hosts can reach");
+	log_info("tracers must prove the token of %s", cfg->token_file);
 	return 0;
 }
 
@@ -391,10 +410,11 @@ static void log_totals(const struct probe *p, const struct engine *en)
 
 	log_info("totals: %" PRIu64 " sessions, %" PRIu64 " events, %" PRIu64
 		 " unknown messages, %" PRIu64 " protocol errors, %" PRIu64 " duplicates, %"
-		 PRIu64 " refused for authentication, %" PRIu64 " over the connection limit",
+		 PRIu64 " refused for authentication, %" PRIu64 " over the connection limit, %"
+		 PRIu64 " unauthenticated evicted, %" PRIu64 " past the handshake deadline",
 		 p->totals.sessions, p->totals.events, p->totals.unknown_messages,
 		 p->totals.protocol_errors, p->totals.duplicates, p->totals.auth_failures,
-		 p->refused_conns);
+		 p->refused_conns, p->evicted_conns, p->handshake_timeouts);
 	log_info("alerts: %" PRIu64 " written, %" PRIu64 " suppressed by the rate limit; "
 		 "kills: %" PRIu64 " sent, %" PRIu64 " done, %" PRIu64 " failed, %" PRIu64
 		 " timed out, %" PRIu64 " disarmed, %" PRIu64 " disabled",

@@ -29,7 +29,8 @@ struct probe_config {
 	bool enabled;                /* runtime_security_config.enabled */
 	bool ebpfless_enabled;
 	char *listen;                /* never NULL after probe_config_init */
-	char *token_file;            /* shared secret HELLO must carry; NULL: none */
+	char *token_file;            /* shared secret tracers prove; NULL: none */
+	uint64_t handshake_timeout_ns; /* a connection's time to authenticate */
 	uint64_t socket_mode;        /* permissions of a unix listen socket */
 	char *socket_group;          /* its group (name or gid); NULL: ours */
 	struct probe_strlist policies;

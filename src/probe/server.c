@@ -44,7 +44,11 @@ struct conn {
 	unsigned writes_pending;
 	bool finishing;             /* no more reads; close after the writes */
 	bool closing;               /* uv_close() was called */
+	bool authed;                /* the handshake is done (session active) */
+	bool drained;               /* read once before an eviction: still no HELLO */
+	uint64_t accepted_ns;       /* monotonic; for the handshake deadline */
 	char peer[96];
+	char peer_key[64];          /* "uid N" or the TCP address, for the bounds */
 };
 
 /* A reply in flight: the buffer lives until write_cb. */
@@ -81,6 +85,7 @@ int probe_new(uv_loop_t *loop, const struct net_addr *addr, struct output *out,
 	p->env.tracers = &p->tracers;
 	p->env.engine = engine;
 	p->socket_mode = PROBE_SOCKET_MODE_DEFAULT;
+	p->handshake_timeout_ns = PROBE_HANDSHAKE_TIMEOUT_NS;
 	p->socket_gid = (gid_t)-1;
 	*ret_probe = p;
 	return 0;
@@ -117,7 +122,8 @@ struct probe *probe_free(struct probe *p)
 {
 	if (!p)
 		return NULL;
-	assert(!p->conns && !p->listener_open && !p->signals_open && !p->timer_open);
+	assert(!p->conns && !p->listener_open && !p->signals_open && !p->timer_open &&
+	       !p->sweep_open);
 	tracer_registry_fini(&p->tracers);
 	explicit_bzero(p->token, sizeof(p->token));
 	free(p);
@@ -240,9 +246,10 @@ static void conn_process(struct conn *c)
 			break;
 		if (r == -EMSGSIZE) {
 			session_protocol_error(c->sess,
-					       "frame of %" PRIu32 " bytes is over the limit of %u",
+					       "frame of %" PRIu32 " bytes is over the limit of %" PRIu32 "%s",
 					       wire_get_len((const uint8_t *)c->fr.buf + c->fr.off),
-					       WIRE_FRAME_MAX);
+					       c->fr.max, c->authed ? "" :
+					       " before the handshake is done");
 			conn_fail(c, c->sess->error);
 			break;
 		}
@@ -252,6 +259,11 @@ static void conn_process(struct conn *c)
 			break;
 		}
 		r = session_handle_frame(c->sess, payload, plen, &reply);
+		if (!c->authed && c->sess->state == SESSION_ACTIVE) {
+			/* Authenticated: full-size frames from now on. */
+			c->authed = true;
+			c->fr.max = WIRE_FRAME_MAX;
+		}
 		/* Before a close, so that the tracer learns what was done;
 		 * written out first, so that nothing is acknowledged unwritten. */
 		if (r != 0) {
@@ -365,25 +377,136 @@ static void conn_peer_name(struct conn *c)
 
 	if (c->p->addr.is_unix) {
 		if (uv_fileno(&c->h.handle, &fd) == 0 &&
-		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
+		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
 			snprintf(c->peer, sizeof(c->peer), "unix peer pid %d uid %u",
 				 (int)cred.pid, (unsigned)cred.uid);
-		else
+			snprintf(c->peer_key, sizeof(c->peer_key), "uid %u",
+				 (unsigned)cred.uid);
+		} else {
 			snprintf(c->peer, sizeof(c->peer), "unix peer");
+			snprintf(c->peer_key, sizeof(c->peer_key), "uid ?");
+		}
 		return;
 	}
 	if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len) < 0) {
 		snprintf(c->peer, sizeof(c->peer), "tcp peer");
+		snprintf(c->peer_key, sizeof(c->peer_key), "tcp ?");
 	} else if (ss.ss_family == AF_INET6) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 
 		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
 		snprintf(c->peer, sizeof(c->peer), "[%s]:%u", ip, ntohs(s6->sin6_port));
+		snprintf(c->peer_key, sizeof(c->peer_key), "%s", ip);
 	} else {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 
 		inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
 		snprintf(c->peer, sizeof(c->peer), "%s:%u", ip, ntohs(s4->sin_port));
+		snprintf(c->peer_key, sizeof(c->peer_key), "%s", ip);
+	}
+}
+
+static void conn_drain(struct conn *c);
+
+/* Still counted: not yet on its way out. */
+static bool conn_live(const struct conn *c)
+{
+	return !c->finishing && !c->closing;
+}
+
+/*
+ * The oldest live connection that has not completed its handshake (of
+ * peer key, when given), after reading what it already sent: one whose
+ * HELLO is waiting in the kernel is a tracer about to authenticate, not a
+ * candidate. The list is newest first, so the last match is the oldest.
+ */
+static struct conn *oldest_preauth(struct probe *p, const char *key,
+				   const struct conn *except)
+{
+	for (;;) {
+		struct conn *c, *found = NULL;
+
+		for (c = p->conns; c; c = c->next)
+			if (c != except && conn_live(c) && !c->authed &&
+			    (!key || strcmp(c->peer_key, key) == 0))
+				found = c;
+		if (!found)
+			return NULL;
+		if (found->drained)
+			return found;
+		found->drained = true;
+		conn_drain(found);
+		if (conn_live(found) && !found->authed)
+			return found;
+	}
+}
+
+static void conn_evict(struct conn *c, const char *why)
+{
+	c->p->evicted_conns++;
+	log_warn("%s: closing connection: %s", c->peer, why);
+	conn_finish(c, NULL);
+}
+
+/* Counts the live connections: all, not authenticated, not authenticated of key. */
+static void conn_counts(const struct probe *p, const char *key, size_t *ret_all,
+			size_t *ret_pre, size_t *ret_peer)
+{
+	*ret_all = *ret_pre = *ret_peer = 0;
+	for (const struct conn *c = p->conns; c; c = c->next) {
+		if (!conn_live(c))
+			continue;
+		(*ret_all)++;
+		if (c->authed)
+			continue;
+		(*ret_pre)++;
+		if (strcmp(c->peer_key, key) == 0)
+			(*ret_peer)++;
+	}
+}
+
+/*
+ * Makes room for c (counted already) within the bounds; false when every
+ * slot is an authenticated tracer and c must go.
+ */
+static bool conn_make_room(struct probe *p, struct conn *c)
+{
+	size_t all, pre, peer;
+	struct conn *old;
+
+	for (;;) {
+		conn_counts(p, c->peer_key, &all, &pre, &peer);
+		if (all <= PROBE_MAX_CONNS && pre <= PROBE_MAX_PREAUTH &&
+		    peer <= PROBE_MAX_PREAUTH_PER_PEER)
+			return true;
+		old = oldest_preauth(p, peer > PROBE_MAX_PREAUTH_PER_PEER ? c->peer_key
+									  : NULL, c);
+		if (!old)
+			return all <= PROBE_MAX_CONNS;
+		if (!conn_live(old) || old->authed)
+			continue;
+		conn_evict(old, peer > PROBE_MAX_PREAUTH_PER_PEER ?
+			   "evicted: too many unauthenticated connections from this peer" :
+			   "evicted: too many unauthenticated connections");
+	}
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+	struct probe *p = t->data;
+	uint64_t now = now_monotonic_ns();
+	struct conn *c, *next;
+	char why[96];
+
+	for (c = p->conns; c; c = next) {
+		next = c->next;
+		if (!conn_live(c) || c->authed ||
+		    now - c->accepted_ns < p->handshake_timeout_ns)
+			continue;
+		p->handshake_timeouts++;
+		snprintf(why, sizeof(why), "no handshake within %" PRIu64 " ms",
+			 (uint64_t)(p->handshake_timeout_ns / NSEC_PER_MSEC));
+		conn_fail(c, why);
 	}
 }
 
@@ -403,7 +526,9 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	c->p = p;
-	frame_reader_init(&c->fr, WIRE_FRAME_MAX);
+	c->accepted_ns = now_monotonic_ns();
+	/* Nothing big is read before the handshake is done. */
+	frame_reader_init(&c->fr, WIRE_FRAME_MAX_HANDSHAKE);
 	if (p->addr.is_unix)
 		r = uv_pipe_init(p->loop, &c->h.pipe, 0);
 	else
@@ -427,9 +552,9 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	conn_peer_name(c);
-	if (p->nconns > PROBE_MAX_CONNS) {
+	if (!conn_make_room(p, c)) {
 		p->refused_conns++;
-		log_warn("%s: refusing connection: %u connections already",
+		log_warn("%s: refusing connection: %u authenticated connections already",
 			 c->peer, PROBE_MAX_CONNS);
 		conn_close(c);
 		return;
@@ -629,6 +754,12 @@ int probe_start(struct probe *p)
 	uv_timer_init(p->loop, &p->timer);
 	p->timer.data = p;
 	p->timer_open = true;
+	uv_timer_init(p->loop, &p->sweep);
+	p->sweep.data = p;
+	p->sweep_open = true;
+	/* A few times per deadline: a connection lives at most ~1.25 of it. */
+	uv_timer_start(&p->sweep, on_sweep, p->handshake_timeout_ns / 4 / NSEC_PER_MSEC + 1,
+		       p->handshake_timeout_ns / 4 / NSEC_PER_MSEC + 1);
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
 		sigs[i]->data = p;
 		r = uv_signal_start(sigs[i], on_signal, signums[i]);
@@ -709,6 +840,10 @@ void probe_stop(struct probe *p)
 	if (p->timer_open) {
 		uv_close((uv_handle_t *)&p->timer, on_handle_closed);
 		p->timer_open = false;
+	}
+	if (p->sweep_open) {
+		uv_close((uv_handle_t *)&p->sweep, on_handle_closed);
+		p->sweep_open = false;
 	}
 	probe_flush(p);
 }

@@ -18,8 +18,20 @@
 #include "session.h"
 #include "tracers.h"
 
-/* Connections served at once; more are accepted and closed at once. */
+/*
+ * Connections served at once. Past a bound, a new connection takes the slot
+ * of the oldest one that has not completed its handshake (it is evicted,
+ * and logged); only when every slot is an authenticated tracer is the new
+ * one closed at once. So a flood of idle or slow connections, which never
+ * authenticate, cannot keep a real tracer out.
+ */
 #define PROBE_MAX_CONNS 1024
+/* Connections not yet authenticated, in total and per peer (the uid of a
+ * unix peer, the address of a TCP one). */
+#define PROBE_MAX_PREAUTH 512
+#define PROBE_MAX_PREAUTH_PER_PEER 256
+/* Default time a connection has to complete its handshake. */
+#define PROBE_HANDSHAKE_TIMEOUT_NS (5 * NSEC_PER_SEC)
 /* On shutdown, bytes read per connection from what the kernel buffered. */
 #define PROBE_DRAIN_MAX (64u << 20)
 
@@ -43,6 +55,9 @@ struct probe {
 	bool signals_open;
 	uv_timer_t timer;           /* held alerts' kill timeouts */
 	bool timer_open;
+	uv_timer_t sweep;           /* closes connections past their handshake deadline */
+	bool sweep_open;
+	uint64_t handshake_timeout_ns;
 	struct output *out;         /* the event log, borrowed; NULL: off */
 	struct engine *engine;      /* borrowed; NULL: no detection */
 	struct probe_totals totals;
@@ -52,6 +67,8 @@ struct probe {
 	struct conn *conns;
 	size_t nconns;
 	uint64_t refused_conns;     /* closed at once: too many connections */
+	uint64_t evicted_conns;     /* unauthenticated, closed for a newer one */
+	uint64_t handshake_timeouts; /* closed: no handshake in time */
 	bool stopping;
 };
 

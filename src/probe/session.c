@@ -15,6 +15,7 @@
 
 #include "sentrace/wire.h"
 #include "frame.h"
+#include "hmac.h"
 #include "log.h"
 #include "util.h"
 #include "resolver.h"
@@ -59,6 +60,8 @@ struct session *session_free(struct session *s)
 	free(s->hostname);
 	free(s->mode);
 	free(s->session_json);
+	free(s->hello_buf);
+	explicit_bzero(s->nonce, sizeof(s->nonce));
 	free(s);
 	return NULL;
 }
@@ -187,13 +190,15 @@ static void session_start_line(struct session *s, const struct wire_hello *h)
 	json_line_end(s);
 }
 
-static void queue_hello_ack(msgpack_sbuffer *reply, uint64_t id, const char *error)
+static void queue_hello_ack(msgpack_sbuffer *reply, uint64_t id, const char *error,
+			    const uint8_t *secret)
 {
 	struct wire_hello_ack ack = {
 		.version = WIRE_PROTOCOL_VERSION,
 		.probe_version = wire_str_c(SENTRACE_VERSION),
 		.session = id,
 		.error = wire_str_c(error),
+		.secret = { (const char *)secret, secret ? WIRE_SECRET_LEN : 0 },
 	};
 	msgpack_packer pk;
 	size_t start;
@@ -230,16 +235,89 @@ static int session_refuse(struct session *s, const char *err, const char *detail
 		 detail ? detail : "");
 	snprintf(s->error, sizeof(s->error), "%s", err);
 	s->state = SESSION_REFUSED;
-	queue_hello_ack(reply, 0, err);
+	queue_hello_ack(reply, 0, err, NULL);
 	return SESSION_CLOSE;
 }
 
+/* The HELLO passed (and its token, when one is required): the session. */
+static int session_accept(struct session *s, const struct wire_hello *h,
+			  msgpack_sbuffer *reply)
+{
+	int r;
+
+	s->hostname = wire_strdup(h->hostname);
+	s->mode = wire_strdup(h->mode);
+	r = s->hostname && s->mode ? 0 : -ENOMEM;
+	if (r == 0)
+		r = tracer_registry_attach(s->env->tracers, h,
+					   &s->totals->last_session_id, &s->ts,
+					   &s->resumed);
+	if (r == 0) {
+		s->id = s->ts->id;
+		s->procs = s->ts->procs;
+		r = session_render(s, h);
+	}
+	if (r < 0) {
+		session_detach(s);
+		s->id = 0;
+		session_protocol_error(s, "out of memory");
+		return -ENOMEM;
+	}
+	s->totals->sessions++;
+	s->state = SESSION_ACTIVE;
+	queue_hello_ack(reply, s->id, "", s->ts->secret);
+	if (h->resume_session && !s->resumed)
+		log_info("%s: not resuming session %" PRIu64 ": unknown here, in use, "
+			 "or not proven by its secret", s->peer, h->resume_session);
+	log_info("%s: session %" PRIu64 " %s: host %s, %s, tracer pid %" PRId64,
+		 s->peer, s->id, s->resumed ? "resumed" : "started", s->hostname,
+		 s->mode, h->tracer_pid);
+	session_start_line(s, h);
+	return 0;
+}
+
+/*
+ * With a token: the probe proves it first (CHALLENGE), then waits for the
+ * tracer's proof (AUTH). The HELLO is kept as it came (at most
+ * WIRE_FRAME_MAX_HANDSHAKE bytes) and decoded again then.
+ */
+static int session_challenge(struct session *s, const struct wire_hello *h,
+			     const char *payload, size_t len, msgpack_sbuffer *reply)
+{
+	uint8_t proof[WIRE_SECRET_LEN];
+	struct wire_challenge ch = {
+		.nonce = { (const char *)s->nonce, sizeof(s->nonce) },
+		.proof = { (const char *)proof, sizeof(proof) },
+	};
+	msgpack_packer pk;
+	size_t start;
+	int r;
+
+	r = random_bytes(s->nonce, sizeof(s->nonce));
+	s->hello_buf = r == 0 ? malloc(len) : NULL;
+	if (!s->hello_buf) {
+		session_protocol_error(s, "cannot make a challenge: %s",
+				       strerror(r < 0 ? -r : ENOMEM));
+		return r < 0 ? r : -ENOMEM;
+	}
+	memcpy(s->hello_buf, payload, len);
+	s->hello_len = len;
+	wire_auth_proof(s->env->token, s->env->token_len, WIRE_ROLE_PROBE, h,
+			ch.nonce, proof);
+	msgpack_packer_init(&pk, reply, msgpack_sbuffer_write);
+	start = frame_begin(reply);
+	wire_pack_challenge(&pk, &ch);
+	frame_end(reply, start);
+	explicit_bzero(proof, sizeof(proof));
+	s->state = SESSION_CHALLENGED;
+	return 0;
+}
+
 static int session_hello(struct session *s, const msgpack_object *root, int type,
-			 msgpack_sbuffer *reply)
+			 const char *payload, size_t len, msgpack_sbuffer *reply)
 {
 	struct wire_hello h;
 	char err[96];
-	int r;
 
 	if (type != WIRE_HELLO) {
 		session_protocol_error(s, "first frame is %s (type %d), not HELLO",
@@ -258,44 +336,59 @@ static int session_hello(struct session *s, const msgpack_object *root, int type
 		return session_refuse(s, err, NULL, reply);
 	}
 	if (s->env->token) {
-		/* Compare first, so that the time taken is the same either way. */
-		bool ok = session_token_equal(s->env->token, s->env->token_len,
-					      h.token.ptr, h.token.len);
-
-		if (!ok) {
+		if (h.nonce.len != WIRE_SECRET_LEN) {
 			s->totals->auth_failures++;
-			return session_refuse(s, "authentication failed",
-					      h.token.len ? "wrong token" : "no token",
+			return session_refuse(s, "authentication failed", "no token",
 					      reply);
 		}
+		return session_challenge(s, &h, payload, len, reply);
 	}
+	if (h.nonce.len)
+		return session_refuse(s, "this probe has no token",
+				      "the tracer has one and wants it proven", reply);
+	return session_accept(s, &h, reply);
+}
 
-	s->hostname = wire_strdup(h.hostname);
-	s->mode = wire_strdup(h.mode);
-	r = s->hostname && s->mode ? 0 : -ENOMEM;
-	if (r == 0)
-		r = tracer_registry_attach(s->env->tracers, &h,
-					   &s->totals->last_session_id, &s->ts,
-					   &s->resumed);
-	if (r == 0) {
-		s->id = s->ts->id;
-		s->procs = s->ts->procs;
-		r = session_render(s, &h);
+/* The tracer's proof: the HELLO kept by session_challenge() is accepted. */
+static int session_auth(struct session *s, const msgpack_object *root, int type,
+			msgpack_sbuffer *reply)
+{
+	uint8_t want[WIRE_SECRET_LEN];
+	const msgpack_object *hroot;
+	struct wire_auth auth;
+	struct wire_hello h;
+	msgpack_unpacked up;
+	int htype, r;
+	bool ok;
+
+	if (type != WIRE_AUTH || wire_unpack_auth(root, &auth) < 0) {
+		session_protocol_error(s, "%s (type %d) where AUTH was due",
+				       wire_type_name(type), type);
+		return -EBADMSG;
 	}
-	if (r < 0) {
-		session_detach(s);
-		s->id = 0;
-		session_protocol_error(s, "out of memory");
-		return -ENOMEM;
+	msgpack_unpacked_init(&up);
+	if (wire_decode(s->hello_buf, s->hello_len, &up, &hroot, &htype) < 0 ||
+	    wire_unpack_hello(hroot, &h) < 0) {
+		msgpack_unpacked_destroy(&up);
+		session_protocol_error(s, "HELLO lost");
+		return -EBADMSG;
 	}
-	s->totals->sessions++;
-	s->state = SESSION_ACTIVE;
-	queue_hello_ack(reply, s->id, "");
-	log_info("%s: session %" PRIu64 " %s: host %s, %s, tracer pid %" PRId64,
-		 s->peer, s->id, s->resumed ? "resumed" : "started", s->hostname,
-		 s->mode, h.tracer_pid);
-	session_start_line(s, &h);
-	return 0;
+	wire_auth_proof(s->env->token, s->env->token_len, WIRE_ROLE_TRACER, &h,
+			(struct wire_str){ (const char *)s->nonce, sizeof(s->nonce) },
+			want);
+	ok = auth.proof.len == sizeof(want) &&
+	     mem_equal_ct(want, auth.proof.ptr, sizeof(want));
+	explicit_bzero(want, sizeof(want));
+	if (!ok) {
+		msgpack_unpacked_destroy(&up);
+		s->totals->auth_failures++;
+		return session_refuse(s, "authentication failed", "wrong token", reply);
+	}
+	r = session_accept(s, &h, reply);
+	msgpack_unpacked_destroy(&up);
+	free(s->hello_buf);
+	s->hello_buf = NULL;
+	return r;
 }
 
 static void json_process(struct json *j, int64_t pid, const struct proc_entry *e)
@@ -584,7 +677,11 @@ int session_handle_frame(struct session *s, const char *payload, size_t len,
 		goto out;
 	}
 	if (s->state == SESSION_NEW) {
-		r = session_hello(s, root, type, reply);
+		r = session_hello(s, root, type, payload, len, reply);
+		goto out;
+	}
+	if (s->state == SESSION_CHALLENGED) {
+		r = session_auth(s, root, type, reply);
 		goto out;
 	}
 	switch (type) {

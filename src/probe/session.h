@@ -39,7 +39,7 @@ struct session_env {
 	struct probe_totals *totals;
 	struct tracer_registry *tracers;
 	struct engine *engine;      /* NULL: no detection */
-	const char *token;          /* the secret HELLO must carry; NULL: none */
+	const char *token;          /* the secret tracers must prove; NULL: none */
 	size_t token_len;
 };
 
@@ -55,6 +55,7 @@ bool session_token_equal(const char *want, size_t want_len, const char *got,
 
 enum session_state {
 	SESSION_NEW,       /* waiting for HELLO */
+	SESSION_CHALLENGED, /* CHALLENGE sent, waiting for AUTH */
 	SESSION_ACTIVE,    /* HELLO accepted */
 	SESSION_REFUSED,   /* HELLO answered with an error */
 	SESSION_ENDED,     /* session_end written */
@@ -90,6 +91,9 @@ struct session {
 	struct json j;              /* scratch for one JSON line */
 	struct strbuf text;         /* scratch for one text line */
 	char error[160];            /* why the session failed */
+	uint8_t nonce[WIRE_SECRET_LEN]; /* the CHALLENGE's */
+	char *hello_buf;            /* the HELLO, until AUTH proves it */
+	size_t hello_len;
 };
 
 int session_new(const struct session_env *env, const char *peer,

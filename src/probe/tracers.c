@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hmac.h"
 #include "tracers.h"
 
 void tracer_registry_init(struct tracer_registry *reg, size_t idle_max)
@@ -43,6 +44,7 @@ static void ts_free(struct tracer_registry *reg, struct tracer_state *ts)
 	if (ts->live == 0)
 		reg->idle--;
 	proc_table_free(ts->procs);
+	explicit_bzero(ts->secret, sizeof(ts->secret));
 	free(ts->hostname);
 	free(ts->container_id);
 	free(ts);
@@ -61,6 +63,16 @@ static bool same_identity(const struct tracer_state *ts, const struct wire_hello
 	       memcmp(ts->hostname, h->hostname.ptr, h->hostname.len) == 0;
 }
 
+/* The secret is compared whatever the rest says, in constant time. */
+static bool may_resume(const struct tracer_state *ts, const struct wire_hello *h)
+{
+	bool secret_ok = h->resume_secret.len == WIRE_SECRET_LEN &&
+			 mem_equal_ct(ts->secret, h->resume_secret.ptr, WIRE_SECRET_LEN);
+
+	return secret_ok && ts->id == h->resume_session && ts->live == 0 &&
+	       same_identity(ts, h);
+}
+
 static char *dup_wire(struct wire_str w)
 {
 	return strndup(w.ptr ? w.ptr : "", w.ptr ? w.len : 0);
@@ -77,9 +89,11 @@ int tracer_registry_attach(struct tracer_registry *reg, const struct wire_hello 
 	cid = dup_wire(h->container_id);
 	if (!cid)
 		return -ENOMEM;
-	for (ts = reg->head; ts; ts = ts->next)
-		if (same_identity(ts, h))
+	for (ts = h->resume_session ? reg->head : NULL; ts; ts = ts->next)
+		if (ts->id == h->resume_session)
 			break;
+	if (ts && !may_resume(ts, h))
+		ts = NULL;
 	if (ts) {
 		ts_unlink(reg, ts);
 		ts_push(reg, ts);
@@ -98,6 +112,12 @@ int tracer_registry_attach(struct tracer_registry *reg, const struct wire_hello 
 		return -ENOMEM;
 	}
 	ts->container_id = cid;
+	r = random_bytes(ts->secret, sizeof(ts->secret));
+	if (r < 0) {
+		free(cid);
+		free(ts);
+		return r;
+	}
 	ts->hostname = dup_wire(h->hostname);
 	r = ts->hostname ? proc_table_new(PROC_TABLE_MAX_ENTRIES, PROC_TABLE_MAX_BYTES,
 					  &ts->procs) : -ENOMEM;

@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * What the probe remembers about each tracer across its connections: a
- * tracer is known by hostname + pid namespace + tracer pid (from HELLO).
- * A reconnecting tracer finds its session id, process table and the last
- * event sequence number it delivered, so that re-sent events are recognised
- * as duplicates. A tracer that said GOODBYE is forgotten when its
- * connection closes; one that vanished is kept, idle, up to a bound.
+ * What the probe remembers about each tracer across its connections. Each
+ * state has a random secret, given to its tracer in HELLO_ACK; a HELLO
+ * resumes a state only with its session id, the same identity (hostname +
+ * pid namespace + tracer pid), that secret, and while no other connection
+ * is attached. Anything else starts a new state: a client that knows the
+ * identity (a tracee knows all three) never touches the real tracer's, and
+ * a restarted tracer with an old identity starts from nothing instead of
+ * having its first events taken for duplicates. A reconnecting tracer finds
+ * its session id, process table and the last event sequence number it
+ * delivered, so that re-sent events are recognised as duplicates. A tracer
+ * that said GOODBYE is forgotten when its connection closes; one that
+ * vanished is kept, idle, up to a bound.
  */
 #ifndef SENTRACE_PROBE_TRACERS_H
 #define SENTRACE_PROBE_TRACERS_H
@@ -26,6 +32,7 @@ struct tracer_state {
 	uint64_t pidns;
 	int64_t tracer_pid;
 	char *container_id;         /* from the latest HELLO */
+	uint8_t secret[WIRE_SECRET_LEN]; /* proves a resume; see above */
 	struct proc_table *procs;
 
 	uint64_t last_seq;          /* highest sequence number processed */
@@ -54,8 +61,9 @@ void tracer_registry_init(struct tracer_registry *reg, size_t idle_max);
 void tracer_registry_fini(struct tracer_registry *reg);
 
 /*
- * The state for h's identity, created with id ++*last_id when new.
- * *ret_resumed tells whether it existed. -ENOMEM on failure.
+ * The state h resumes (see above), or a new one with id ++*last_id and a
+ * fresh secret. *ret_resumed tells which. -ENOMEM (or getrandom's error)
+ * on failure.
  */
 int tracer_registry_attach(struct tracer_registry *reg, const struct wire_hello *h,
 			   uint64_t *last_id, struct tracer_state **ret_ts,

@@ -8,10 +8,15 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "hmac.h"
 #include "log.h"
 
 #define BACKOFF_MIN_NS   (50 * NSEC_PER_MSEC)
 #define BACKOFF_MAX_NS   (2 * NSEC_PER_SEC)
+/* One attempt (connect, HELLO, the answers) gets this long: a peer that
+ * accepts and says nothing (a fake probe, a wedged one) must not hold the
+ * tracer away from the real probe for good. */
+#define ATTEMPT_TIMEOUT_MS 5000
 /* An EVENTS frame is sealed when it grows past this, or BATCH_DELAY_MS
  * after its first event: one write per batch, not per event, and still
  * well inside the probe's latency budget. */
@@ -323,6 +328,10 @@ static void finish_done(struct client *c)
 		 (unsigned long long)c->events_acked,
 		 (unsigned long long)c->events_resent,
 		 (unsigned long long)c->connects);
+	if (c->fake_probes || c->refusals)
+		log_warn("%llu peer(s) at %s could not prove the token, %llu "
+			 "reconnect(s) were refused", (unsigned long long)c->fake_probes,
+			 c->addr_str, (unsigned long long)c->refusals);
 	if (lost)
 		log_warn("%llu event(s) were not delivered to the probe at %s "
 			 "(%llu dropped because the queue was full, the rest "
@@ -340,6 +349,19 @@ static void retry_cb(uv_timer_t *t)
 		return;
 	if (c->state == CLIENT_IDLE)
 		client_connect(c);
+}
+
+static void connection_lost(struct client *c, int err);
+
+static void attempt_timeout_cb(uv_timer_t *t)
+{
+	struct client *c = t->data;
+
+	if (c->state != CLIENT_CONNECTING && c->state != CLIENT_HANDSHAKE)
+		return;
+	log_warn("no handshake with %s within %d ms; trying again", c->addr_str,
+		 ATTEMPT_TIMEOUT_MS);
+	connection_lost(c, UV_ETIMEDOUT);
 }
 
 static void schedule_retry(struct client *c)
@@ -481,6 +503,134 @@ static void check_cb(uv_check_t *h)
 		flush(c);
 }
 
+/* The connection's peer is not (or no longer) the probe we want: try again. */
+static void handshake_failed(struct client *c, int err)
+{
+	c->handshake_failed = true;
+	c->last_error = err;
+}
+
+static void send_auth(struct client *c, const struct wire_challenge *ch)
+{
+	uint8_t proof[WIRE_SECRET_LEN];
+	struct wire_auth auth = { { (const char *)proof, sizeof(proof) } };
+	struct frame_build b;
+	struct client_frame *f;
+
+	wire_auth_proof(c->token, c->token_len, WIRE_ROLE_TRACER, &c->hello,
+			ch->nonce, proof);
+	wire_pack_auth(build_begin(&b), &auth);
+	explicit_bzero(proof, sizeof(proof));
+	f = build_end(c, &b, FRAME_PROCESS);
+	if (!f) {
+		handshake_failed(c, UV_ENOMEM);
+	} else if (write_frame(c, f) < 0) {
+		frame_free(c, list_pop(&c->queue));
+		handshake_failed(c, UV_EPIPE);
+	}
+}
+
+/*
+ * The probe's half of the mutual authentication. Whoever cannot prove the
+ * token gets nothing more than the HELLO it already has: no AUTH, no event.
+ */
+static void on_challenge(struct client *c, const msgpack_object *root)
+{
+	uint8_t want[WIRE_SECRET_LEN];
+	struct wire_challenge ch;
+	bool ok;
+
+	if (wire_unpack_challenge(root, &ch) < 0) {
+		log_warn("malformed CHALLENGE from %s", c->addr_str);
+		handshake_failed(c, UV_EPROTO);
+		return;
+	}
+	if (!c->token) {
+		if (c->connects == 0) {
+			log_err("the probe at %s requires a token: see --token-file",
+				c->addr_str);
+			c->fatal = true;
+		} else {
+			log_warn("the probe at %s now requires a token: retrying "
+				 "with back-off", c->addr_str);
+			handshake_failed(c, UV_EACCES);
+		}
+		return;
+	}
+	wire_auth_proof(c->token, c->token_len, WIRE_ROLE_PROBE, &c->hello,
+			ch.nonce, want);
+	ok = ch.proof.len == sizeof(want) &&
+	     mem_equal_ct(want, ch.proof.ptr, sizeof(want));
+	explicit_bzero(want, sizeof(want));
+	if (!ok) {
+		log_warn("whoever answers at %s cannot prove the token (a fake "
+			 "probe, or its token file differs from ours): nothing "
+			 "sent, trying again", c->addr_str);
+		c->fake_probes++;
+		handshake_failed(c, UV_EACCES);
+		return;
+	}
+	c->probe_proved = true;
+	send_auth(c, &ch);
+}
+
+static void on_hello_ack(struct client *c, const msgpack_object *root)
+{
+	struct wire_hello_ack ack;
+
+	if (wire_unpack_hello_ack(root, &ack) < 0) {
+		log_warn("malformed HELLO_ACK from %s", c->addr_str);
+		c->unknown_frames++;
+		handshake_failed(c, UV_EPROTO);
+		return;
+	}
+	if (c->token && !c->probe_proved) {
+		log_warn("whoever answers at %s accepted us without proving the "
+			 "token (a fake probe, or a probe without a token): "
+			 "nothing sent, trying again", c->addr_str);
+		c->fake_probes++;
+		handshake_failed(c, UV_EACCES);
+		return;
+	}
+	if (ack.error.len > 0) {
+		if (c->connects == 0) {
+			/* At start-up a refusal is final: the command does
+			 * not start (docs/protocol.md). */
+			log_err("the probe at %s refused this tracer: %.*s%s",
+				c->addr_str, (int)ack.error.len, ack.error.ptr,
+				c->token ? "" : " (no token: see --token-file)");
+			c->fatal = true;
+			return;
+		}
+		/* Later, one refusal (whoever gave it) must not end delivery
+		 * for the tracer's life: keep the events, back off, retry. */
+		c->refusals++;
+		log_warn("the probe at %s refused the reconnect: %.*s; "
+			 "retrying with back-off (%llu refusal(s) so far)",
+			 c->addr_str, (int)ack.error.len, ack.error.ptr,
+			 (unsigned long long)c->refusals);
+		handshake_failed(c, UV_ECONNREFUSED);
+		return;
+	}
+	if (ack.secret.len == WIRE_SECRET_LEN) {
+		memcpy(c->secret, ack.secret.ptr, WIRE_SECRET_LEN);
+		c->have_secret = true;
+	} else {
+		c->have_secret = false;
+	}
+	c->state = CLIENT_READY;
+	uv_timer_stop(&c->timer);
+	c->session = ack.session;
+	c->backoff_ns = BACKOFF_MIN_NS;
+	c->connects++;
+	requeue_unacked(c);
+	log_info("connected to the probe at %s (session %llu)",
+		 c->addr_str, (unsigned long long)c->session);
+	if (c->on_ready)
+		c->on_ready(c);
+	flush(c);
+}
+
 static void handle_frame(struct client *c, const char *payload, uint32_t len)
 {
 	msgpack_unpacked up;
@@ -493,33 +643,13 @@ static void handle_frame(struct client *c, const char *payload, uint32_t len)
 		c->unknown_frames++;
 		goto out;
 	}
-	if (type == WIRE_HELLO_ACK && c->state == CLIENT_HANDSHAKE) {
-		struct wire_hello_ack ack;
-
-		if (wire_unpack_hello_ack(root, &ack) < 0) {
-			log_warn("malformed HELLO_ACK from %s", c->addr_str);
-			c->unknown_frames++;
-			goto out;
-		}
-		if (ack.error.len > 0) {
-			log_err("the probe at %s refused this tracer: %.*s%s",
-				c->addr_str, (int)ack.error.len, ack.error.ptr,
-				c->hello.token.len ? "" :
-				" (no token was sent: see --token-file)");
-			c->fatal = true;
-			goto out;
-		}
-		c->state = CLIENT_READY;
-		c->session = ack.session;
-		c->backoff_ns = BACKOFF_MIN_NS;
-		c->connects++;
-		requeue_unacked(c);
-		log_info("connected to the probe at %s (session %llu)",
-			 c->addr_str, (unsigned long long)c->session);
-		if (c->on_ready)
-			c->on_ready(c);
-		flush(c);
-	} else if (type == WIRE_ACK) {
+	if (type == WIRE_CHALLENGE && c->state == CLIENT_HANDSHAKE) {
+		on_challenge(c, root);
+	} else if (type == WIRE_HELLO_ACK && c->state == CLIENT_HANDSHAKE) {
+		on_hello_ack(c, root);
+	} else if (type == WIRE_ACK && c->state == CLIENT_READY) {
+		/* Only from the probe that passed the handshake: an ACK lets
+		 * events go that were never delivered. */
 		struct wire_ack ack;
 
 		if (wire_unpack_ack(root, &ack) == 0)
@@ -581,6 +711,10 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 			connection_lost(c, UV_ECONNREFUSED);
 			return;
 		}
+		if (c->handshake_failed) {
+			connection_lost(c, c->last_error);
+			return;
+		}
 	}
 	if (r < 0) {
 		log_warn("bad frame from the probe at %s: %s", c->addr_str,
@@ -594,6 +728,23 @@ static void send_hello(struct client *c)
 	struct frame_build b;
 	struct client_frame *f;
 
+	c->probe_proved = false;
+	c->handshake_failed = false;
+	c->hello.nonce = (struct wire_str){ "", 0 };
+	if (c->token) {
+		if (random_bytes(c->nonce, sizeof(c->nonce)) < 0) {
+			connection_lost(c, UV_EIO);
+			return;
+		}
+		c->hello.nonce = (struct wire_str){ (const char *)c->nonce,
+						    sizeof(c->nonce) };
+	}
+	/* The secret resumes our session; without it the probe starts a new
+	 * one, and a restarted tracer of the same identity loses nothing. */
+	c->hello.resume_session = c->have_secret ? c->session : 0;
+	c->hello.resume_secret = c->have_secret ?
+		(struct wire_str){ (const char *)c->secret, sizeof(c->secret) } :
+		(struct wire_str){ "", 0 };
 	wire_pack_hello(build_begin(&b), &c->hello);
 	f = build_end(c, &b, FRAME_PROCESS);
 	/* HELLO goes out at once, ahead of everything queued. */
@@ -639,6 +790,8 @@ static void client_connect(struct client *c)
 	}
 	conn->c = c;
 	conn->req.data = conn;
+	/* The back-off timer is idle until this attempt fails. */
+	uv_timer_start(&c->timer, attempt_timeout_cb, ATTEMPT_TIMEOUT_MS, 0);
 	if (c->addr.is_unix) {
 		uv_pipe_init(c->loop, &conn->h.pipe, 0);
 		conn->h.handle.data = conn;

@@ -54,6 +54,20 @@ struct client {
 
 	/* What HELLO says; strings owned by the caller. */
 	struct wire_hello hello;
+	/*
+	 * The shared token (owned by the caller), or NULL. With one, the
+	 * tracer proves it and requires the probe to prove it too before
+	 * anything but HELLO is sent (docs/protocol.md, "Handshake").
+	 */
+	const char *token;
+	size_t token_len;
+	uint8_t nonce[WIRE_SECRET_LEN];   /* this connection's, in HELLO */
+	bool probe_proved;          /* this connection's CHALLENGE was good */
+	bool handshake_failed;      /* drop this connection, retry later */
+	uint64_t fake_probes;       /* peers that could not prove the token */
+	/* The session to resume after a reconnect, and its secret. */
+	uint8_t secret[WIRE_SECRET_LEN];
+	bool have_secret;
 
 	/*
 	 * Outbound. Frames wait in `queue`, are handed to libuv (in flight,
@@ -88,6 +102,7 @@ struct client {
 	bool finishing;
 	bool goodbye_queued;
 	bool fatal;                 /* the probe refused us: do not retry */
+	uint64_t refusals;          /* HELLO_ACK errors after the first handshake */
 	client_cb on_ready;         /* every successful handshake */
 	client_cb on_done;          /* finish completed or gave up */
 	client_stats_fn pack_stats; /* fills the "counters" map of STATS */

@@ -61,7 +61,9 @@ static void fill_hello(struct tracer *tr, char *hostname, size_t hcap)
 		log_info("container id %s (from %s)", tr->container_id,
 			 container_id_source_name(src));
 	h->container_id = wire_str_c(tr->container_id);
-	h->token = wire_str_c(tr->token);
+	/* Never sent: proven to the probe, and asked of it (client.c). */
+	tr->client.token = tr->token[0] ? tr->token : NULL;
+	tr->client.token_len = strlen(tr->token);
 	h->pidns = stat("/proc/self/ns/pid", &st) == 0 ? (uint64_t)st.st_ino : 0;
 	h->tracer_pid = getpid();
 	for (h->argc = 0; tr->opts.argv[h->argc] && h->argc < WIRE_HELLO_ARGV; h->argc++)

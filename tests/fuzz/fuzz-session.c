@@ -4,10 +4,12 @@
  * input is
  *
  *   byte 0      bit 0: the event log in text (else JSON); bit 1: no
- *               detection engine
+ *               detection engine; bit 2: the probe requires a token (the
+ *               CHALLENGE/AUTH handshake; no input can prove it)
  *   the rest    the bytes a tracer sends: frames (docs/protocol.md)
  *
- * The bytes go through a frame_reader with the probe's limit, each payload
+ * The bytes go through a frame_reader with the probe's limits (64 KiB
+ * until the handshake is done), each payload
  * to session_handle_frame() as the server hands it over, with an ACK
  * flush after the batch, until the session fails or asks to close; then
  * the session ends as on EOF. Replies (HELLO_ACK, ACK, COMMAND) must be
@@ -93,6 +95,13 @@ static void check_replies(const msgpack_sbuffer *reply)
 			fuzz_check(wire_unpack_hello_ack(root, &m) == 0);
 			break;
 		}
+		case WIRE_CHALLENGE: {
+			struct wire_challenge m;
+
+			fuzz_check(wire_unpack_challenge(root, &m) == 0);
+			fuzz_check(m.proof.len == WIRE_SECRET_LEN);
+			break;
+		}
 		case WIRE_ACK: {
 			struct wire_ack m;
 
@@ -139,10 +148,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	env.totals = &totals;
 	env.tracers = &tracers;
 	env.engine = data[0] & 2 ? NULL : engine;
+	if (data[0] & 4) {
+		env.token = "fuzz-token";
+		env.token_len = strlen(env.token);
+	}
 	fuzz_check(session_new(&env, "fuzz", &s) == 0);
 	msgpack_sbuffer_init(&reply);
 
-	frame_reader_init(&fr, WIRE_FRAME_MAX);
+	frame_reader_init(&fr, WIRE_FRAME_MAX_HANDSHAKE);
 	fuzz_check(frame_reader_reserve(&fr, &p, &room) == 0);
 	/* The reader offers 64 KiB at a time; the rest of a longer input goes. */
 	if (room > size - 1)
@@ -162,6 +175,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r == 0)
 			break;
 		r = session_handle_frame(s, payload, plen, &reply);
+		/* As the server does: full-size frames once authenticated. */
+		if (s->state == SESSION_ACTIVE)
+			fr.max = WIRE_FRAME_MAX;
 		if (r < 0) {
 			reason = "error";
 			break;

@@ -267,6 +267,27 @@ static void gen_messages(void)
 		hello.argv[i] = wire_str_c(argv[i]);
 	wire_pack_hello(msg_begin("hello", &pk), &hello);
 	msg_end();
+	{
+		/* The token handshake: the probe's nonce is random, so no seed
+		 * can carry a right proof; these reach the refusal. */
+		static const uint8_t nonce[WIRE_SECRET_LEN] = { 0x5e, 0x17 };
+		struct wire_hello h = hello;
+		struct wire_challenge ch = {
+			.nonce = { (const char *)nonce, sizeof(nonce) },
+			.proof = { (const char *)nonce, sizeof(nonce) },
+		};
+		struct wire_auth auth = { .proof = ch.proof };
+
+		h.nonce = ch.nonce;
+		h.resume_session = 3;
+		h.resume_secret = ch.nonce;
+		wire_pack_hello(msg_begin("hello-token", &pk), &h);
+		msg_end();
+		wire_pack_challenge(msg_begin("challenge", &pk), &ch);
+		msg_end();
+		wire_pack_auth(msg_begin("auth", &pk), &auth);
+		msg_end();
+	}
 	wire_pack_hello_ack(msg_begin("hello_ack", &pk), &hello_ack);
 	msg_end();
 	hello_ack.error = wire_str_c("unsupported protocol version 2");
@@ -485,6 +506,9 @@ static void gen_conversations(void)
 	};
 	static const char *const second_hello[] = { "hello", "hello" };
 	static const char *const no_hello[] = { "events-life", "goodbye" };
+	static const char *const token[] = {
+		"hello-token", "auth", "events-life", "goodbye",
+	};
 
 	gen_attack();
 	conversation("full-json", 0, full, sizeof(full) / sizeof(full[0]));
@@ -495,6 +519,8 @@ static void gen_conversations(void)
 	conversation("resent", 0, resent, sizeof(resent) / sizeof(resent[0]));
 	conversation("second-hello", 0, second_hello, 2);
 	conversation("no-hello", 1, no_hello, 2);
+	conversation("token", 4, token, sizeof(token) / sizeof(token[0]));
+	conversation("token-no-auth", 4, full, sizeof(full) / sizeof(full[0]));
 }
 
 /* ---- Expressions ---- */

@@ -22,6 +22,7 @@ import time
 import unittest
 
 import harness
+import wireclient
 
 HELLO, HELLO_ACK, EVENTS, PROCESS, STATS, COMMAND, GOODBYE, ACK = 1, 2, 3, 4, 5, 6, 7, 8
 FRAME_MAX = 4 << 20
@@ -120,7 +121,7 @@ def msg(mtype, **body):
     return frame(pack(dict(type=mtype, **body)))
 
 
-def hello(hostname, tracer_pid, token=None, version=1):
+def hello(hostname, tracer_pid, token=None, version=2):
     body = dict(version=version, tracer_version='test', mode='wrapped',
                 hostname=hostname, container_id='', pidns=1,
                 tracer_pid=tracer_pid, argv=['raw-client'])
@@ -282,18 +283,33 @@ class SecurityTest(harness.TracedTestCase):
         self.assertIn('served', out)
         p.wait_log(r'unix peer pid \d+ uid 0: session \d+ started')
 
-        for args, why in ((['--token-file', wrong], 'wrong token'), ([], 'no token')):
-            rc, out, err = self.run_tracer(p, ['/bin/echo', 'refused'], args)
-            self.assertEqual(rc, 125, err)
-            self.assertNotIn('refused', out, 'the command ran')
-            self.assertIn('refused this tracer: authentication failed', err)
-            p.wait_log(r'warning: unix peer pid \d+ uid 0: refusing tracer: '
-                       r'authentication failed: ' + why)
+        # Without a token the probe refuses the tracer. With the wrong one
+        # neither can prove it to the other: the tracer takes the probe for
+        # a fake, sends nothing but HELLO, and gives up at its handshake
+        # timeout.
+        rc, out, err = self.run_tracer(p, ['/bin/echo', 'refused'], [])
+        self.assertEqual(rc, 125, err)
+        self.assertNotIn('refused', out, 'the command ran')
+        self.assertIn('refused this tracer: authentication failed', err)
+        p.wait_log(r'warning: unix peer pid \d+ uid 0: refusing tracer: '
+                   r'authentication failed: no token')
+        rc, out, err = self.run_tracer(p, ['/bin/echo', 'refused'],
+                                       ['--token-file', wrong, '--handshake-timeout', '2s'])
+        self.assertEqual(rc, 125, err)
+        self.assertNotIn('refused', out, 'the command ran')
+        self.assertIn('cannot prove the token', err)
 
-        # A raw client without the token: only the refusal comes back, its
-        # events (which would make the probe send a kill) are never read.
+        # A raw client with the wrong token: only the challenge and the
+        # refusal come back; its events (which would make the probe send a
+        # kill) are never read.
         s = p.connect()
-        s.sendall(hello('raw-refused', 4242, token='nope')
+        body = wireclient.hello_body('raw-refused', 1, 4242, nonce=os.urandom(32))
+        s.sendall(wireclient.frame(wireclient.pack(body)))
+        ch = read_frame(s)
+        self.assertEqual(ch['type'], wireclient.CHALLENGE)
+        self.assertNotIn(b'correct horse', repr(ch).encode())
+        s.sendall(msg(wireclient.AUTH, proof=wireclient.proof('nope', 'tracer', body,
+                                                              ch['nonce']))
                   + msg(EVENTS, seq=1, events=[open_event(4243, marker, 1)])
                   + msg(GOODBYE, reason='exit', exit_status=0))
         s.shutdown(socket.SHUT_WR)
@@ -302,11 +318,11 @@ class SecurityTest(harness.TracedTestCase):
         self.assertEqual(len(frames), 1, frames)
         self.assertEqual((frames[0]['type'], frames[0]['session'], frames[0]['error']),
                          (HELLO_ACK, 0, 'authentication failed'))
-        p.wait_log(r'refusing tracer: authentication failed: wrong token', 2)
+        p.wait_log(r'refusing tracer: authentication failed: wrong token')
 
         self.assertEqual(p.stop(), 0, p.log_text())
         log = p.log_text()
-        self.assertRegex(log, r'totals: 1 sessions, .* 3 refused for authentication')
+        self.assertRegex(log, r'totals: 1 sessions, .* 2 refused for authentication')
         sessions = {r['session']['tracer_pid'] for r in p.records()}
         self.assertEqual(len(sessions), 1, p.records())
         for rec in p.records():

@@ -333,17 +333,36 @@ START_TEST(test_registry_reconnect)
 	a->last_seq = 42;
 	proc_table_upsert(a->procs, 5);
 	tracer_registry_detach(&reg, a, false);
+	/* The same identity without the secret: a new state, the old one
+	 * untouched (a restarted tracer, or someone who read the identity). */
+	ck_assert_int_eq(tracer_registry_attach(&reg, &h, &last, &b, &resumed), 0);
+	ck_assert(!resumed);
+	ck_assert_ptr_ne(a, b);
+	ck_assert_uint_eq(b->last_seq, 0);
+	tracer_registry_detach(&reg, b, true);
+	h.resume_session = a->id;
+	h.resume_secret = (struct wire_str){ (const char *)a->secret, WIRE_SECRET_LEN - 1 };
+	ck_assert_int_eq(tracer_registry_attach(&reg, &h, &last, &b, &resumed), 0);
+	ck_assert(!resumed);
+	tracer_registry_detach(&reg, b, true);
+	/* With it: resumed, but by one connection at a time. */
+	h.resume_secret.len = WIRE_SECRET_LEN;
 	ck_assert_int_eq(tracer_registry_attach(&reg, &h, &last, &b, &resumed), 0);
 	ck_assert(resumed);
 	ck_assert_ptr_eq(a, b);
+	ck_assert_int_eq(tracer_registry_attach(&reg, &h, &last, &c, &resumed), 0);
+	ck_assert(!resumed);
+	ck_assert_ptr_ne(c, a);
+	ck_assert_uint_eq(c->last_seq, 0);
+	tracer_registry_detach(&reg, c, true);
 	ck_assert_uint_eq(b->id, 1);
 	ck_assert_uint_eq(b->last_seq, 42);
 	ck_assert_ptr_nonnull(proc_table_get(b->procs, 5));
-	/* Another pid namespace is another tracer. */
+	/* Another pid namespace is another tracer, secret or not. */
 	h.pidns = 8;
 	ck_assert_int_eq(tracer_registry_attach(&reg, &h, &last, &c, &resumed), 0);
 	ck_assert(!resumed);
-	ck_assert_uint_eq(c->id, 2);
+	ck_assert_uint_eq(c->id, 5);
 	/* GOODBYE then close: forgotten. */
 	tracer_registry_detach(&reg, c, true);
 	ck_assert_uint_eq(reg.count, 1);
@@ -694,19 +713,26 @@ static int fx_send(struct fx *fx)
 	return r;
 }
 
-static void fx_connect(struct fx *fx)
+static void fx_connect_resume(struct fx *fx, uint64_t id, const uint8_t *secret)
 {
 	struct wire_hello h = {
 		.version = WIRE_PROTOCOL_VERSION, .tracer_version = wire_str_c("0.1.0"),
 		.mode = wire_str_c("wrapped"), .hostname = wire_str_c("box"),
 		.container_id = wire_str_c(""), .pidns = 4026531836ull,
 		.tracer_pid = 99, .argc = 1, .argv = { wire_str_c("sh") },
+		.resume_session = id,
+		.resume_secret = { (const char *)secret, secret ? WIRE_SECRET_LEN : 0 },
 	};
 
 	ck_assert_int_eq(session_new(&fx->env, "test", &fx->s), 0);
 	wire_pack_hello(&fx->m.pk, &h);
 	ck_assert_int_eq(fx_send(fx), 0);
 	msgpack_sbuffer_clear(&fx->reply);
+}
+
+static void fx_connect(struct fx *fx)
+{
+	fx_connect_resume(fx, 0, NULL);
 }
 
 static void fx_disconnect(struct fx *fx, const char *reason)
@@ -977,6 +1003,15 @@ START_TEST(test_disarmer)
 	ck_assert_uint_eq(fx.en->stats.kills_disarmed, 1);
 	ck_assert_uint_eq(read_lines(&fx, lines, 128), 1);
 	ck_assert_msg(strstr(lines[0], " | kill SIGKILL: disarmed") != NULL, "got %s", lines[0]);
+	/* Disarmed for that session only: another tracer's kills still go,
+	 * so forged events in a session of one's own disarm nobody else. */
+	msgpack_sbuffer_clear(&fx.reply);
+	fx_disconnect(&fx, "eof");
+	fx_connect(&fx);
+	ck_assert(!fx.s->resumed);
+	send_one(&fx, pk_exec_nc, &pid);
+	ck_assert_uint_eq(count_frames(&fx.reply, WIRE_COMMAND, NULL, NULL), 1);
+	ck_assert_uint_eq(fx.en->stats.kills_disarmed, 1);
 	/* A minute later it is armed again. */
 	msgpack_sbuffer_clear(&fx.reply);
 	fx.en->fake_now += 61 * SEC;
@@ -1031,8 +1066,24 @@ START_TEST(test_ack_duplicates)
 	ck_assert_uint_eq(fx.reply.size, 0);
 
 	/* The tracer reconnects and sends 2..4 again: 2 and 3 are duplicates. */
+	uint8_t secret[WIRE_SECRET_LEN];
+
+	memcpy(secret, fx.s->ts->secret, sizeof(secret));
 	fx_disconnect(&fx, "eof");
+	/* Someone with the same identity but not the secret (a restarted
+	 * tracer, a tracee): a session of its own, none of its events lost. */
 	fx_connect(&fx);
+	ck_assert(!fx.s->resumed);
+	ck_assert_uint_eq(fx.s->id, 2);
+	events_begin(&fx, 1, 3);
+	for (int i = 0; i < 3; i++)
+		pack_open(&fx.m.pk, 50, "/tmp/a", T0);
+	ck_assert_int_eq(fx_send(&fx), 0);
+	ck_assert_uint_eq(fx.s->duplicates, 0);
+	ck_assert_uint_eq(fx.s->events, 3);
+	fx_disconnect(&fx, "eof");
+	msgpack_sbuffer_clear(&fx.reply);
+	fx_connect_resume(&fx, 1, secret);
 	ck_assert(fx.s->resumed);
 	ck_assert_uint_eq(fx.s->id, 1);
 	events_begin(&fx, 2, 3);
@@ -1105,6 +1156,7 @@ START_TEST(test_config_env)
 				     "    socket_mode: \"0660\"\n"
 				     "    socket_group: \"\"\n"
 				     "    token_file: \"\"\n"
+				     "    handshake_timeout: 5s\n"
 				     "  policies:\n    dir: [\"/a\", \"/b\"]\n"));
 	ck_assert_ptr_nonnull(strstr(text, "        max_allowed: 9\n        period: 60s\n"
 				     "    kill_timeout: 500ms\nalerts:\n"

@@ -424,7 +424,7 @@ START_TEST(test_probe_unix_session)
 	ck_assert_int_eq(probe_stop(&pp, log, sizeof(log)), 0);
 	ck_assert_msg(strstr(log, "closing connection: malformed payload"), "log: %s", log);
 	ck_assert_msg(strstr(log, "closing connection: frame of 4194305 bytes"), "log: %s", log);
-	ck_assert_msg(strstr(log, "refusing tracer: unsupported protocol version 2"),
+	ck_assert_msg(strstr(log, "refusing tracer: unsupported protocol version 3"),
 		      "log: %s", log);
 	ck_assert_msg(strstr(log, "totals: 2 sessions, 3 events, 1 unknown messages, "
 			     "3 protocol errors"), "log: %s", log);

@@ -608,20 +608,23 @@ START_TEST(test_token_equal)
 }
 END_TEST
 
-static void pack_hello_token(msgpack_packer *pk, const char *token)
+static const uint8_t tracer_nonce[WIRE_SECRET_LEN] = { 1, 2, 3, 4, 5 };
+
+static struct wire_hello hello_with_nonce(void)
 {
 	struct wire_hello h = {
 		.version = WIRE_PROTOCOL_VERSION, .tracer_version = wire_str_c("0.1.0"),
 		.mode = wire_str_c("wrapped"), .hostname = wire_str_c("box"),
 		.container_id = wire_str_c(""), .tracer_pid = 99,
-		.token = wire_str_c(token), .argc = 1, .argv = { wire_str_c("sh") },
+		.nonce = { (const char *)tracer_nonce, sizeof(tracer_nonce) },
+		.argc = 1, .argv = { wire_str_c("sh") },
 	};
 
-	wire_pack_hello(pk, &h);
+	return h;
 }
 
 static const struct {
-	const char *token;          /* NULL: the HELLO carries none */
+	const char *token;          /* NULL: the tracer has none */
 	bool accepted;
 } hello_cases[] = {
 	{ "s3cret", true },
@@ -630,9 +633,26 @@ static const struct {
 	{ NULL, false },
 };
 
+/* The reply's one frame, decoded into up. */
+static int reply_frame(struct fixture *fx, msgpack_unpacked *up,
+		       const msgpack_object **root)
+{
+	int type;
+
+	msgpack_unpacked_init(up);
+	ck_assert_uint_gt(fx->reply.size, WIRE_FRAME_HEADER);
+	ck_assert_uint_eq(wire_get_len((const uint8_t *)fx->reply.data),
+			  fx->reply.size - WIRE_FRAME_HEADER);
+	ck_assert_int_eq(wire_decode(fx->reply.data + WIRE_FRAME_HEADER,
+				     fx->reply.size - WIRE_FRAME_HEADER, up, root,
+				     &type), 0);
+	return type;
+}
+
 START_TEST(test_session_token)
 {
 	const char *tok = hello_cases[_i].token;
+	struct wire_hello h = hello_with_nonce();
 	struct fixture fx;
 	msgpack_sbuffer sb;
 	msgpack_packer pk;
@@ -644,10 +664,32 @@ START_TEST(test_session_token)
 	fx.env.token_len = 6;
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	if (tok)
-		pack_hello_token(&pk, tok);
-	else
+	if (tok) {
+		const msgpack_object *root;
+		struct wire_challenge ch;
+		msgpack_unpacked up;
+		uint8_t want[WIRE_SECRET_LEN], proof[WIRE_SECRET_LEN];
+		struct wire_auth auth = { { (const char *)proof, sizeof(proof) } };
+
+		wire_pack_hello(&pk, &h);
+		ck_assert_int_eq(fx_send(&fx, &sb), 0);
+		/* The probe proves the token first; the token is not in it. */
+		ck_assert_int_eq(reply_frame(&fx, &up, &root), WIRE_CHALLENGE);
+		ck_assert_int_eq(wire_unpack_challenge(root, &ch), 0);
+		ck_assert(memmem(fx.reply.data, fx.reply.size, "s3cret", 6) == NULL);
+		wire_auth_proof("s3cret", 6, WIRE_ROLE_PROBE, &h, ch.nonce, want);
+		ck_assert_uint_eq(ch.proof.len, sizeof(want));
+		ck_assert_int_eq(memcmp(ch.proof.ptr, want, sizeof(want)), 0);
+		/* A proof for the other direction is not the same. */
+		wire_auth_proof("s3cret", 6, WIRE_ROLE_TRACER, &h, ch.nonce, proof);
+		ck_assert_int_ne(memcmp(proof, want, sizeof(want)), 0);
+		wire_auth_proof(tok, strlen(tok), WIRE_ROLE_TRACER, &h, ch.nonce, proof);
+		msgpack_unpacked_destroy(&up);
+		msgpack_sbuffer_clear(&fx.reply);
+		wire_pack_auth(&pk, &auth);
+	} else {
 		pack_hello(&pk, WIRE_PROTOCOL_VERSION);
+	}
 	r = fx_send(&fx, &sb);
 	if (hello_cases[_i].accepted) {
 		ck_assert_int_eq(r, 0);
@@ -657,13 +699,9 @@ START_TEST(test_session_token)
 		const msgpack_object *root;
 		struct wire_hello_ack ack;
 		msgpack_unpacked up;
-		int type;
 
 		ck_assert_int_eq(r, SESSION_CLOSE);
-		msgpack_unpacked_init(&up);
-		ck_assert_int_eq(wire_decode(fx.reply.data + WIRE_FRAME_HEADER,
-					     fx.reply.size - WIRE_FRAME_HEADER, &up,
-					     &root, &type), 0);
+		ck_assert_int_eq(reply_frame(&fx, &up, &root), WIRE_HELLO_ACK);
 		ck_assert_int_eq(wire_unpack_hello_ack(root, &ack), 0);
 		ck_assert(wire_str_eq(ack.error, "authentication failed"));
 		ck_assert_uint_eq(ack.session, 0);

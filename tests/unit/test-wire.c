@@ -15,6 +15,7 @@
 
 #include "sentrace/wire.h"
 #include "frame.h"
+#include "hmac.h"
 
 struct packbuf {
 	msgpack_sbuffer sb;
@@ -786,6 +787,118 @@ START_TEST(test_mutated_messages)
 }
 END_TEST
 
+/* ---- SHA-256 and HMAC-SHA256 (FIPS 180-4 and RFC 4231 test vectors) ---- */
+
+static void hex(const uint8_t *b, size_t n, char *out)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+static const struct {
+	const char *key, *data, *mac;
+	size_t key_len;             /* 0: strlen(key) */
+} hmac_cases[] = {
+	/* RFC 4231 case 2 */
+	{ "Jefe", "what do ya want for nothing?",
+	  "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", 0 },
+	/* RFC 4231 case 1: 20 bytes of 0x0b */
+	{ "\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b\x0b",
+	  "Hi There",
+	  "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7", 0 },
+	/* RFC 4231 case 6: a key longer than a block is hashed first */
+	{ NULL, "Test Using Larger Than Block-Size Key - Hash Key First",
+	  "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54", 131 },
+};
+
+START_TEST(test_sha256_vectors)
+{
+	static const char *const in[] = { "", "abc",
+		"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq" };
+	static const char *const want[] = {
+		"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+		"248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1",
+	};
+	uint8_t out[SHA256_LEN];
+	char h[2 * SHA256_LEN + 1], thousand[1000];
+	struct sha256 s;
+
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+		sha256_init(&s);
+		/* Byte by byte as well as at once: the block logic is the same. */
+		for (const char *p = in[i]; *p; p++)
+			sha256_update(&s, p, 1);
+		sha256_final(&s, out);
+		hex(out, sizeof(out), h);
+		ck_assert_str_eq(h, want[i]);
+	}
+	/* A million 'a's crosses many blocks. */
+	memset(thousand, 'a', sizeof(thousand));
+	sha256_init(&s);
+	for (int i = 0; i < 1000; i++)
+		sha256_update(&s, thousand, sizeof(thousand));
+	sha256_final(&s, out);
+	hex(out, sizeof(out), h);
+	ck_assert_str_eq(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+END_TEST
+
+START_TEST(test_hmac_sha256_vectors)
+{
+	uint8_t key[131], out[SHA256_LEN];
+	char h[2 * SHA256_LEN + 1];
+	struct hmac_sha256 m;
+	const char *k = hmac_cases[_i].key;
+	size_t klen = hmac_cases[_i].key_len ? hmac_cases[_i].key_len : strlen(k);
+
+	if (!k) {
+		memset(key, 0xaa, sizeof(key));
+		k = (const char *)key;
+	}
+	hmac_sha256_init(&m, k, klen);
+	hmac_sha256_update(&m, hmac_cases[_i].data, strlen(hmac_cases[_i].data));
+	hmac_sha256_final(&m, out);
+	hex(out, sizeof(out), h);
+	ck_assert_str_eq(h, hmac_cases[_i].mac);
+}
+END_TEST
+
+START_TEST(test_auth_proof_binds_everything)
+{
+	static const uint8_t nt[WIRE_SECRET_LEN] = { 1 }, np[WIRE_SECRET_LEN] = { 2 };
+	struct wire_hello h = {
+		.hostname = wire_str_c("box"), .pidns = 7, .tracer_pid = 99,
+		.nonce = { (const char *)nt, sizeof(nt) },
+	}, h2;
+	struct wire_str pn = { (const char *)np, sizeof(np) };
+	uint8_t a[WIRE_SECRET_LEN], b[WIRE_SECRET_LEN];
+
+	wire_auth_proof("tok", 3, WIRE_ROLE_PROBE, &h, pn, a);
+	wire_auth_proof("tok", 3, WIRE_ROLE_PROBE, &h, pn, b);
+	ck_assert_int_eq(memcmp(a, b, sizeof(a)), 0);
+	wire_auth_proof("tok", 3, WIRE_ROLE_TRACER, &h, pn, b);
+	ck_assert_int_ne(memcmp(a, b, sizeof(a)), 0);
+	wire_auth_proof("toK", 3, WIRE_ROLE_PROBE, &h, pn, b);
+	ck_assert_int_ne(memcmp(a, b, sizeof(a)), 0);
+	h2 = h;
+	h2.tracer_pid = 98;
+	wire_auth_proof("tok", 3, WIRE_ROLE_PROBE, &h2, pn, b);
+	ck_assert_int_ne(memcmp(a, b, sizeof(a)), 0);
+	h2 = h;
+	h2.hostname = wire_str_c("boy");
+	wire_auth_proof("tok", 3, WIRE_ROLE_PROBE, &h2, pn, b);
+	ck_assert_int_ne(memcmp(a, b, sizeof(a)), 0);
+	/* The nonces swapped are another input. */
+	h2 = h;
+	h2.nonce = pn;
+	wire_auth_proof("tok", 3, WIRE_ROLE_PROBE, &h2, h.nonce, b);
+	ck_assert_int_ne(memcmp(a, b, sizeof(a)), 0);
+	ck_assert(mem_equal_ct(a, a, sizeof(a)));
+	ck_assert(!mem_equal_ct(a, b, sizeof(a)));
+}
+END_TEST
+
 static Suite *wire_suite(void)
 {
 	Suite *s = suite_create("wire");
@@ -794,6 +907,12 @@ static Suite *wire_suite(void)
 	tc = tcase_create("hello");
 	tcase_add_test(tc, test_hello_roundtrip);
 	tcase_add_test(tc, test_hello_argv_bounded);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("hmac");
+	tcase_add_test(tc, test_sha256_vectors);
+	tcase_add_loop_test(tc, test_hmac_sha256_vectors, 0,
+			    (int)(sizeof(hmac_cases) / sizeof(hmac_cases[0])));
+	tcase_add_test(tc, test_auth_proof_binds_everything);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("hello_ack");
 	tcase_add_test(tc, test_hello_ack_roundtrip);

@@ -5,7 +5,7 @@
 import struct
 
 HELLO, HELLO_ACK, EVENTS, PROCESS, STATS, COMMAND, GOODBYE, ACK, COMMAND_RESULT = range(1, 10)
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 
 def pack(obj, out=None):
