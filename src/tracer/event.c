@@ -25,6 +25,8 @@ static const char *const kind_names[EV_KIND_MAX] = {
 	[EV_BPF] = "bpf", [EV_PRCTL] = "prctl", [EV_CHDIR] = "chdir",
 	[EV_SOCKET] = "socket", [EV_BIND] = "bind", [EV_CONNECT] = "connect",
 	[EV_LISTEN] = "listen", [EV_ACCEPT] = "accept",
+	[EV_SECCOMP] = "seccomp", [EV_IO_URING] = "io_uring",
+	[EV_TRACER_TAMPER] = "tracer_tamper",
 };
 
 const char *ev_kind_name(enum ev_kind k)

@@ -50,8 +50,12 @@ enum sc_flag {
 extern const struct sc_desc sc_table[];
 extern const size_t sc_table_len;
 
-/* Builds the filter and exports it as classic BPF (malloc'd). */
-int sc_build_filter(bool no_new_privs, void **ret_prog, size_t *ret_len);
+/*
+ * Builds the filter and exports it as classic BPF (malloc'd). With
+ * deny_io_uring, io_uring_setup fails with ENOSYS without a stop.
+ */
+int sc_build_filter(bool no_new_privs, bool deny_io_uring, void **ret_prog,
+		    size_t *ret_len);
 
 /* For --disable-seccomp: the catalog id of (ABI, nr), or -1. */
 int sc_lookup_nr(bool compat, int nr);
