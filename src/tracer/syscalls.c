@@ -706,7 +706,8 @@ static int dec_kill(struct sc_ctx *c)
 	if (sig == 0)
 		return SC_SKIP;
 	if (pid > 0) {
-		hit = pid == getpid() && is_tracer_tid(c, pid);
+		/* kill() of any of our tids signals the whole tracer. */
+		hit = is_tracer_tid(c, pid);
 	} else if (signal_harms_tracer(sig)) {
 		if (pid == 0)
 			hit = getpgid(c->t->tgid) == getpgrp();
