@@ -1182,6 +1182,33 @@ static const struct {
 	{ SYS_ACCEPT, "accept", 3 },  { SYS_ACCEPT4, "accept4", 4 },
 };
 
+/*
+ * The signal calls and process_vm_* stop only when their first argument
+ * names us (or, for kill, a group: 0 or negative): a Go program's tgkill
+ * preemption signals then cost nothing. The kernel reads these arguments
+ * as 32-bit ints, so only the low half is compared. The tracer has no
+ * threads, so its pid is its only tid; tgkill's tgid must name us for its
+ * tid to be ours. The decoders check what the filter lets through.
+ */
+static int add_aimed_at_us(scmp_filter_ctx ctx, uint32_t action, int nr, bool groups)
+{
+	const scmp_datum_t low = 0xffffffffu;
+	int r = seccomp_rule_add(ctx, action, nr, 1,
+				 SCMP_A0(SCMP_CMP_MASKED_EQ, low, (scmp_datum_t)getpid()));
+
+	if (r == 0 && groups)
+		r = seccomp_rule_add(ctx, action, nr, 1, SCMP_A0(SCMP_CMP_MASKED_EQ, low, 0));
+	if (r == 0 && groups)
+		r = seccomp_rule_add(ctx, action, nr, 1,
+				     SCMP_A0(SCMP_CMP_MASKED_EQ, 0x80000000u, 0x80000000u));
+	return r;
+}
+
+static bool is_aimed_call(const struct sc_desc *d)
+{
+	return d->entry == dec_kill || d->entry == dec_tkill || d->entry == dec_process_vm;
+}
+
 int sc_build_filter(bool no_new_privs, bool deny_io_uring, void **ret_prog,
 		    size_t *ret_len)
 {
@@ -1222,6 +1249,9 @@ int sc_build_filter(bool no_new_privs, bool deny_io_uring, void **ret_prog,
 			for (size_t i = 0; i < ARRAY_SIZE(options) && r == 0; i++)
 				r = seccomp_rule_add(ctx, SCMP_ACT_TRACE(id), nr, 1,
 						     SCMP_A0(SCMP_CMP_EQ, options[i]));
+		} else if (is_aimed_call(&sc_table[id])) {
+			r = add_aimed_at_us(ctx, SCMP_ACT_TRACE(id), nr,
+					    sc_table[id].entry == dec_kill);
 		} else if (strcmp(name, "io_uring_setup") == 0 && deny_io_uring) {
 			/* As container runtimes' default profiles do. */
 			r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
