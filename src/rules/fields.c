@@ -334,14 +334,16 @@ static const struct rules_field fields[] = {
 	   "IORING_REGISTER_* (register)")
 	EV(1340, "tracer_tamper.syscall", STRING, TRACER_TAMPER, "syscall", NONE,
 	   "the refused call: ptrace, kill, tkill, tgkill, rt_sigqueueinfo, "
-	   "rt_tgsigqueueinfo, pidfd_send_signal, process_vm_readv, "
-	   "process_vm_writev")
+	   "rt_tgsigqueueinfo, pidfd_send_signal, pidfd_getfd, "
+	   "process_vm_readv, process_vm_writev")
 	EV(1341, "tracer_tamper.target.pid", INT, TRACER_TAMPER, "target", NONE,
 	   "the pid or tid the call named (the tracer's, or 0/-1 for a group)")
 	EV(1342, "tracer_tamper.signal", INT, TRACER_TAMPER, "signal", NONE,
 	   "signal sent (kill family)")
 	EV(1343, "tracer_tamper.request", INT, TRACER_TAMPER, "request", NONE,
 	   "request (ptrace)")
+	EV(1344, "tracer_tamper.fd", INT, TRACER_TAMPER, "fd", NONE,
+	   "the tracer's descriptor asked for (pidfd_getfd)")
 
 	RETVAL(EXEC, "exec") RETVAL(FORK, "fork") RETVAL(OPEN, "open")
 	RETVAL(UNLINK, "unlink") RETVAL(RMDIR, "rmdir")

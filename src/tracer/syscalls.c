@@ -754,20 +754,26 @@ static pid_t pidfd_pid(pid_t tid, int fd)
 	return p ? (pid_t)strtol(p + 5, NULL, 10) : 0;
 }
 
-static int dec_pidfd_send_signal(struct sc_ctx *c)
+/*
+ * pidfd_send_signal(pidfd, sig, …) and pidfd_getfd(pidfd, fd, …) on a pidfd
+ * of ours: a signal, or a copy of one of our descriptors (the probe's
+ * socket, to forge events with).
+ */
+static int dec_pidfd(struct sc_ctx *c)
 {
+	bool is_signal = c->d->p[0] == 1;
 	pid_t pid = pidfd_pid(c->t->tid, arg_int(c, 0));
-	int sig = arg_int(c, 1);
 	char path[64];
 	struct stat st;
 	int r;
 
 	/* fdinfo shows the pid in our own namespace: no translation. */
 	snprintf(path, sizeof(path), "/proc/self/task/%d", (int)pid);
-	if (sig == 0 || pid <= 0 || (pid != getpid() && stat(path, &st) < 0))
+	if ((is_signal && arg_int(c, 1) == 0) || pid <= 0 ||
+	    (pid != getpid() && stat(path, &st) < 0))
 		return SC_SKIP;
 	r = tamper(c, pid);
-	ev_i64(c->e, "signal", sig);
+	ev_i64(c->e, is_signal ? "signal" : "fd", arg_int(c, 1));
 	return r;
 }
 
@@ -1154,7 +1160,9 @@ const struct sc_desc sc_table[] = {
 	SC("tgkill", EV_TRACER_TAMPER, dec_tkill, 0, 1, 2, N, N),
 	SC("rt_sigqueueinfo", EV_TRACER_TAMPER, dec_tkill, N, 0, 1, N, N),
 	SC("rt_tgsigqueueinfo", EV_TRACER_TAMPER, dec_tkill, 0, 1, 2, N, N),
-	SC("pidfd_send_signal", EV_TRACER_TAMPER, dec_pidfd_send_signal, N, N, N, N, N),
+	/* p[0]: 1 when the second argument is a signal */
+	SC("pidfd_send_signal", EV_TRACER_TAMPER, dec_pidfd, 1, N, N, N, N),
+	SC("pidfd_getfd", EV_TRACER_TAMPER, dec_pidfd, 0, N, N, N, N),
 	SC("process_vm_readv", EV_TRACER_TAMPER, dec_process_vm, N, N, N, N, N),
 	SC("process_vm_writev", EV_TRACER_TAMPER, dec_process_vm, N, N, N, N, N),
 };

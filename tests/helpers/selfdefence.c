@@ -4,7 +4,7 @@
  *
  *   tamper [PID]   ptrace(PTRACE_SEIZE) and PTRACE_INTERRUPT, kill with
  *                  SIGSTOP and SIGKILL, tgkill, rt_sigqueueinfo,
- *                  pidfd_send_signal, process_vm_writev and
+ *                  pidfd_send_signal, pidfd_getfd, process_vm_writev and
  *                  process_vm_readv, all aimed at PID (default: the
  *                  parent), then kill(0, SIGSTOP) for its process group;
  *                  then opens /dev/null (an event after the attack)
@@ -40,6 +40,9 @@
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
 #endif
+#ifndef SYS_pidfd_getfd
+#define SYS_pidfd_getfd 438
+#endif
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
 #endif
@@ -72,6 +75,8 @@ static int tamper(pid_t pid)
 	if (fd >= 0) {
 		report("pidfd_send_signal",
 		       syscall(SYS_pidfd_send_signal, (int)fd, SIGKILL, NULL, 0));
+		/* The tracer's descriptor 0 and up: its probe socket among them. */
+		report("pidfd_getfd", syscall(SYS_pidfd_getfd, (int)fd, 0, 0));
 		close((int)fd);
 	}
 	report("process_vm_writev", process_vm_writev(pid, &local, 1, &remote, 1, 0));
