@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/filter.h>
 #include <linux/net.h>
 #include <linux/seccomp.h>
@@ -540,8 +541,11 @@ static int dec_seccomp_filter(struct sc_ctx *c, uint64_t fprog, unsigned flags)
 		for (n = 0; n < ARRAY_SIZE(filter_actions); n++)
 			if (filter_actions[n].action == act)
 				break;
-		/* The kernel kills the process on an action it does not know. */
-		seen |= 1u << (n < ARRAY_SIZE(filter_actions) ? n : 7);
+		/* The kernel kills the process on an action it does not know:
+		 * that counts as kill_process, the last entry. */
+		if (n == ARRAY_SIZE(filter_actions))
+			n--;
+		seen |= 1u << n;
 	}
 	n = (unsigned)__builtin_popcount(seen) + unknown;
 	ev_key(c->e, "actions");
@@ -569,7 +573,7 @@ static int dec_seccomp(struct sc_ctx *c)
 	}
 }
 
-/* --- io_uring ------------------------------------------------------------ */
+/* --- refusing a call -------------------------------------------------------- */
 
 /*
  * Refuses the call at its stop with err: the kernel skips it, and the exit
@@ -588,6 +592,8 @@ static int refuse(struct sc_ctx *c, int err)
 	ev_bool(c->e, "refused", true);
 	return 0;
 }
+
+/* --- io_uring ------------------------------------------------------------ */
 
 static int dec_io_uring_setup(struct sc_ctx *c)
 {
@@ -713,7 +719,7 @@ static int dec_kill(struct sc_ctx *c)
 			hit = getpgid(c->t->tgid) == getpgrp();
 		else if (pid == -1)
 			hit = getpid() != 1 && is_tracer_tid(c, getpid());
-		else
+		else if (pid != INT_MIN) /* the kernel says ESRCH to that one */
 			hit = -pid == getpgrp() && is_tracer_tid(c, getpid());
 	}
 	if (!hit)
@@ -738,7 +744,7 @@ static int dec_tkill(struct sc_ctx *c)
 	return r;
 }
 
-/* The pid behind a pidfd of tid, from its fdinfo ("Pid:" line, 5.10+). */
+/* The pid behind a pidfd of tid, from its fdinfo's "Pid:" line; 0 if none. */
 static pid_t pidfd_pid(pid_t tid, int fd)
 {
 	char what[48], buf[1024];
