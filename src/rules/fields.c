@@ -52,6 +52,9 @@ static const char *const event_names[RULES_EV__COUNT] = {
 	[RULES_EV_LISTEN] = "listen",
 	[RULES_EV_ACCEPT] = "accept",
 	[RULES_EV_SECCOMP_MISMATCH] = "seccomp_mismatch",
+	[RULES_EV_SECCOMP] = "seccomp",
+	[RULES_EV_IO_URING] = "io_uring",
+	[RULES_EV_TRACER_TAMPER] = "tracer_tamper",
 };
 
 const char *rules_event_type_name(int type)
@@ -306,6 +309,42 @@ static const struct rules_field fields[] = {
 	   "address family (AF_*)")
 	EV(1313, "accept.addr.path", STRING, ACCEPT, "path", NONE,
 	   "unix socket path of the peer")
+	EV(1320, "seccomp.operation", STRING, SECCOMP, "operation", NONE,
+	   "\"strict\", \"filter\" or \"no_new_privs\" (prctl)")
+	EV(1321, "seccomp.flags", INT, SECCOMP, "flags", NONE,
+	   "SECCOMP_FILTER_FLAG_* of a seccomp(2) filter")
+	EV(1322, "seccomp.actions", STRING_ARRAY, SECCOMP, "actions", NONE,
+	   "what the filter can return: \"allow\", \"log\", \"trace\", "
+	   "\"user_notif\", \"errno\", \"trap\", \"kill_thread\", "
+	   "\"kill_process\", \"unknown\" (a computed return)")
+	EV(1323, "seccomp.instructions", INT, SECCOMP, "instructions", NONE,
+	   "length of the filter program")
+	EV(1324, "seccomp.new_listener", BOOL, SECCOMP, "new_listener", NONE,
+	   "the filter asks for a user-notification fd")
+	EV(1330, "io_uring.syscall", STRING, IO_URING, "syscall", NONE,
+	   "io_uring_setup, io_uring_enter or io_uring_register")
+	EV(1331, "io_uring.entries", INT, IO_URING, "entries", NONE,
+	   "submission queue size asked for (setup)")
+	EV(1332, "io_uring.flags", INT, IO_URING, "flags", NONE,
+	   "IORING_SETUP_* (setup) or IORING_ENTER_* (enter)")
+	EV(1333, "io_uring.fd", INT, IO_URING, "fd", NONE,
+	   "the ring's fd (enter, register)")
+	EV(1334, "io_uring.to_submit", INT, IO_URING, "to_submit", NONE,
+	   "submissions handed to the kernel (enter)")
+	EV(1335, "io_uring.opcode", INT, IO_URING, "opcode", NONE,
+	   "IORING_REGISTER_* (register)")
+	EV(1340, "tracer_tamper.syscall", STRING, TRACER_TAMPER, "syscall", NONE,
+	   "the refused call: ptrace, kill, tkill, tgkill, rt_sigqueueinfo, "
+	   "rt_tgsigqueueinfo, pidfd_send_signal, pidfd_getfd, "
+	   "process_vm_readv, process_vm_writev")
+	EV(1341, "tracer_tamper.target.pid", INT, TRACER_TAMPER, "target", NONE,
+	   "the pid or tid the call named (the tracer's, or 0/-1 for a group)")
+	EV(1342, "tracer_tamper.signal", INT, TRACER_TAMPER, "signal", NONE,
+	   "signal sent (kill family)")
+	EV(1343, "tracer_tamper.request", INT, TRACER_TAMPER, "request", NONE,
+	   "request (ptrace)")
+	EV(1344, "tracer_tamper.fd", INT, TRACER_TAMPER, "fd", NONE,
+	   "the tracer's descriptor asked for (pidfd_getfd)")
 
 	EV(1900, "seccomp_mismatch.syscall", STRING, SECCOMP_MISMATCH, "syscall",
 	   NONE, "the call that stopped, by the kernel's number (absent: not "
@@ -333,6 +372,8 @@ static const struct rules_field fields[] = {
 	RETVAL(SOCKET, "socket") RETVAL(BIND, "bind")
 	RETVAL(CONNECT, "connect") RETVAL(LISTEN, "listen")
 	RETVAL(ACCEPT, "accept")
+	RETVAL(SECCOMP, "seccomp") RETVAL(IO_URING, "io_uring")
+	RETVAL(TRACER_TAMPER, "tracer_tamper")
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))

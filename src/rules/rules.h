@@ -49,6 +49,9 @@ enum rules_event_type {
 	RULES_EV_LISTEN,
 	RULES_EV_ACCEPT,
 	RULES_EV_SECCOMP_MISMATCH,
+	RULES_EV_SECCOMP,
+	RULES_EV_IO_URING,
+	RULES_EV_TRACER_TAMPER,
 	RULES_EV__COUNT,
 	RULES_EV_ANY = -1,        /* in the field table: every event type */
 };

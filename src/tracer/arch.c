@@ -185,7 +185,75 @@ int arch_set_arg0(pid_t tid, uint64_t value)
 		regs.r64.rdi = value;
 	return ptrace(PTRACE_SETREGSET, tid, NT_PRSTATUS, &iov) < 0 ? -errno : 0;
 }
+
+int arch_refuse_syscall(pid_t tid, int64_t ret)
+{
+	union {
+		struct user_regs_struct r64;
+		struct regs32 r32;
+	} regs;
+	struct iovec iov = { &regs, sizeof(regs) };
+
+	if (ptrace(PTRACE_GETREGSET, tid, NT_PRSTATUS, &iov) < 0)
+		return -errno;
+	/* orig_rax is the number the kernel dispatches on; -1 is no call. */
+	if (iov.iov_len == sizeof(struct regs32)) {
+		regs.r32.orig_eax = (uint32_t)-1;
+		regs.r32.eax = (uint32_t)ret;
+	} else {
+		regs.r64.orig_rax = (unsigned long long)-1;
+		regs.r64.rax = (unsigned long long)ret;
+	}
+	return ptrace(PTRACE_SETREGSET, tid, NT_PRSTATUS, &iov) < 0 ? -errno : 0;
+}
+
+int arch_set_ret(pid_t tid, int64_t ret)
+{
+	union {
+		struct user_regs_struct r64;
+		struct regs32 r32;
+	} regs;
+	struct iovec iov = { &regs, sizeof(regs) };
+
+	if (ptrace(PTRACE_GETREGSET, tid, NT_PRSTATUS, &iov) < 0)
+		return -errno;
+	if (iov.iov_len == sizeof(struct regs32))
+		regs.r32.eax = (uint32_t)ret;
+	else
+		regs.r64.rax = (unsigned long long)ret;
+	return ptrace(PTRACE_SETREGSET, tid, NT_PRSTATUS, &iov) < 0 ? -errno : 0;
+}
 #elif defined(__aarch64__)
+#ifndef NT_ARM_SYSTEM_CALL
+#define NT_ARM_SYSTEM_CALL 0x404
+#endif
+int arch_refuse_syscall(pid_t tid, int64_t ret)
+{
+	struct user_regs_struct regs;
+	struct iovec iov = { &regs, sizeof(regs) };
+	int nr = -1;
+	struct iovec nr_iov = { &nr, sizeof(nr) };
+
+	/* The number lives in its own regset; x0 takes the result. */
+	if (ptrace(PTRACE_SETREGSET, tid, NT_ARM_SYSTEM_CALL, &nr_iov) < 0)
+		return -errno;
+	if (ptrace(PTRACE_GETREGSET, tid, NT_PRSTATUS, &iov) < 0)
+		return -errno;
+	regs.regs[0] = (uint64_t)ret;
+	return ptrace(PTRACE_SETREGSET, tid, NT_PRSTATUS, &iov) < 0 ? -errno : 0;
+}
+
+int arch_set_ret(pid_t tid, int64_t ret)
+{
+	struct user_regs_struct regs;
+	struct iovec iov = { &regs, sizeof(regs) };
+
+	if (ptrace(PTRACE_GETREGSET, tid, NT_PRSTATUS, &iov) < 0)
+		return -errno;
+	regs.regs[0] = (uint64_t)ret;
+	return ptrace(PTRACE_SETREGSET, tid, NT_PRSTATUS, &iov) < 0 ? -errno : 0;
+}
+
 int arch_set_arg0(pid_t tid, uint64_t value)
 {
 	struct user_regs_struct regs;

@@ -72,6 +72,16 @@ static inline void arch_use_compat_view(struct sc_info *s)
 /* Rewrites the first argument of the call tid is stopped in. */
 int arch_set_arg0(pid_t tid, uint64_t value);
 
+/*
+ * Refuses the call tid is stopped in at its entry (or seccomp) stop: the
+ * number becomes -1, so the kernel skips it, and the return register holds
+ * ret. The exit stop must set ret again (arch_set_ret): at a plain entry
+ * stop some kernels write -ENOSYS there when they skip the call.
+ */
+int arch_refuse_syscall(pid_t tid, int64_t ret);
+/* Sets the return value of the call tid is stopped in at its exit stop. */
+int arch_set_ret(pid_t tid, int64_t ret);
+
 /* Pointer size of the tracee's ABI, for argv/envp arrays. */
 static inline unsigned arch_ptr_size(bool compat)
 {

@@ -26,6 +26,8 @@ static const char *const kind_names[EV_KIND_MAX] = {
 	[EV_SOCKET] = "socket", [EV_BIND] = "bind", [EV_CONNECT] = "connect",
 	[EV_LISTEN] = "listen", [EV_ACCEPT] = "accept",
 	[EV_SECCOMP_MISMATCH] = "seccomp_mismatch",
+	[EV_SECCOMP] = "seccomp", [EV_IO_URING] = "io_uring",
+	[EV_TRACER_TAMPER] = "tracer_tamper",
 };
 
 const char *ev_kind_name(enum ev_kind k)

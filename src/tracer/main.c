@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "log.h"
 #include "setup.h"
@@ -67,6 +68,10 @@ static void usage(FILE *f)
 "  --uid N                   run CMD as user id N (its group: --gid, else the\n"
 "                            user's primary group from the passwd database)\n"
 "  --gid N                   run CMD as group id N (supplementary groups: N)\n"
+"  --deny-io-uring           make io_uring_setup fail with ENOSYS, as\n"
+"                            container runtimes' default seccomp profiles do:\n"
+"                            operations submitted through io_uring are\n"
+"                            invisible to system-call tracing\n"
 "  --disable-seccomp         stop on every system call instead of using a\n"
 "                            seccomp filter (slower; for kernels without it)\n"
 "  --async                   start CMD at once; connect to the probe meanwhile\n"
@@ -97,6 +102,7 @@ enum {
 	OPT_HANDSHAKE_TIMEOUT, OPT_QUEUE_BYTES, OPT_QUEUE_FRAMES, OPT_VERBOSE,
 	OPT_DEBUG, OPT_PID, OPT_NO_DESCENDANTS, OPT_PROC_SCAN_RATE,
 	OPT_DISABLE_PROC_SCAN, OPT_PROC_SCAN, OPT_TOKEN_FILE, OPT_ATTACH_SECCOMP,
+	OPT_DENY_IO_URING,
 };
 
 static int cmd_trace(int argc, char **argv)
@@ -119,6 +125,7 @@ static int cmd_trace(int argc, char **argv)
 		{ "proc-scan", no_argument, NULL, OPT_PROC_SCAN },
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "attach-seccomp", no_argument, NULL, OPT_ATTACH_SECCOMP },
+		{ "deny-io-uring", no_argument, NULL, OPT_DENY_IO_URING },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -194,6 +201,9 @@ static int cmd_trace(int argc, char **argv)
 			break;
 		case OPT_ATTACH_SECCOMP:
 			o.attach_seccomp = true;
+			break;
+		case OPT_DENY_IO_URING:
+			o.deny_io_uring = true;
 			break;
 		case OPT_TOKEN_FILE:
 			o.token_file = optarg;
@@ -288,6 +298,15 @@ static int cmd_trace(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	log_init("sentrace", LOG_LEVEL_WARN);
+	/*
+	 * Not dumpable: a tracee running as our uid can then neither ptrace
+	 * us nor open our /proc/PID/mem, fd or environ; no core file holds
+	 * the probe token. We still read our own /proc entries (the kernel
+	 * lets a process see itself), and CMD is made dumpable again before
+	 * its exec (spawn.c).
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		log_warn("prctl(PR_SET_DUMPABLE): %s", strerror(errno));
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

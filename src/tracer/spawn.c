@@ -77,6 +77,9 @@ static void child_exec(const struct tracer_opts *o, const char *path,
 	sigset_t none;
 
 	sigemptyset(&none);
+	/* The tracer is not dumpable, and fork passed that on: the exec
+	 * decides again from CMD's credentials, as without us. */
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	signal(SIGPIPE, SIG_DFL);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* Wait here, stopped, until the tracer has seized us and the

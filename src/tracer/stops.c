@@ -377,7 +377,15 @@ static void on_syscall_stop(struct tracer *tr, struct tracee *t)
 	if (act == STOP_ENTRY) {
 		pending = decode_entry(tr, t, sc_lookup_nr(info.compat, info.nr), &info);
 	} else if (act == STOP_EXIT && (t->flags & TRACEE_IN_SYSCALL)) {
-		if (is_restart(info.ret)) {
+		if (t->refused) {
+			/* Refused at its entry: the result is ours. */
+			t->flags &= ~TRACEE_IN_SYSCALL;
+			info.ret = -t->refused;
+			if (arch_set_ret(t->tid, info.ret) < 0)
+				log_debug("tid %d: cannot set the result", (int)t->tid);
+			t->refused = 0;
+			sc_decode_exit(tr, t, info.ret);
+		} else if (is_restart(info.ret)) {
 			tr->stats.restarts_skipped++;
 			ev_reset(&t->ev);
 			t->sc_id = -1;

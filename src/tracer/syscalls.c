@@ -10,21 +10,26 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/filter.h>
 #include <linux/net.h>
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "log.h"
 #include "container.h"
 #include "mem.h"
@@ -418,32 +423,374 @@ static int dec_delete_module(struct sc_ctx *c)
 	return 0;
 }
 
-static int dec_ptrace(struct sc_ctx *c)
-{
-	ev_i64(c->e, "request", arg_int(c, 0));
-	ev_i64(c->e, "target", arg_int(c, 1));
-	return 0;
-}
-
 static int dec_bpf(struct sc_ctx *c)
 {
 	ev_i64(c->e, "cmd", arg_int(c, 0));
 	return 0;
 }
 
+static int dec_seccomp_filter(struct sc_ctx *c, uint64_t fprog, unsigned flags);
+
 static int dec_prctl(struct sc_ctx *c)
 {
 	char name[16]; /* TASK_COMM_LEN: the kernel keeps 15 bytes */
+	int option = arg_int(c, 0);
 	int r;
 
-	/* Only PR_SET_NAME is filtered; --disable-seccomp sees them all. */
-	if (arg_int(c, 0) != PR_SET_NAME)
+	/* Only these are filtered; --disable-seccomp sees them all. */
+	if (option == PR_SET_SECCOMP) {
+		ev_begin(c->e, EV_SECCOMP, c->d->name, c->t->tgid, c->t->tid,
+			 c->compat);
+		if (arg_int(c, 1) == SECCOMP_MODE_STRICT) {
+			ev_str(c->e, "operation", "strict");
+			return 0;
+		}
+		return dec_seccomp_filter(c, c->a[2], 0);
+	}
+	if (option == PR_SET_NO_NEW_PRIVS) {
+		ev_i64(c->e, "option", option);
+		ev_i64(c->e, "value", (int64_t)c->a[1]);
+		return 0;
+	}
+	if (option != PR_SET_NAME)
 		return SC_SKIP;
 	ev_i64(c->e, "option", PR_SET_NAME);
 	r = mem_read_str(c->t->tid, c->a[1], name, sizeof(name), NULL);
 	if (r >= 0)
 		ev_str(c->e, "name", name);
 	return 0;
+}
+
+/* --- seccomp filters of the tracee --------------------------------------- */
+
+#define FILTER_INSNS_MAX 4096 /* BPF_MAXINSNS: the kernel refuses more */
+
+/* The action names of the seccomp_ret values, in the order reported. */
+static const struct {
+	uint32_t action;
+	const char *name;
+} filter_actions[] = {
+	{ SECCOMP_RET_ALLOW, "allow" },
+	{ SECCOMP_RET_LOG, "log" },
+	{ SECCOMP_RET_TRACE, "trace" },
+	{ SECCOMP_RET_USER_NOTIF, "user_notif" },
+	{ SECCOMP_RET_ERRNO, "errno" },
+	{ SECCOMP_RET_TRAP, "trap" },
+	{ SECCOMP_RET_KILL_THREAD, "kill_thread" },
+	{ SECCOMP_RET_KILL_PROCESS, "kill_process" },
+};
+
+/*
+ * The set of actions the tracee's filter can return, from its RET
+ * instructions: a filter returning TRACE or USER_NOTIF can take calls away
+ * from our stops (docs/security.md). A RET of the accumulator can return
+ * anything: "unknown". The program is read as it is at the stop; a thread
+ * that rewrites it before the kernel copies it wins (docs/security.md).
+ */
+static int dec_seccomp_filter(struct sc_ctx *c, uint64_t fprog, unsigned flags)
+{
+	static struct sock_filter insns[FILTER_INSNS_MAX];
+	uint64_t prog_ptr;
+	uint16_t len;
+	uint32_t seen = 0;
+	bool unknown = false;
+	unsigned n = 0;
+	int r;
+
+	ev_str(c->e, "operation", "filter");
+	ev_i64(c->e, "flags", flags);
+#ifdef SECCOMP_FILTER_FLAG_NEW_LISTENER
+	ev_bool(c->e, "new_listener", (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) != 0);
+#endif
+	/* struct sock_fprog: u16 len, then the pointer at the ABI's alignment. */
+	if (c->compat) {
+		uint32_t f[2];
+
+		r = mem_read(c->t->tid, fprog, f, sizeof(f));
+		len = (uint16_t)f[0];
+		prog_ptr = f[1];
+	} else {
+		uint64_t f[2];
+
+		r = mem_read(c->t->tid, fprog, f, sizeof(f));
+		len = (uint16_t)f[0];
+		prog_ptr = f[1];
+	}
+	if (r < 0) {
+		note_decode_error(c, "sock_fprog", r);
+		return 0;
+	}
+	ev_i64(c->e, "instructions", len);
+	if (len == 0 || len > FILTER_INSNS_MAX)
+		return 0; /* the kernel refuses it: EINVAL */
+	r = mem_read(c->t->tid, prog_ptr, insns, len * sizeof(insns[0]));
+	if (r < 0) {
+		note_decode_error(c, "filter", r);
+		return 0;
+	}
+	for (unsigned i = 0; i < len; i++) {
+		uint32_t act;
+
+		if (BPF_CLASS(insns[i].code) != BPF_RET)
+			continue;
+		if (BPF_RVAL(insns[i].code) != BPF_K) {
+			unknown = true;
+			continue;
+		}
+		act = insns[i].k & SECCOMP_RET_ACTION_FULL;
+		for (n = 0; n < ARRAY_SIZE(filter_actions); n++)
+			if (filter_actions[n].action == act)
+				break;
+		/* The kernel kills the process on an action it does not know:
+		 * that counts as kill_process, the last entry. */
+		if (n == ARRAY_SIZE(filter_actions))
+			n--;
+		seen |= 1u << n;
+	}
+	n = (unsigned)__builtin_popcount(seen) + unknown;
+	ev_key(c->e, "actions");
+	msgpack_pack_array(&c->e->pk, n);
+	for (unsigned i = 0; i < ARRAY_SIZE(filter_actions); i++)
+		if (seen & (1u << i))
+			wire_pack_strn(&c->e->pk, filter_actions[i].name,
+				       strlen(filter_actions[i].name));
+	if (unknown)
+		wire_pack_strn(&c->e->pk, "unknown", 7);
+	return 0;
+}
+
+/* seccomp(op, flags, args): the operations that install something. */
+static int dec_seccomp(struct sc_ctx *c)
+{
+	switch ((uint32_t)c->a[0]) {
+	case SECCOMP_SET_MODE_STRICT:
+		ev_str(c->e, "operation", "strict");
+		return 0;
+	case SECCOMP_SET_MODE_FILTER:
+		return dec_seccomp_filter(c, c->a[2], (uint32_t)c->a[1]);
+	default:
+		return SC_SKIP; /* queries: GET_ACTION_AVAIL, GET_NOTIF_SIZES */
+	}
+}
+
+/* --- refusing a call -------------------------------------------------------- */
+
+/*
+ * Refuses the call at its stop with err: the kernel skips it, and the exit
+ * stop sets the result again (stops.c). The event says so.
+ */
+static int refuse(struct sc_ctx *c, int err)
+{
+	int r = arch_refuse_syscall(c->t->tid, -err);
+
+	if (r < 0) {
+		log_warn("tid %d: cannot refuse %s: %s", (int)c->t->tid,
+			 c->d->name, strerror(-r));
+		return r;
+	}
+	c->t->refused = err;
+	ev_bool(c->e, "refused", true);
+	return 0;
+}
+
+/* --- io_uring ------------------------------------------------------------ */
+
+static int dec_io_uring_setup(struct sc_ctx *c)
+{
+	uint32_t params[3]; /* sq_entries, cq_entries, flags */
+
+	ev_i64(c->e, "entries", (uint32_t)c->a[0]);
+	if (mem_read(c->t->tid, c->a[1], params, sizeof(params)) == 0)
+		ev_i64(c->e, "flags", params[2]);
+	else
+		note_decode_error(c, "io_uring_params", -EFAULT);
+	/* With the filter, --deny-io-uring never lets the call stop. */
+	if (c->tr->opts.deny_io_uring)
+		refuse(c, ENOSYS);
+	return 0;
+}
+
+static int dec_io_uring_enter(struct sc_ctx *c)
+{
+	ev_i64(c->e, "fd", arg_int(c, 0));
+	ev_i64(c->e, "to_submit", (uint32_t)c->a[1]);
+	ev_i64(c->e, "flags", (uint32_t)c->a[3]);
+	return 0;
+}
+
+static int dec_io_uring_register(struct sc_ctx *c)
+{
+	ev_i64(c->e, "fd", arg_int(c, 0));
+	ev_i64(c->e, "opcode", (uint32_t)c->a[1]);
+	return 0;
+}
+
+/* --- calls aimed at the tracer --------------------------------------------- */
+
+/* Is tid the tracer or one of its threads, as the tracee names it? */
+static bool is_tracer_tid(const struct sc_ctx *c, pid_t tid)
+{
+	char path[64];
+	struct stat a, b;
+
+	if (tid <= 0)
+		return false;
+	if (tid != getpid()) {
+		snprintf(path, sizeof(path), "/proc/self/task/%d", (int)tid);
+		if (stat(path, &b) < 0)
+			return false;
+	}
+	/* A tracee in a pid namespace of its own cannot name us: the same
+	 * number is one of its own processes there. */
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)c->t->tid);
+	if (stat(path, &a) < 0 || stat("/proc/self/ns/pid", &b) < 0)
+		return true;
+	return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+/*
+ * Would sig stop or end the tracer? SIGKILL and SIGSTOP always; the signals
+ * it blocks (read from the signalfd, forwarded to CMD), ignores or handles
+ * do not, and neither do those whose default is to be ignored.
+ */
+static bool signal_harms_tracer(int sig)
+{
+	struct sigaction sa;
+	sigset_t mask;
+
+	if (sig == SIGKILL || sig == SIGSTOP)
+		return true;
+	if (sig <= 0 || sig >= NSIG || sig == SIGCHLD || sig == SIGCONT ||
+	    sig == SIGURG || sig == SIGWINCH)
+		return false;
+	if (sigprocmask(SIG_BLOCK, NULL, &mask) == 0 && sigismember(&mask, sig) == 1)
+		return false;
+	if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler != SIG_DFL)
+		return false;
+	return true;
+}
+
+/* Turns the pending event into a tracer_tamper and refuses the call. */
+static int tamper(struct sc_ctx *c, int64_t target)
+{
+	ev_begin(c->e, EV_TRACER_TAMPER, c->d->name, c->t->tgid, c->t->tid,
+		 c->compat);
+	ev_i64(c->e, "target", target);
+	if (refuse(c, EPERM) < 0)
+		return SC_SKIP; /* the call goes through: nothing refused */
+	return 0;
+}
+
+static int dec_ptrace(struct sc_ctx *c)
+{
+	int request = arg_int(c, 0);
+
+	/* PTRACE_TRACEME names no process: our tracee's fails anyway. */
+	if (request != PTRACE_TRACEME && is_tracer_tid(c, arg_int(c, 1))) {
+		int r = tamper(c, arg_int(c, 1));
+
+		ev_i64(c->e, "request", request);
+		return r;
+	}
+	ev_i64(c->e, "request", request);
+	ev_i64(c->e, "target", arg_int(c, 1));
+	return 0;
+}
+
+/*
+ * kill(pid, sig): a signal to our pid is refused whatever it is (0 only
+ * asks whether we exist); one to a group we are in (0, -pgrp, -1) only when
+ * it would stop or kill us, since a script's `kill 0` is ordinary.
+ */
+static int dec_kill(struct sc_ctx *c)
+{
+	pid_t pid = arg_int(c, 0);
+	int sig = arg_int(c, 1);
+	bool hit = false;
+	int r;
+
+	if (sig == 0)
+		return SC_SKIP;
+	if (pid > 0) {
+		/* kill() of any of our tids signals the whole tracer. */
+		hit = is_tracer_tid(c, pid);
+	} else if (signal_harms_tracer(sig)) {
+		if (pid == 0)
+			hit = getpgid(c->t->tgid) == getpgrp();
+		else if (pid == -1)
+			hit = getpid() != 1 && is_tracer_tid(c, getpid());
+		else if (pid != INT_MIN) /* the kernel says ESRCH to that one */
+			hit = -pid == getpgrp() && is_tracer_tid(c, getpid());
+	}
+	if (!hit)
+		return SC_SKIP;
+	r = tamper(c, pid);
+	ev_i64(c->e, "signal", sig);
+	return r;
+}
+
+/* p: tgid (or N), tid, sig: tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo */
+static int dec_tkill(struct sc_ctx *c)
+{
+	const int8_t *p = c->d->p;
+	pid_t tid = arg_int(c, p[1]);
+	int sig = arg_int(c, p[2]);
+	int r;
+
+	if (sig == 0 || !is_tracer_tid(c, tid))
+		return SC_SKIP;
+	r = tamper(c, tid);
+	ev_i64(c->e, "signal", sig);
+	return r;
+}
+
+/* The pid behind a pidfd of tid, from its fdinfo's "Pid:" line; 0 if none. */
+static pid_t pidfd_pid(pid_t tid, int fd)
+{
+	char what[48], buf[1024];
+	const char *p;
+	int n;
+
+	snprintf(what, sizeof(what), "fdinfo/%d", fd);
+	n = proc_read_file(tid, what, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strstr(buf, "\nPid:");
+	return p ? (pid_t)strtol(p + 5, NULL, 10) : 0;
+}
+
+/*
+ * pidfd_send_signal(pidfd, sig, …) and pidfd_getfd(pidfd, fd, …) on a pidfd
+ * of ours: a signal, or a copy of one of our descriptors (the probe's
+ * socket, to forge events with).
+ */
+static int dec_pidfd(struct sc_ctx *c)
+{
+	bool is_signal = c->d->p[0] == 1;
+	pid_t pid = pidfd_pid(c->t->tid, arg_int(c, 0));
+	char path[64];
+	struct stat st;
+	int r;
+
+	/* fdinfo shows the pid in our own namespace: no translation. */
+	snprintf(path, sizeof(path), "/proc/self/task/%d", (int)pid);
+	if ((is_signal && arg_int(c, 1) == 0) || pid <= 0 ||
+	    (pid != getpid() && stat(path, &st) < 0))
+		return SC_SKIP;
+	r = tamper(c, pid);
+	ev_i64(c->e, is_signal ? "signal" : "fd", arg_int(c, 1));
+	return r;
+}
+
+/* process_vm_readv/writev(pid, …): our memory is not the tracee's to touch. */
+static int dec_process_vm(struct sc_ctx *c)
+{
+	pid_t pid = arg_int(c, 0);
+
+	if (!is_tracer_tid(c, pid))
+		return SC_SKIP;
+	return tamper(c, pid);
 }
 
 /* --- network -------------------------------------------------------------- */
@@ -809,6 +1156,21 @@ const struct sc_desc sc_table[] = {
 	{ "setregid32", EV_SETGID, dec_setid, NULL, { N }, 0, { "gid", "egid" } },
 	{ "setresgid32", EV_SETGID, dec_setid, NULL, { N }, 0, { "gid", "egid", "sgid" } },
 	{ "setfsgid32", EV_SETGID, dec_setid, NULL, { N }, 0, { "fsgid" } },
+	/* seccomp filters, io_uring, calls aimed at the tracer */
+	SC("seccomp", EV_SECCOMP, dec_seccomp, N, N, N, N, N),
+	SC("io_uring_setup", EV_IO_URING, dec_io_uring_setup, N, N, N, N, N),
+	SC("io_uring_enter", EV_IO_URING, dec_io_uring_enter, N, N, N, N, N),
+	SC("io_uring_register", EV_IO_URING, dec_io_uring_register, N, N, N, N, N),
+	SC("kill", EV_TRACER_TAMPER, dec_kill, N, N, N, N, N),
+	SC("tkill", EV_TRACER_TAMPER, dec_tkill, N, 0, 1, N, N),
+	SC("tgkill", EV_TRACER_TAMPER, dec_tkill, 0, 1, 2, N, N),
+	SC("rt_sigqueueinfo", EV_TRACER_TAMPER, dec_tkill, N, 0, 1, N, N),
+	SC("rt_tgsigqueueinfo", EV_TRACER_TAMPER, dec_tkill, 0, 1, 2, N, N),
+	/* p[0]: 1 when the second argument is a signal */
+	SC("pidfd_send_signal", EV_TRACER_TAMPER, dec_pidfd, 1, N, N, N, N),
+	SC("pidfd_getfd", EV_TRACER_TAMPER, dec_pidfd, 0, N, N, N, N),
+	SC("process_vm_readv", EV_TRACER_TAMPER, dec_process_vm, N, N, N, N, N),
+	SC("process_vm_writev", EV_TRACER_TAMPER, dec_process_vm, N, N, N, N, N),
 };
 #undef SC
 #undef N
@@ -837,8 +1199,35 @@ static const struct {
 _Static_assert(sizeof(sc_table) / sizeof(sc_table[0]) <= SC_DATA_ID + 1,
 	       "catalog ids must fit the RET_TRACE data");
 
+/*
+ * The signal calls and process_vm_* stop only when their first argument
+ * names us (or, for kill, a group: 0 or negative): a Go program's tgkill
+ * preemption signals then cost nothing. The kernel reads these arguments
+ * as 32-bit ints, so only the low half is compared. The tracer has no
+ * threads, so its pid is its only tid; tgkill's tgid must name us for its
+ * tid to be ours. The decoders check what the filter lets through.
+ */
+static int add_aimed_at_us(scmp_filter_ctx ctx, uint32_t action, int nr, bool groups)
+{
+	const scmp_datum_t low = 0xffffffffu;
+	int r = seccomp_rule_add(ctx, action, nr, 1,
+				 SCMP_A0(SCMP_CMP_MASKED_EQ, low, (scmp_datum_t)getpid()));
+
+	if (r == 0 && groups)
+		r = seccomp_rule_add(ctx, action, nr, 1, SCMP_A0(SCMP_CMP_MASKED_EQ, low, 0));
+	if (r == 0 && groups)
+		r = seccomp_rule_add(ctx, action, nr, 1,
+				     SCMP_A0(SCMP_CMP_MASKED_EQ, 0x80000000u, 0x80000000u));
+	return r;
+}
+
+static bool is_aimed_call(const struct sc_desc *d)
+{
+	return d->entry == dec_kill || d->entry == dec_tkill || d->entry == dec_process_vm;
+}
+
 /* The rules of one ABI, each returning the tagged data of its call. */
-static void add_rules(scmp_filter_ctx ctx, bool compat)
+static void add_rules(scmp_filter_ctx ctx, bool compat, bool deny_io_uring)
 {
 	for (size_t id = 0; id < sc_table_len; id++) {
 		const char *name = sc_table[id].name;
@@ -854,8 +1243,20 @@ static void add_rules(scmp_filter_ctx ctx, bool compat)
 					     SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_UNTRACED,
 						     CLONE_UNTRACED));
 		} else if (strcmp(name, "prctl") == 0) {
-			r = seccomp_rule_add(ctx, act, nr, 1,
-					     SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
+			static const int options[] = {
+				PR_SET_NAME, PR_SET_SECCOMP, PR_SET_NO_NEW_PRIVS,
+			};
+
+			r = 0;
+			for (size_t i = 0; i < ARRAY_SIZE(options) && r == 0; i++)
+				r = seccomp_rule_add(ctx, act, nr, 1,
+						     SCMP_A0(SCMP_CMP_EQ, options[i]));
+		} else if (is_aimed_call(&sc_table[id])) {
+			r = add_aimed_at_us(ctx, act, nr,
+					    sc_table[id].entry == dec_kill);
+		} else if (strcmp(name, "io_uring_setup") == 0 && deny_io_uring) {
+			/* As container runtimes' default profiles do. */
+			r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
 		} else if (strcmp(name, "socketcall") == 0) {
 			r = 0;
 			for (size_t i = 0; i < ARRAY_SIZE(socketcalls) && r == 0; i++)
@@ -965,14 +1366,15 @@ static int export_bpf(scmp_filter_ctx ctx, void **ret_prog, size_t *ret_len)
 	return 0;
 }
 
-int sc_build_filter(bool no_new_privs, void **ret_prog, size_t *ret_len)
+int sc_build_filter(bool no_new_privs, bool deny_io_uring, void **ret_prog,
+		    size_t *ret_len)
 {
 	scmp_filter_ctx ctx = new_ctx(no_new_privs);
 	int r;
 
 	if (!ctx)
 		return -ENOMEM;
-	add_rules(ctx, false);
+	add_rules(ctx, false, deny_io_uring);
 #if defined(__x86_64__)
 	/*
 	 * The i386 rules in a filter of their own, merged: their data says
@@ -988,7 +1390,7 @@ int sc_build_filter(bool no_new_privs, void **ret_prog, size_t *ret_len)
 			if (c32)
 				seccomp_release(c32);
 		} else {
-			add_rules(c32, true);
+			add_rules(c32, true, deny_io_uring);
 			r = seccomp_merge(ctx, c32);
 			if (r < 0) {
 				log_warn("seccomp: cannot add the 32-bit ABI: %s",

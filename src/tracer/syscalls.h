@@ -79,8 +79,12 @@ static inline uint16_t sc_trace_data(int id, bool compat)
  */
 int sc_seccomp_id(struct sc_info *info, int *ret_claimed, bool *ret_mismatch);
 
-/* Builds the filter and exports it as classic BPF (malloc'd). */
-int sc_build_filter(bool no_new_privs, void **ret_prog, size_t *ret_len);
+/*
+ * Builds the filter and exports it as classic BPF (malloc'd). With
+ * deny_io_uring, io_uring_setup fails with ENOSYS without a stop.
+ */
+int sc_build_filter(bool no_new_privs, bool deny_io_uring, void **ret_prog,
+		    size_t *ret_len);
 
 /* For --disable-seccomp: the catalog id of (ABI, nr), or -1. */
 int sc_lookup_nr(bool compat, int nr);

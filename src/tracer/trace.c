@@ -131,7 +131,7 @@ int trace_run(const struct tracer_opts *opts)
 		arch_force_registers();
 	sc_tables_init();
 	if (!tr.opts.disable_seccomp || tr.opts.attach_seccomp) {
-		r = sc_build_filter(false, &bpf, &bpf_len);
+		r = sc_build_filter(false, tr.opts.deny_io_uring, &bpf, &bpf_len);
 		if (r < 0) {
 			log_err("cannot build the seccomp filter: %s", strerror(-r));
 			return EXIT_TRACER_FAILURE;

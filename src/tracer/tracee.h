@@ -33,6 +33,8 @@ struct tracee {
 	uint32_t flags;
 	int sc_id;                  /* catalog id of the pending call */
 	bool compat;
+	int refused;                /* errno the pending call is refused
+				     * with at its exit stop, or 0 */
 	int held_sig;               /* signal to deliver when let go */
 	uint64_t held_since;        /* monotonic ns */
 	struct inject *inject;      /* filter injection under way, or NULL */

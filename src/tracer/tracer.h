@@ -36,6 +36,7 @@ struct tracer_opts {
 	size_t n_pids;
 	bool attach_only_listed;   /* not their descendants */
 	bool attach_seccomp;       /* put the filter into attached processes */
+	bool deny_io_uring;        /* io_uring_setup fails with ENOSYS */
 	int proc_scan;             /* PROC_SCAN_AUTO, _ON or _OFF */
 	uint64_t proc_scan_period_ns;
 };

@@ -917,9 +917,10 @@ static void do_ptrace(void)
 	close(p[0]);
 	close(p[1]);
 
-	/* Our parent is not our tracee: ESRCH. */
+	/* Our parent is the tracer: the tracer refuses it (EPERM) and reports
+	 * a tracer_tamper (docs/security.md). */
 	r = SC(SYS_ptrace, PTRACE_PEEKDATA, getppid(), &peek_target, &word);
-	rec_begin("ptrace", "ptrace", r);
+	rec_begin("ptrace", "tracer_tamper", r);
 	rec_int("request", PTRACE_PEEKDATA);
 	rec_int("target", getppid());
 	rec_end();
