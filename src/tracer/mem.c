@@ -240,7 +240,7 @@ int proc_open_in_root(pid_t pid, const char *rel)
 	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
 	root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
-		return -errno;
+		return errno == ENOENT ? -ESRCH : -errno; /* the process is gone */
 	fd = path_in_root(root, rel);
 	close(root);
 	if (fd < 0)
@@ -328,7 +328,7 @@ static int id_name_scan(int fd, int64_t id, char *out, size_t cap)
 	return -ENOENT;
 }
 
-int proc_id_name(pid_t pid, const char *file, int64_t id, char *buf, size_t cap)
+int proc_id_name_read(pid_t pid, const char *file, int64_t id, char *buf, size_t cap)
 {
 	char rel[32];
 	int fd, r;

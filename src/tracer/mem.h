@@ -58,9 +58,11 @@ int proc_open_in_root(pid_t pid, const char *rel);
  * The name of a user (file "passwd") or group (file "group") id as the
  * process sees it: its own root's /etc/passwd or /etc/group, so a
  * container's names. Returns the length, -ENOENT when there is none, or
- * another -errno (-EINVAL: not a regular file). Reads at most 1 MiB.
+ * another -errno (-EINVAL: not a regular file). Reads at most 1 MiB, but a
+ * regular file on FUSE or NFS can still make it wait: the tracer's loop
+ * calls proc_id_name() (idnames.h), which runs this on a thread of its own.
  */
-int proc_id_name(pid_t pid, const char *file, int64_t id, char *buf, size_t cap);
+int proc_id_name_read(pid_t pid, const char *file, int64_t id, char *buf, size_t cap);
 
 /* The controlling terminal, as the basename of /proc/<pid>/fd/0 if a tty. */
 int proc_tty(pid_t pid, char *buf, size_t cap);

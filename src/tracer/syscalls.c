@@ -26,6 +26,7 @@
 
 #include "log.h"
 #include "container.h"
+#include "idnames.h"
 #include "mem.h"
 #include "syscalls.h"
 #include "tracee.h"

@@ -10,11 +10,24 @@ and a 50 MiB sparse file whose only matching line lies past the 1 MiB the
 tracer reads, while a canary tracee keeps writing a file.  The run must
 end, every exec event must arrive (without names where the file is
 hostile, with them in a sane chroot), and the canary's calls must keep
-being reported without a long gap."""
+being reported without a long gap.
 
+A regular file on FUSE can make any read wait: a small FUSE server (the
+raw /dev/fuse protocol, no library) mounted on a root's /etc answers the
+lookup of passwd and group only after 10 s.  The tracer reads these files on worker
+threads, so the exec event still goes out (without names), other roots
+still get their names, and the canary goes on."""
+
+import ctypes
+import errno
 import os
+import select
 import shutil
 import stat
+import struct
+import subprocess
+import threading
+import time
 
 import harness
 
@@ -24,6 +37,85 @@ HUGE = 50 << 20
 # Generous: with the tracer healthy the gaps are milliseconds; a stalled
 # tracer shows no canary call at all until the run's timeout.
 MAX_GAP_NS = 5 * 10**9
+# Longer than MAX_GAP_NS: a tracer that waited for the file would show it.
+STALL_S = 10
+
+
+FUSE_LOOKUP, FUSE_FORGET, FUSE_GETATTR, FUSE_INIT = 1, 2, 3, 26
+FUSE_INTERRUPT, FUSE_DESTROY, FUSE_BATCH_FORGET = 36, 38, 42
+NO_REPLY = (FUSE_FORGET, FUSE_INTERRUPT, FUSE_BATCH_FORGET)
+
+
+class StuckFuse:
+    """A FUSE file system of one empty directory whose lookups of passwd
+    and group are answered only after STALL_S seconds (a file server that
+    hangs)."""
+
+    def __init__(self, point):
+        self.point = point
+        self.stuck = threading.Event()
+        self.stopping = threading.Event()
+        self.held = []
+        self.fd = os.open('/dev/fuse', os.O_RDWR)
+        libc = ctypes.CDLL(None, use_errno=True)
+        opts = ('fd=%d,rootmode=40000,user_id=0,group_id=0' % self.fd).encode()
+        if libc.mount(b'stuckfs', point.encode(), b'fuse', 0, opts) != 0:
+            e = ctypes.get_errno()
+            os.close(self.fd)
+            raise OSError(e, 'mount fuse: ' + os.strerror(e))
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def reply(self, unique, error=0, payload=b''):
+        os.write(self.fd, struct.pack('<IiQ', 16 + len(payload), error, unique) + payload)
+
+    def serve(self):
+        while not self.stopping.is_set():
+            # The hung lookups are answered at last: a thread waiting on
+            # FUSE cannot be killed, so the tracer could not exit before.
+            while self.held and time.monotonic() - self.held[0][0] > STALL_S:
+                try:
+                    self.reply(self.held.pop(0)[1], -errno.ENOENT)
+                except OSError:
+                    pass
+            try:
+                ready, _, _ = select.select([self.fd], [], [], 0.1)
+                if not ready:
+                    continue
+                req = os.read(self.fd, 1 << 20)
+            except OSError:
+                return  # aborted or unmounted
+            _, opcode, unique, node = struct.unpack_from('<IIQQ', req)
+            body = req[40:]
+            try:
+                if opcode == FUSE_INIT:
+                    # major, minor, readahead, flags, background,
+                    # congestion, max_write, time_gran, max_pages, …
+                    self.reply(unique, 0, struct.pack('<IIIIHHIIHHI28x', 7, 31, 0, 0,
+                                                      16, 12, 1 << 17, 1, 32, 0, 0))
+                elif opcode == FUSE_GETATTR and node == 1:
+                    attr = struct.pack('<QQQQQQIIIIIIIIII', 1, 0, 0, 0, 0, 0, 0, 0, 0,
+                                       stat.S_IFDIR | 0o755, 2, 0, 0, 0, 4096, 0)
+                    self.reply(unique, 0, struct.pack('<QII', 1, 0, 0) + attr)
+                elif opcode == FUSE_LOOKUP and body.split(b'\0')[0] in (b'passwd', b'group'):
+                    self.stuck.set()
+                    self.held.append((time.monotonic(), unique))
+                elif opcode == FUSE_DESTROY:
+                    self.reply(unique)
+                elif opcode == FUSE_LOOKUP:
+                    self.reply(unique, -errno.ENOENT)
+                elif opcode not in NO_REPLY:
+                    self.reply(unique, -errno.ENOSYS)
+            except OSError:
+                pass  # the request was interrupted
+
+    def close(self):
+        # Closing the device aborts the connection: every request still
+        # waiting fails.
+        subprocess.run(['umount', '-l', self.point], stderr=subprocess.DEVNULL)
+        self.stopping.set()
+        self.thread.join()
+        os.close(self.fd)
 
 
 class StallTest(harness.TracedTestCase):
@@ -106,6 +198,44 @@ class StallTest(harness.TracedTestCase):
                 self.assertNotIn('user', ev, (name, ev))
                 self.assertNotIn('group', ev, (name, ev))
 
+        writes = sorted(e['ts'] for e in run.find(ev='open', path=canary) if e['ret'] >= 0)
+        self.assertEqual(len(writes), CANARY_WRITES, run.describe())
+        gaps = [b - a for a, b in zip(writes, writes[1:])]
+        self.assertLess(max(gaps), MAX_GAP_NS, gaps)
+
+    def test_stuck_fuse_id_files(self):
+        self.assertTrue(os.access(BUSYBOX, os.X_OK), BUSYBOX + ' is needed')
+        self.assertTrue(os.path.exists('/dev/fuse'), '/dev/fuse is needed')
+        sane, etc = self.make_root('sane')
+        with open(os.path.join(etc, 'passwd'), 'w') as f:
+            f.write('root:x:0:0:root:/root:/bin/sh\n')
+        with open(os.path.join(etc, 'group'), 'w') as f:
+            f.write('root:x:0:\n')
+        stuck, etc = self.make_root('fuse')
+        fs = StuckFuse(etc)
+        self.addCleanup(fs.close)
+        canary = os.path.join(self.tmp, 'canary')
+        script = ('i=0; while [ $i -lt %d ]; do echo $i > %s; i=$((i+1)); done &\n'
+                  'chroot %s /bin/busybox true fuse\n'
+                  'chroot %s /bin/busybox true sane\n'
+                  'chroot %s /bin/busybox true fuse2\n'
+                  'wait\n' % (CANARY_WRITES, canary, stuck, sane, stuck))
+        run = self.trace(['sh', '-c', script], timeout=60)
+        self.assertEqual(run.returncode, 0, run.summary())
+        # The tracer did go to the file, and the file server hung.
+        self.assertTrue(fs.stuck.is_set())
+        execs = {}
+        for ev in run.find(ev='exec', ret=0):
+            argv = ev.get('argv') or []
+            if len(argv) == 3 and argv[:2] == ['/bin/busybox', 'true']:
+                execs[argv[2]] = ev
+        self.assertEqual(sorted(execs), ['fuse', 'fuse2', 'sane'], run.describe())
+        for name in ('fuse', 'fuse2'):
+            self.assertEqual(execs[name].get('uid'), 0, execs[name])
+            self.assertNotIn('user', execs[name], execs[name])
+        # Another root's names do not wait for the stuck one.
+        self.assertEqual(execs['sane'].get('user'), 'root', execs['sane'])
+        self.assertEqual(execs['sane'].get('group'), 'root', execs['sane'])
         writes = sorted(e['ts'] for e in run.find(ev='open', path=canary) if e['ret'] >= 0)
         self.assertEqual(len(writes), CANARY_WRITES, run.describe())
         gaps = [b - a for a, b in zip(writes, writes[1:])]
