@@ -233,6 +233,8 @@ class StallTest(harness.TracedTestCase):
         for name in ('fuse', 'fuse2'):
             self.assertEqual(execs[name].get('uid'), 0, execs[name])
             self.assertNotIn('user', execs[name], execs[name])
+        counters = run.records_of('stats')[-1]['counters']
+        self.assertGreaterEqual(counters['id_names_late'], 2, counters)
         # Another root's names do not wait for the stuck one.
         self.assertEqual(execs['sane'].get('user'), 'root', execs['sane'])
         self.assertEqual(execs['sane'].get('group'), 'root', execs['sane'])
