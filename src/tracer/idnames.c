@@ -173,7 +173,7 @@ static int start_worker(void)
 		return -EAGAIN;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 64 << 10);
+	pthread_attr_setstacksize(&attr, 256 << 10); /* room for sanitizers */
 	/* Signals stay with the loop (signalfd): the worker takes none. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
