@@ -209,13 +209,22 @@ struct id_open_how {
 #define ID_RESOLVE_NO_MAGICLINKS 0x02
 #define ID_RESOLVE_IN_ROOT       0x10
 
+/* Set once at start (SENTRACE_NO_OPENAT2), before any worker runs. */
+static bool no_openat2;
+
+void mem_force_no_openat2(void)
+{
+	no_openat2 = true;
+}
+
 static int path_in_root(int root, const char *rel)
 {
 	struct id_open_how how = {
 		.flags = O_PATH | O_CLOEXEC, /* openat2 refuses more with O_PATH */
 		.resolve = ID_RESOLVE_IN_ROOT | ID_RESOLVE_NO_MAGICLINKS,
 	};
-	long fd = syscall(SYS_openat2, root, rel, &how, sizeof(how));
+	long fd = no_openat2 ? (errno = ENOSYS, -1) :
+		  syscall(SYS_openat2, root, rel, &how, sizeof(how));
 
 	if (fd >= 0)
 		return (int)fd;

@@ -54,6 +54,9 @@ int proc_read_status(pid_t tid, struct proc_status *ret);
  */
 int proc_open_in_root(pid_t pid, const char *rel);
 
+/* Tests: take the path of kernels before 5.6 (no openat2). */
+void mem_force_no_openat2(void);
+
 /*
  * The name of a user (file "passwd") or group (file "group") id as the
  * process sees it: its own root's /etc/passwd or /etc/group, so a
