@@ -247,7 +247,13 @@ int proc_id_name(pid_t pid, const char *file, int64_t id, char *buf, size_t cap)
 		memset(s, 0, sizeof(*s));
 		s->key = key;
 	}
-	if (!s->pending && enqueue(s, key, pid, group, id, now) < 0) {
+	/*
+	 * A lookup already under way has taken longer than an event waits
+	 * (a tracee that execs again and again in a root whose file hangs
+	 * must not cost the loop a wait each time): no wait then.
+	 */
+	if (s->pending || enqueue(s, key, pid, group, id, now) < 0) {
+		idn.st.timeouts++;
 		pthread_mutex_unlock(&idn.lock);
 		return -EAGAIN;
 	}
