@@ -601,8 +601,9 @@ static void json_process(struct engine *en, const struct proc_entry *e, int64_t 
 	json_object_begin(j);
 	json_kv_int(j, "pid", e ? e->pid : pid);
 	if (e) {
-		if (e->ppid > 0)
-			json_kv_int(j, "ppid", e->ppid);
+		/* The kernel's current parent; ancestors are the creators. */
+		if (e->cur_ppid > 0 || e->ppid > 0)
+			json_kv_int(j, "ppid", e->cur_ppid > 0 ? e->cur_ppid : e->ppid);
 		if (e->file)
 			json_kv_str(j, "file", e->file);
 		json_strv(j, "argv", e->argv, e->argc);

@@ -176,7 +176,9 @@ static int proc_scalar(struct field_ctx *c, const struct proc_entry *e,
 	case A_TTY: s = e->tty; break;
 	case A_USER: s = e->user; break;
 	case A_GROUP: s = e->group; break;
-	case A_PPID: i = e->ppid > 0 ? e->ppid : -1; break;
+	case A_PPID: /* the kernel's current parent; the creator if unknown */
+		i = e->cur_ppid > 0 ? e->cur_ppid : e->ppid > 0 ? e->ppid : -1;
+		break;
 	case A_UID: i = e->uid; break;
 	case A_GID: i = e->gid; break;
 	case A_EUID: i = e->euid; break;

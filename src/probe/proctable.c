@@ -275,17 +275,34 @@ static void proc_table_rehash(struct proc_table *t)
 /*
  * Evicts the oldest entries, except keep and the pinned one, until one more
  * entry (when slots is 1) and want more bytes fit.
+ *
+ * The entry updated longest ago is most often the master process (nginx,
+ * postmaster) whose children are the rest of the table: evicting it first
+ * would erase the lineage that ancestor rules look at. An entry with
+ * children in the table goes to the newest end instead, at most
+ * PROC_EVICT_SKIPS times per call, so that a table of nothing but ancestors
+ * (a fork chain) still costs a bounded scan; after that the oldest goes
+ * whatever it is. Each skip moves an ancestor behind every leaf, so the
+ * skips are rare while leaves remain.
  */
+#define PROC_EVICT_SKIPS 64
+
 static void proc_table_make_room(struct proc_table *t, size_t slots, size_t want,
 				 const struct proc_entry *keep)
 {
 	struct proc_entry *victim = t->oldest;
+	unsigned skips = 0;
 
 	while (victim && (t->count + slots > t->max_entries ||
 			  t->bytes + want > t->max_bytes)) {
 		struct proc_entry *next = victim->newer;
 
-		if (victim != keep && victim != t->pinned) {
+		if (victim->nchildren > 0 && skips < PROC_EVICT_SKIPS &&
+		    victim != t->newest) {
+			skips++;
+			age_unlink(t, victim);
+			age_append(t, victim);
+		} else if (victim != keep && victim != t->pinned) {
 			/* next may be the victim's exited parent, which
 			 * entry_destroy() does not prune: it stays valid. */
 			entry_destroy(t, victim);

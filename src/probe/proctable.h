@@ -3,10 +3,18 @@
  * The process resolver's table, one per tracer (it outlives reconnects):
  * pid -> parent, executable, argv, environment, credentials, cwd, tty, comm
  * and start time. Bounded in entries and bytes; when full, the entry
- * updated longest ago is evicted. An exited process leaves the table at
- * once unless processes still in the table name it as their parent: then it
- * stays, marked exited, so that their ancestry resolves, and goes when the
- * last of them goes.
+ * updated longest ago is evicted, but an entry that others name as parent
+ * gets a bounded second chance (an ancestor is usually the long-lived master
+ * process, the one updated longest ago). An exited process leaves the table
+ * at once unless processes still in the table name it as their parent: then
+ * it stays, marked exited, so that their ancestry resolves, and goes when
+ * the last of them goes.
+ *
+ * Lineage is the fork history: ppid is the creator, the process whose fork
+ * made this one, and does not follow the kernel's re-parenting (to PID 1, a
+ * subreaper or the tracer) when the creator exits; a daemon that
+ * double-forks keeps its ancestry. cur_ppid is the kernel's current parent
+ * as the last exec event or snapshot reported it.
  */
 #ifndef SENTRACE_PROBE_PROCTABLE_H
 #define SENTRACE_PROBE_PROCTABLE_H
@@ -27,7 +35,8 @@
 
 struct proc_entry {
 	int64_t pid;
-	int64_t ppid;              /* 0 when unknown */
+	int64_t ppid;              /* the creator (lineage); 0 when unknown */
+	int64_t cur_ppid;          /* the kernel's current parent; 0: unknown */
 	char *file;                /* NULL when unknown */
 	char **argv;               /* argc strings, NULL when argc == 0 */
 	uint32_t argc;

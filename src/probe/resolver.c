@@ -9,6 +9,8 @@
 #include "rules.h"
 #include "resolver.h"
 
+#define SNAPSHOT_START_SLACK_NS 1000000000ull
+
 static void set_strv(struct proc_table *t, struct proc_entry *e,
 		     const msgpack_object *m, const char *key, const char *tkey,
 		     bool env)
@@ -87,8 +89,17 @@ static void set_image(struct proc_table *t, struct proc_entry *e,
 		proc_entry_set_name(t, e, &e->group, NULL, 0);
 	if (wire_map_str(m, "container_id", &s))
 		proc_entry_set_name(t, e, &e->container_id, s.ptr, s.len);
-	if (wire_map_i64(m, "ppid", &ppid) && ppid >= 0)
-		proc_entry_set_ppid(t, e, ppid);
+	/*
+	 * ppid here is the kernel's current parent: after a double fork or a
+	 * daemon's exit it is PID 1, a subreaper or the tracer. Lineage comes
+	 * from fork events, so the current parent only fills a gap: an entry
+	 * that no fork named (attach mode, the procfs scan, a reconnect).
+	 */
+	if (wire_map_i64(m, "ppid", &ppid) && ppid >= 0) {
+		e->cur_ppid = ppid;
+		if (e->ppid <= 0)
+			proc_entry_set_ppid(t, e, ppid);
+	}
 }
 
 static void apply_exec(struct proc_table *t, const msgpack_object *ev,
@@ -119,6 +130,7 @@ static void apply_fork(struct proc_table *t, const msgpack_object *ev,
 	if (thread || !wire_map_i64(ev, "child", &child_pid) || child_pid <= 0 ||
 	    child_pid == pid)
 		return;
+	/* The kernel's parent (CLONE_PARENT makes it the caller's parent). */
 	if (!wire_map_i64(ev, "ppid", &ppid) || ppid <= 0)
 		ppid = pid;
 	/* Upsert first: it may evict, and must not evict the caller after we
@@ -129,7 +141,13 @@ static void apply_fork(struct proc_table *t, const msgpack_object *ev,
 	caller = proc_table_get(t, pid);
 	if (caller)
 		proc_entry_copy_image(t, child, caller);
-	proc_entry_set_ppid(t, child, ppid);
+	/*
+	 * Lineage is the creator, the process that forked, whatever the kernel
+	 * makes of the parent later (or at once with CLONE_PARENT): it is what
+	 * a rule on ancestors means, and what a daemonising child cannot undo.
+	 */
+	proc_entry_set_ppid(t, child, pid);
+	child->cur_ppid = ppid;
 	child->start_ns = ts;
 }
 
@@ -259,6 +277,16 @@ void resolver_apply_snapshot(struct proc_table *t, const msgpack_object *snap)
 	e = proc_table_upsert(t, pid);
 	if (!e)
 		return;
+	/*
+	 * A snapshot keeps the creator that a fork event named, unless the
+	 * process started well after the entry did: its pid was reused while
+	 * the tracer was away, and the old lineage is not its own. (The
+	 * kernel's start time has clock-tick granularity, the fork event's
+	 * the tracer's clock: a second of slack tells them apart.)
+	 */
+	if (wire_map_u64(snap, "start_time", &start) && start > 0 &&
+	    e->start_ns && start > e->start_ns + SNAPSHOT_START_SLACK_NS)
+		proc_entry_set_ppid(t, e, 0);
 	set_image(t, e, snap);
 	if (wire_map_str(snap, "comm", &s))
 		proc_entry_set_comm(e, s.ptr, s.len);

@@ -396,8 +396,9 @@ static void json_process(struct json *j, int64_t pid, const struct proc_entry *e
 	json_object_begin(j);
 	json_kv_int(j, "pid", pid);
 	if (e) {
-		if (e->ppid > 0)
-			json_kv_int(j, "ppid", e->ppid);
+		/* The kernel's current parent; ancestors are the creators. */
+		if (e->cur_ppid > 0 || e->ppid > 0)
+			json_kv_int(j, "ppid", e->cur_ppid > 0 ? e->cur_ppid : e->ppid);
 		if (e->file)
 			json_kv_str(j, "file", e->file);
 		json_key(j, "argv");

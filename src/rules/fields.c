@@ -91,7 +91,7 @@ int rules_event_type_from_name(const char *name, size_t len)
 	X(5, "comm", STRING, STRING_ARRAY, "comm", NONE, \
 	  "thread name (/proc/PID/comm)") \
 	X(6, "pid", INT, INT_ARRAY, "pid", NONE, "process id") \
-	X(7, "ppid", INT, INT_ARRAY, "ppid", NONE, "parent process id") \
+	X(7, "ppid", INT, INT_ARRAY, "ppid", NONE, "the kernel's current parent process id") \
 	X(8, "uid", INT, INT_ARRAY, "uid", NONE, "real user id") \
 	X(9, "gid", INT, INT_ARRAY, "gid", NONE, "real group id") \
 	X(10, "euid", INT, INT_ARRAY, "euid", NONE, "effective user id") \
@@ -482,6 +482,17 @@ int rules_fields_write_doc(FILE *f)
 	      "stable number the evaluator asks the probe for.\n\n"
 	      "Fields whose name ends in `.path` (and `.cwd`) are paths: in their\n"
 	      "globs `*` stays within one component.\n\n"
+	      "Lineage is the fork history. `process.parent` is the creator, the\n"
+	      "process whose fork made this one, and `process.ancestors` are the\n"
+	      "creators up the chain, nearest first; exited ones stay as long as a\n"
+	      "descendant in the table names them. They do not follow the\n"
+	      "kernel's re-parenting: after a double fork the daemon's parent is\n"
+	      "still the exited intermediate and its ancestors still hold the\n"
+	      "server that started it. `process.ppid` is the kernel's current\n"
+	      "parent as the last exec or snapshot reported it (PID 1, a\n"
+	      "subreaper or the tracer after re-parenting), so it can differ from\n"
+	      "`process.parent.pid`. A process that no fork event named (attach\n"
+	      "mode, the procfs scan) takes its current parent as its creator.\n\n"
 	      "| Field | Type | Event | Source | Id | Description |\n"
 	      "|---|---|---|---|---|---|\n", f);
 	for (size_t i = 0; i < rules_field_count(); i++) {

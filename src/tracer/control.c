@@ -24,6 +24,7 @@
 #include "attach.h"
 #include "log.h"
 #include "procsnap.h"
+#include "idnames.h"
 #include "tracer.h"
 #include "util.h"
 
@@ -284,6 +285,9 @@ void tracer_pack_stats(struct client *c, msgpack_packer *pk)
 	struct tracer *tr = c->data;
 	const struct procscan_stats none = { 0 };
 	const struct procscan_stats *ps = tr->procscan ? procscan_stats(tr->procscan) : &none;
+	struct idnames_stats idn;
+
+	idnames_stats(&idn);
 	const struct {
 		const char *name;
 		uint64_t value;
@@ -314,6 +318,9 @@ void tracer_pack_stats(struct client *c, msgpack_packer *pk)
 		{ "procscan_exits", ps->exits },
 		{ "procscan_untracked", ps->untracked },
 		{ "procscan_scan_us", ps->last_scan_ns / 1000 },
+		{ "id_names_lookups", idn.lookups },
+		{ "id_names_late", idn.timeouts },
+		{ "id_names_dropped", idn.dropped },
 		{ "commands", c->commands },
 		{ "frames_sent", c->frames_sent },
 		{ "bytes_sent", c->bytes_sent },

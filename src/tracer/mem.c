@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -185,34 +187,169 @@ int proc_read_status(pid_t tid, struct proc_status *ret)
 	return 0;
 }
 
-int proc_id_name(pid_t pid, const char *file, int64_t id, char *buf, size_t cap)
+/*
+ * A tracee's /etc/passwd is the tracee's: it may be a FIFO (open blocks), a
+ * device or a symlink to /dev/zero (reads never end, and opening a device
+ * can have effects), a huge sparse file, or a symlink loop. So the file is
+ * looked up with O_PATH, which opens nothing, below the tracee's root
+ * (openat2 RESOLVE_IN_ROOT: absolute symlinks stay inside it; no magic
+ * links), must be a regular file by fstat, and only then is it opened for
+ * reading through /proc/self/fd, non-blocking, and read up to a cap.
+ */
+#define ID_FILE_MAX (1u << 20)
+
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+struct id_open_how {
+	uint64_t flags, mode, resolve;
+};
+
+#define ID_RESOLVE_NO_MAGICLINKS 0x02
+#define ID_RESOLVE_IN_ROOT       0x10
+
+/* Set once at start (SENTRACE_NO_OPENAT2), before any worker runs. */
+static bool no_openat2;
+
+void mem_force_no_openat2(void)
 {
-	char path[64], line[1024];
-	int r = -ENOENT;
-	FILE *f;
+	no_openat2 = true;
+}
+
+static int path_in_root(int root, const char *rel)
+{
+	struct id_open_how how = {
+		.flags = O_PATH | O_CLOEXEC, /* openat2 refuses more with O_PATH */
+		.resolve = ID_RESOLVE_IN_ROOT | ID_RESOLVE_NO_MAGICLINKS,
+	};
+	long fd = no_openat2 ? (errno = ENOSYS, -1) :
+		  syscall(SYS_openat2, root, rel, &how, sizeof(how));
+
+	if (fd >= 0)
+		return (int)fd;
+	if (errno != ENOSYS && errno != EPERM && errno != E2BIG)
+		return -errno;
+	/*
+	 * Before 5.6 (or where a seccomp profile refuses openat2): absolute
+	 * symlinks then resolve from our own root, not the tracee's, so the
+	 * name may come from another file; it is still a regular file, read
+	 * with a bound, and loops end in ELOOP.
+	 */
+	fd = openat(root, rel, O_PATH | O_CLOEXEC);
+	return fd >= 0 ? (int)fd : -errno;
+}
+
+int proc_open_in_root(pid_t pid, const char *rel)
+{
+	char path[64];
+	struct stat sb;
+	int root, fd, rfd;
+
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+	root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return errno == ENOENT ? -ESRCH : -errno; /* the process is gone */
+	fd = path_in_root(root, rel);
+	close(root);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (rfd < 0)
+		rfd = -errno;
+	close(fd);
+	return rfd;
+}
+
+/* name:password:id:… with this id: the name into out, its length. */
+static int id_line_match(char *line, int64_t id, char *out, size_t cap)
+{
+	char *c1 = strchr(line, ':'), *c2, *end;
+	long long v;
+
+	if (!c1 || !(c2 = strchr(c1 + 1, ':')))
+		return -ENOENT;
+	errno = 0;
+	v = strtoll(c2 + 1, &end, 10);
+	if (end == c2 + 1 || *end != ':' || v != id || errno)
+		return -ENOENT;
+	*c1 = '\0';
+	snprintf(out, cap, "%s", line);
+	return (int)strlen(out);
+}
+
+/*
+ * The first line with this id wins, as in NSS. At most ID_FILE_MAX bytes
+ * are read; a line longer than the buffer is skipped.
+ */
+static int id_name_scan(int fd, int64_t id, char *out, size_t cap)
+{
+	char buf[8192];
+	size_t have = 0, total = 0;
+	bool skipping = false, eof = false;
+
+	while (!eof && total < ID_FILE_MAX) {
+		size_t want = sizeof(buf) - 1 - have, rest;
+		char *line = buf, *nl;
+		ssize_t n;
+
+		if (want > ID_FILE_MAX - total)
+			want = ID_FILE_MAX - total;
+		n = read(fd, buf + have, want);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		eof = n == 0 || total + (size_t)n >= ID_FILE_MAX;
+		total += (size_t)n;
+		have += (size_t)n;
+		buf[have] = '\0';
+		while (line < buf + have) {
+			nl = memchr(line, '\n', (size_t)(buf + have - line));
+			if (!nl && !eof)
+				break;
+			if (nl)
+				*nl = '\0';
+			if (!skipping) {
+				int r = id_line_match(line, id, out, cap);
+
+				if (r >= 0)
+					return r;
+			}
+			skipping = false;
+			line = nl ? nl + 1 : buf + have;
+		}
+		rest = (size_t)(buf + have - line);
+		if (rest == sizeof(buf) - 1) {
+			/* No newline in a full buffer: drop to the next one. */
+			skipping = true;
+			rest = 0;
+		}
+		memmove(buf, line, rest);
+		have = rest;
+	}
+	return -ENOENT;
+}
+
+int proc_id_name_read(pid_t pid, const char *file, int64_t id, char *buf, size_t cap)
+{
+	char rel[32];
+	int fd, r;
 
 	if (id < 0)
 		return -ENOENT;
-	snprintf(path, sizeof(path), "/proc/%d/root/etc/%s", (int)pid, file);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	/* name:password:id:… — the first line with this id wins, as in NSS. */
-	while (fgets(line, sizeof(line), f)) {
-		char *c1 = strchr(line, ':'), *c2, *end;
-		long long v;
-
-		if (!c1 || !(c2 = strchr(c1 + 1, ':')))
-			continue;
-		v = strtoll(c2 + 1, &end, 10);
-		if (end == c2 + 1 || *end != ':' || v != id)
-			continue;
-		*c1 = '\0';
-		snprintf(buf, cap, "%s", line);
-		r = (int)strlen(buf);
-		break;
-	}
-	fclose(f);
+	snprintf(rel, sizeof(rel), "etc/%s", file);
+	fd = proc_open_in_root(pid, rel);
+	if (fd < 0)
+		return fd;
+	r = id_name_scan(fd, id, buf, cap);
+	close(fd);
 	return r;
 }
 

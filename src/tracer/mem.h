@@ -47,11 +47,25 @@ int proc_read_file(pid_t pid, const char *what, char *buf, size_t cap);
 int proc_read_status(pid_t tid, struct proc_status *ret);
 
 /*
+ * A regular file at rel (relative, e.g. "etc/passwd") below pid's root,
+ * opened O_RDONLY|O_NONBLOCK; symlinks stay inside that root where the
+ * kernel has openat2. Anything but a regular file is -EINVAL, and is never
+ * opened for reading (a FIFO, a device). Returns the fd or -errno.
+ */
+int proc_open_in_root(pid_t pid, const char *rel);
+
+/* Tests: take the path of kernels before 5.6 (no openat2). */
+void mem_force_no_openat2(void);
+
+/*
  * The name of a user (file "passwd") or group (file "group") id as the
  * process sees it: its own root's /etc/passwd or /etc/group, so a
- * container's names. Returns the length, -ENOENT when there is none.
+ * container's names. Returns the length, -ENOENT when there is none, or
+ * another -errno (-EINVAL: not a regular file). Reads at most 1 MiB, but a
+ * regular file on FUSE or NFS can still make it wait: the tracer's loop
+ * calls proc_id_name() (idnames.h), which runs this on a thread of its own.
  */
-int proc_id_name(pid_t pid, const char *file, int64_t id, char *buf, size_t cap);
+int proc_id_name_read(pid_t pid, const char *file, int64_t id, char *buf, size_t cap);
 
 /* The controlling terminal, as the basename of /proc/<pid>/fd/0 if a tty. */
 int proc_tty(pid_t pid, char *buf, size_t cap);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "container.h"
+#include "idnames.h"
 #include "mem.h"
 #include "procsnap.h"
 #include "sentrace/wire.h"

@@ -32,6 +32,7 @@
 #include "arch.h"
 #include "log.h"
 #include "container.h"
+#include "idnames.h"
 #include "mem.h"
 #include "syscalls.h"
 #include "tracee.h"

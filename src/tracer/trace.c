@@ -129,6 +129,8 @@ int trace_run(const struct tracer_opts *opts)
 	}
 	if (getenv("SENTRACE_NO_SYSCALL_INFO"))
 		arch_force_registers();
+	if (getenv("SENTRACE_NO_OPENAT2"))
+		mem_force_no_openat2();
 	sc_tables_init();
 	if (!tr.opts.disable_seccomp || tr.opts.attach_seccomp) {
 		r = sc_build_filter(false, tr.opts.deny_io_uring, &bpf, &bpf_len);

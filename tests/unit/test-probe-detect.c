@@ -316,6 +316,153 @@ START_TEST(test_resolver_prune_bound)
 }
 END_TEST
 
+/* The names of e's ancestors, nearest first, joined with '>'. */
+static void ancestry(struct proc_table *t, const struct proc_entry *e, char *buf,
+		     size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (e = proc_table_parent(t, e); e && n + 1 < size; e = proc_table_parent(t, e))
+		n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? ">" : "",
+				      proc_entry_name(e));
+}
+
+static void pack_snapshot(msgpack_packer *pk, int64_t pid, int64_t ppid,
+			  const char *file, uint64_t start)
+{
+	msgpack_pack_map(pk, 4);
+	wire_pack_kv_i64(pk, "pid", pid);
+	wire_pack_kv_i64(pk, "ppid", ppid);
+	wire_pack_kv_str(pk, "file", file);
+	wire_pack_kv_u64(pk, "start_time", start);
+}
+
+/*
+ * T9: nginx -> php-fpm -> (fork; fork; exit) -> exec sh. The grandchild's
+ * exec reports PID 1 as its parent; its ancestry stays the fork history,
+ * the exited intermediate included, and a snapshot after a reconnect does
+ * not overwrite it. process.ppid is the kernel's current parent.
+ */
+START_TEST(test_resolver_daemon)
+{
+	static const char *const nginx[] = { "nginx", NULL };
+	static const char *const fpm[] = { "php-fpm", NULL };
+	static const char *const sh[] = { "sh", "-c", "id", NULL };
+	struct proc_table *t;
+	struct proc_entry *e;
+	char buf[256];
+	struct mp m;
+
+	mp_init(&m);
+	ck_assert_int_eq(proc_table_new(1000, 1 << 20, &t), 0);
+	pack_exec(&m.pk, 100, 1, "/usr/sbin/nginx", nginx, T0);
+	apply(t, &m);
+	pack_fork(&m.pk, 100, 101, T0 + 1);
+	apply(t, &m);
+	pack_exec(&m.pk, 101, 100, "/usr/sbin/php-fpm", fpm, T0 + 2);
+	apply(t, &m);
+	pack_fork(&m.pk, 101, 102, T0 + 3);
+	apply(t, &m);
+	pack_fork(&m.pk, 102, 103, T0 + 4);
+	apply(t, &m);
+	pack_exit(&m.pk, 102, T0 + 5);
+	apply(t, &m);
+	/* Re-parented to PID 1 (or a subreaper, or the tracer) by now. */
+	pack_exec(&m.pk, 103, 1, "/bin/sh", sh, T0 + 6);
+	apply(t, &m);
+	e = proc_table_get(t, 103);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_int_eq(e->ppid, 102);
+	ck_assert_int_eq(e->cur_ppid, 1);
+	ancestry(t, e, buf, sizeof(buf));
+	/* 102 exited as a copy of php-fpm: it stays while 103 names it. */
+	ck_assert_str_eq(buf, "php-fpm>php-fpm>nginx");
+	ck_assert(proc_table_get(t, 102)->exited);
+
+	/* A reconnect's snapshot reports the current parent: it is kept as
+	 * that, the creator stays. */
+	pack_snapshot(&m.pk, 103, 7, "/bin/sh", T0 + 4);
+	resolver_apply_snapshot(t, mp_obj(&m));
+	msgpack_sbuffer_clear(&m.sb);
+	resolver_recount(t);
+	ck_assert_int_eq(e->ppid, 102);
+	ck_assert_int_eq(e->cur_ppid, 7);
+	ancestry(t, e, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "php-fpm>php-fpm>nginx");
+
+	/* A fork with CLONE_PARENT: the creator is still the caller. */
+	msgpack_pack_map(&m.pk, 8);
+	wire_pack_kv_str(&m.pk, "ev", "fork");
+	wire_pack_kv_str(&m.pk, "syscall", "clone");
+	wire_pack_kv_u64(&m.pk, "ts", T0 + 7);
+	wire_pack_kv_i64(&m.pk, "pid", 103);
+	wire_pack_kv_i64(&m.pk, "ret", 104);
+	wire_pack_kv_i64(&m.pk, "child", 104);
+	wire_pack_kv_i64(&m.pk, "ppid", 7);
+	wire_pack_kv_bool(&m.pk, "thread", false);
+	apply(t, &m);
+	ck_assert_int_eq(proc_table_get(t, 104)->ppid, 103);
+	ck_assert_int_eq(proc_table_get(t, 104)->cur_ppid, 7);
+
+	/* The sh exits: the exited intermediate goes with it, not before. */
+	pack_exit(&m.pk, 104, T0 + 8);
+	apply(t, &m);
+	pack_exit(&m.pk, 103, T0 + 8);
+	apply(t, &m);
+	ck_assert_ptr_null(proc_table_get(t, 102));
+	ck_assert_ptr_nonnull(proc_table_get(t, 101));
+
+	/* pid 103 reused while the tracer was away: the snapshot says it
+	 * started long after, so its parent is the snapshot's. */
+	pack_fork(&m.pk, 101, 103, T0 + 9);
+	apply(t, &m);
+	pack_snapshot(&m.pk, 103, 100, "/bin/true", T0 + 9 + 5 * SEC);
+	resolver_apply_snapshot(t, mp_obj(&m));
+	msgpack_sbuffer_clear(&m.sb);
+	ck_assert_int_eq(proc_table_get(t, 103)->ppid, 100);
+	proc_table_free(t);
+	mp_fini(&m);
+}
+END_TEST
+
+/*
+ * P5: the master process is the entry updated longest ago. Children that
+ * come and go with large environments fill the table; the master and the
+ * ancestry of its live children survive, leaves go first.
+ */
+START_TEST(test_resolver_evict_leaves_first)
+{
+	static const char *const nginx[] = { "nginx", NULL };
+	static const char *const sh[] = { "sh", NULL };
+	struct proc_table *t;
+	char buf[256];
+	struct mp m;
+
+	mp_init(&m);
+	ck_assert_int_eq(proc_table_new(50, 1 << 20, &t), 0);
+	pack_exec(&m.pk, 100, 1, "/usr/sbin/nginx", nginx, T0);
+	apply(t, &m);
+	/* Unrelated processes that never exit (lost exits, or simply many),
+	 * and now and then a new worker of nginx's. */
+	for (int64_t pid = 1000; pid < 3000; pid++) {
+		pack_exec(&m.pk, pid, 1, "/bin/sh", sh, T0 + 2);
+		apply(t, &m);
+		if (pid % 10 == 0) {
+			pack_fork(&m.pk, 100, pid + 100000, T0 + 3);
+			apply(t, &m);
+		}
+		ck_assert_uint_le(t->count, 50);
+	}
+	ck_assert_ptr_nonnull(proc_table_get(t, 102990));
+	ancestry(t, proc_table_get(t, 102990), buf, sizeof(buf));
+	ck_assert_str_eq(buf, "nginx");
+	ck_assert_ptr_null(proc_table_get(t, 1000));
+	proc_table_free(t);
+	mp_fini(&m);
+}
+END_TEST
+
 START_TEST(test_registry_reconnect)
 {
 	struct tracer_registry reg;
@@ -1179,6 +1326,8 @@ static Suite *detect_suite(void)
 	tcase_add_test(tc, test_resolver_tree);
 	tcase_add_test(tc, test_resolver_snapshot);
 	tcase_add_test(tc, test_resolver_prune_bound);
+	tcase_add_test(tc, test_resolver_daemon);
+	tcase_add_test(tc, test_resolver_evict_leaves_first);
 	tcase_add_test(tc, test_registry_reconnect);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("getter");
