@@ -63,6 +63,7 @@ static void set_image(struct proc_table *t, struct proc_entry *e,
 {
 	struct wire_str s;
 	int64_t ppid;
+	uint64_t ticks;
 
 	if (wire_map_str(m, "file", &s))
 		proc_entry_set_file(t, e, s.ptr, s.len);
@@ -89,6 +90,8 @@ static void set_image(struct proc_table *t, struct proc_entry *e,
 		proc_entry_set_name(t, e, &e->container_id, s.ptr, s.len);
 	if (wire_map_i64(m, "ppid", &ppid) && ppid >= 0)
 		proc_entry_set_ppid(t, e, ppid);
+	if (wire_map_u64(m, "start_ticks", &ticks) && ticks > 0)
+		e->start_ticks = ticks;
 }
 
 static void apply_exec(struct proc_table *t, const msgpack_object *ev,
@@ -131,6 +134,9 @@ static void apply_fork(struct proc_table *t, const msgpack_object *ev,
 		proc_entry_copy_image(t, child, caller);
 	proc_entry_set_ppid(t, child, ppid);
 	child->start_ns = ts;
+	/* Never the caller's: a kill must name the child itself. */
+	if (!wire_map_u64(ev, "child_start_ticks", &child->start_ticks))
+		child->start_ticks = 0;
 }
 
 static bool syscall_is(const msgpack_object *ev, const char *name)

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "container.h"
 #include "mem.h"
+#include "procsnap.h"
 #include "syscalls.h"
 #include "tracee.h"
 #include "tracer.h"
@@ -684,6 +685,8 @@ void sc_exec_enrich(struct evbuf *e, pid_t pid)
 	ev_str(e, "tty", buf);
 	if (container_id_for_pid(pid, buf, sizeof(buf)) == 0)
 		ev_str(e, "container_id", buf);
+	/* Exec keeps the start time; sent so that attached processes get it. */
+	ev_u64(e, "start_ticks", proc_start_ticks(pid));
 }
 
 /* --- clone(CLONE_UNTRACED) ------------------------------------------------ */
