@@ -101,22 +101,22 @@ static int check_start(pid_t pid, uint64_t ticks)
 static int kill_tracee(pid_t pid, uint64_t ticks, int sig, bool *ret_pidfd)
 {
 	struct proc_status st;
-	int pidfd, r = 0;
+	int pidfd, r;
 
+	/* Still ours, and a process, not a thread (pidfd_open would refuse a
+	 * thread with EINVAL, which says less)? */
+	if (proc_read_status(pid, &st) < 0)
+		return -ESRCH;
+	if (st.tracer_pid != getpid())
+		return -KILL_OTHER_TRACER;
+	if (st.tgid != pid)
+		return -KILL_THREAD;
 	pidfd = pin(pid);
 	if (pidfd < 0 && pidfd != -ENOSYS)
 		return pidfd;
-	/* Still ours now that it is pinned, and a process, not a thread? */
-	if (proc_read_status(pid, &st) < 0)
-		r = -ESRCH;
-	else if (st.tracer_pid != getpid())
-		r = -KILL_OTHER_TRACER;
-	else if (st.tgid != pid)
-		r = -KILL_THREAD;
-	else
-		/* The table has the pid; is it still the process named? A new
-		 * tracee that got the pid of one we reaped has another start. */
-		r = check_start(pid, ticks);
+	/* The table has the pid; is it still the process named? A new tracee
+	 * that got the pid of one we reaped has another start time. */
+	r = check_start(pid, ticks);
 	if (r == 0)
 		r = send_signal(pidfd, pid, sig);
 	*ret_pidfd = pidfd >= 0;
