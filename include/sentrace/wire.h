@@ -108,9 +108,13 @@ void wire_auth_proof(const char *token, size_t token_len, enum wire_role role,
 struct wire_command {
 	uint64_t id;
 	struct wire_str action;     /* "kill" */
-	int64_t pid;
+	int64_t pid;                /* 1 .. INT32_MAX */
 	int32_t signal;
 	struct wire_str rule_id;
+	uint64_t start_ticks;       /* pid's /proc/PID/stat starttime; 0: absent,
+				     * and the tracer refuses the kill */
+	struct wire_str scope;      /* "process" (or empty) or "container" */
+	struct wire_str container_id; /* the container scope's container */
 };
 
 struct wire_ack {
@@ -123,6 +127,7 @@ struct wire_command_result {
 	int32_t signal;
 	bool done;                  /* the signal was sent */
 	struct wire_str error;      /* why not, when !done */
+	uint32_t count;             /* processes signalled (container scope) */
 };
 
 struct wire_goodbye {

@@ -507,13 +507,20 @@ void wire_auth_proof(const char *token, size_t token_len, enum wire_role role,
 
 void wire_pack_command(msgpack_packer *pk, const struct wire_command *m)
 {
-	msgpack_pack_map(pk, 6);
+	bool container = m->scope.len > 0;
+
+	msgpack_pack_map(pk, container ? 9 : 7);
 	wire_pack_kv_u64(pk, "type", WIRE_COMMAND);
 	wire_pack_kv_u64(pk, "id", m->id);
 	pack_kv_ws(pk, "action", m->action);
 	wire_pack_kv_i64(pk, "pid", m->pid);
 	wire_pack_kv_i64(pk, "signal", m->signal);
 	pack_kv_ws(pk, "rule_id", m->rule_id);
+	wire_pack_kv_u64(pk, "start_ticks", m->start_ticks);
+	if (container) {
+		pack_kv_ws(pk, "scope", m->scope);
+		pack_kv_ws(pk, "container_id", m->container_id);
+	}
 }
 
 int wire_unpack_command(const msgpack_object *root, struct wire_command *ret)
@@ -521,13 +528,18 @@ int wire_unpack_command(const msgpack_object *root, struct wire_command *ret)
 	struct wire_command m = { 0 };
 	int64_t v;
 
+	/* A pid above INT32_MAX would wrap to another one as a pid_t. */
 	if (!wire_map_u64(root, "id", &m.id) ||
 	    !wire_map_str(root, "action", &m.action) ||
-	    !wire_map_i64(root, "pid", &m.pid) || m.pid <= 0 ||
+	    !wire_map_i64(root, "pid", &m.pid) || m.pid <= 0 || m.pid > INT32_MAX ||
 	    !wire_map_i64(root, "signal", &v) || v < 0 || v > 64)
 		return -EBADMSG;
 	m.signal = (int32_t)v;
 	unpack_ws(root, "rule_id", &m.rule_id);
+	/* Absent stays 0: the tracer refuses such a kill (docs/protocol.md). */
+	wire_map_u64(root, "start_ticks", &m.start_ticks);
+	unpack_ws(root, "scope", &m.scope);
+	unpack_ws(root, "container_id", &m.container_id);
 	*ret = m;
 	return 0;
 }
@@ -551,19 +563,21 @@ int wire_unpack_ack(const msgpack_object *root, struct wire_ack *ret)
 
 void wire_pack_command_result(msgpack_packer *pk, const struct wire_command_result *m)
 {
-	msgpack_pack_map(pk, 6);
+	msgpack_pack_map(pk, 7);
 	wire_pack_kv_u64(pk, "type", WIRE_COMMAND_RESULT);
 	wire_pack_kv_u64(pk, "id", m->id);
 	wire_pack_kv_i64(pk, "pid", m->pid);
 	wire_pack_kv_i64(pk, "signal", m->signal);
 	wire_pack_kv_bool(pk, "done", m->done);
 	pack_kv_ws(pk, "error", m->error);
+	wire_pack_kv_u64(pk, "count", m->count);
 }
 
 int wire_unpack_command_result(const msgpack_object *root,
 			       struct wire_command_result *ret)
 {
 	struct wire_command_result m = { 0 };
+	uint64_t u;
 	int64_t v;
 
 	if (!wire_map_u64(root, "id", &m.id) || !wire_map_i64(root, "pid", &m.pid) ||
@@ -572,6 +586,8 @@ int wire_unpack_command_result(const msgpack_object *root,
 	if (wire_map_i64(root, "signal", &v) && v >= 0 && v <= 64)
 		m.signal = (int32_t)v;
 	unpack_ws(root, "error", &m.error);
+	if (wire_map_u64(root, "count", &u) && u <= UINT32_MAX)
+		m.count = (uint32_t)u;
 	*ret = m;
 	return 0;
 }

@@ -929,7 +929,12 @@ void engine_command_result(struct engine *en, struct tracer_state *ts,
 	}
 	if (res->done) {
 		en->stats.kills_done++;
-		snprintf(status, sizeof(status), "done");
+		/* The container scope says how many it reached. */
+		if (res->count > 1)
+			snprintf(status, sizeof(status), "done: %" PRIu32 " processes",
+				 res->count);
+		else
+			snprintf(status, sizeof(status), "done");
 	} else {
 		en->stats.kills_failed++;
 		snprintf(status, sizeof(status), "failed: %.*s",
@@ -988,6 +993,8 @@ static uint64_t send_kill(struct engine *en, const struct match *m,
 {
 	struct wire_command cmd;
 	msgpack_packer pk;
+	const char *cid = NULL;
+	bool container;
 	size_t start;
 
 	if (!en->cfg.enforcement) {
@@ -995,15 +1002,35 @@ static uint64_t send_kill(struct engine *en, const struct match *m,
 		*status = "disabled";
 		return 0;
 	}
-	if (a->scope && strcmp(a->scope, "process") != 0) {
+	if (a->scope && strcmp(a->scope, "process") != 0 &&
+	    strcmp(a->scope, "container") != 0) {
 		en->stats.kills_failed++;
-		*status = "failed: only the process scope is supported";
+		*status = "failed: only the process and container scopes are supported";
 		return 0;
 	}
-	if (m->pid <= 0) {
+	container = a->scope && strcmp(a->scope, "container") == 0;
+	if (m->pid <= 0 || m->pid > INT32_MAX) {
 		en->stats.kills_failed++;
 		*status = "failed: the event has no pid";
 		return 0;
+	}
+	/* Without its start time the tracer could not tell the process from
+	 * another that got its pid since: it would refuse, so say it here. */
+	if (!m->proc || !m->proc->start_ticks) {
+		en->stats.kills_failed++;
+		*status = "failed: the process's start time is unknown";
+		return 0;
+	}
+	if (container) {
+		/* A process without its own id is in the session's container,
+		 * as the alert's container.id says. */
+		cid = m->proc->container_id ? m->proc->container_id :
+		      m->src->ts && m->src->ts->container_id ? m->src->ts->container_id : "";
+		if (!*cid) {
+			en->stats.kills_failed++;
+			*status = "failed: the process is in no container";
+			return 0;
+		}
 	}
 	if (!disarm_allow(en, rule_id(r), m->proc && m->proc->file ? m->proc->file : "",
 			  m->src->ts ? m->src->ts->id : 0, m->now)) {
@@ -1022,6 +1049,11 @@ static uint64_t send_kill(struct engine *en, const struct match *m,
 	cmd.pid = m->pid;
 	cmd.signal = a->signal;
 	cmd.rule_id = wire_str_c(rule_id(r));
+	cmd.start_ticks = m->proc->start_ticks;
+	if (container) {
+		cmd.scope = wire_str_c("container");
+		cmd.container_id = wire_str_c(cid);
+	}
 	msgpack_packer_init(&pk, m->src->reply, msgpack_sbuffer_write);
 	start = frame_begin(m->src->reply);
 	wire_pack_command(&pk, &cmd);

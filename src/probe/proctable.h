@@ -53,6 +53,8 @@ struct proc_entry {
 	int64_t suid, fsuid, sgid, fsgid; /* -1 when unknown */
 	int64_t cap_effective, cap_permitted; /* -1 when unknown */
 	uint64_t start_ns;         /* wall clock; 0 when unknown */
+	uint64_t start_ticks;      /* /proc/PID/stat starttime, as the tracer
+				    * read it; 0 when unknown. Kills name it */
 	uint32_t nchildren;        /* entries whose ppid is this pid */
 	bool exited;
 	size_t bytes;              /* accounted size of the strings */

@@ -65,6 +65,7 @@ static void set_image(struct proc_table *t, struct proc_entry *e,
 {
 	struct wire_str s;
 	int64_t ppid;
+	uint64_t ticks;
 
 	if (wire_map_str(m, "file", &s))
 		proc_entry_set_file(t, e, s.ptr, s.len);
@@ -100,6 +101,8 @@ static void set_image(struct proc_table *t, struct proc_entry *e,
 		if (e->ppid <= 0)
 			proc_entry_set_ppid(t, e, ppid);
 	}
+	if (wire_map_u64(m, "start_ticks", &ticks) && ticks > 0)
+		e->start_ticks = ticks;
 }
 
 static void apply_exec(struct proc_table *t, const msgpack_object *ev,
@@ -149,6 +152,9 @@ static void apply_fork(struct proc_table *t, const msgpack_object *ev,
 	proc_entry_set_ppid(t, child, pid);
 	child->cur_ppid = ppid;
 	child->start_ns = ts;
+	/* Never the caller's: a kill must name the child itself. */
+	if (!wire_map_u64(ev, "child_start_ticks", &child->start_ticks))
+		child->start_ticks = 0;
 }
 
 static bool syscall_is(const msgpack_object *ev, const char *name)

@@ -93,7 +93,9 @@ static void usage(FILE *f)
 "  -h, --help                this text\n"
 "\n"
 "Environment: SENTRACE_CONTAINER_ID (or DD_CONTAINER_ID) sets the container\n"
-"id sent to the probe; otherwise it comes from /proc (docs/containers.md).\n",
+"id sent to the probe; otherwise it comes from /proc (docs/containers.md).\n"
+"SENTRACE_NO_PIDFD=1 makes kills use kill() instead of pidfds, as on kernels\n"
+"before 5.3 (for tests; docs/protocol.md, \"Commands\").\n",
 		SENTRACE_DEFAULT_PROBE_ADDR);
 }
 

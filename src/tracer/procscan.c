@@ -316,6 +316,7 @@ static void emit_exec(struct procscan *ps, size_t i)
 		return;
 	begin_at(e, EV_EXEC, proc_ticks_to_ns(s->start_ticks), s->pid);
 	ev_i64(e, "ppid", st.ppid);
+	ev_u64(e, "start_ticks", s->start_ticks);
 	procsnap_put_image(e, s->pid, &st);
 	ev_i64(e, "ret", 0);
 	ev_end(e);
@@ -561,6 +562,25 @@ static struct known *known_find(const struct procscan *ps, pid_t pid)
 bool procscan_knows(const struct procscan *ps, pid_t pid)
 {
 	return known_find(ps, pid) != NULL;
+}
+
+bool procscan_lookup(const struct procscan *ps, pid_t pid, uint64_t *ret_start_ticks)
+{
+	const struct known *k = known_find(ps, pid);
+
+	if (!k)
+		return false;
+	if (ret_start_ticks)
+		*ret_start_ticks = k->start_ticks;
+	return true;
+}
+
+void procscan_foreach(const struct procscan *ps,
+		      void (*fn)(pid_t pid, uint64_t start_ticks, void *data),
+		      void *data)
+{
+	for (size_t i = 0; i < ps->nknown; i++)
+		fn(ps->known[i].pid, ps->known[i].start_ticks, data);
 }
 
 void procscan_stop(struct procscan *ps)

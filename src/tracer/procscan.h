@@ -59,6 +59,18 @@ size_t procscan_count(const struct procscan *ps);
 /* Whether pid was reported by an exec event and not yet by an exit. */
 bool procscan_knows(const struct procscan *ps, pid_t pid);
 
+/*
+ * Whether pid is reported and alive as far as the last pass knows, with
+ * the start time (clock ticks after boot) it was reported with. The kill
+ * COMMAND checks it: a pid the scanner saw is not yet the process named.
+ */
+bool procscan_lookup(const struct procscan *ps, pid_t pid, uint64_t *ret_start_ticks);
+
+/* Calls fn for every reported process, by pid; fn must not scan. */
+void procscan_foreach(const struct procscan *ps,
+		      void (*fn)(pid_t pid, uint64_t start_ticks, void *data),
+		      void *data);
+
 /* No more passes (the tracer is finishing); the counters stay readable.
  * NULL is a no-op. */
 void procscan_stop(struct procscan *ps);

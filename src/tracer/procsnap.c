@@ -122,7 +122,7 @@ uint64_t proc_ticks_to_ns(uint64_t ticks)
 	       ticks % (uint64_t)hz * NSEC_PER_SEC / (uint64_t)hz;
 }
 
-uint64_t proc_start_time_ns(pid_t pid)
+uint64_t proc_start_ticks(pid_t pid)
 {
 	char buf[1024];
 	struct proc_stat st;
@@ -131,9 +131,16 @@ uint64_t proc_start_time_ns(pid_t pid)
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
-	if (proc_stat_parse(buf, &st) < 0)
+	if (proc_stat_parse(buf, &st) < 0 || st.pid != pid)
 		return 0;
-	return proc_ticks_to_ns(st.start_ticks);
+	return st.start_ticks;
+}
+
+uint64_t proc_start_time_ns(pid_t pid)
+{
+	uint64_t ticks = proc_start_ticks(pid);
+
+	return ticks ? proc_ticks_to_ns(ticks) : 0;
 }
 
 void procsnap_put_image(struct evbuf *e, pid_t pid, const struct proc_status *st)
@@ -163,6 +170,7 @@ void procsnap_put_image(struct evbuf *e, pid_t pid, const struct proc_status *st
 int procsnap_build(struct evbuf *e, pid_t pid)
 {
 	struct proc_status st;
+	uint64_t ticks;
 	char buf[64];
 	int n;
 
@@ -178,7 +186,9 @@ int procsnap_build(struct evbuf *e, pid_t pid)
 			n--;
 		ev_strn(e, "comm", buf, (size_t)n);
 	}
-	ev_u64(e, "start_time", proc_start_time_ns(pid));
+	ticks = proc_start_ticks(pid);
+	ev_u64(e, "start_time", ticks ? proc_ticks_to_ns(ticks) : 0);
+	ev_u64(e, "start_ticks", ticks);
 	ev_end(e);
 	return 0;
 }

@@ -15,7 +15,8 @@
 /*
  * Fills e with one snapshot map: pid, ppid, file, argv, argv_truncated,
  * envp, envp_truncated, uid, euid, gid, egid, cwd, tty, start_time (ns since
- * the epoch), comm. Returns -ESRCH when pid is gone.
+ * the epoch), start_ticks (clock ticks after boot), comm. Returns -ESRCH
+ * when pid is gone.
  */
 int procsnap_build(struct evbuf *e, pid_t pid);
 
@@ -25,6 +26,13 @@ int procsnap_build(struct evbuf *e, pid_t pid);
  * cwd, tty. st is pid's /proc/PID/status, read by the caller.
  */
 void procsnap_put_image(struct evbuf *e, pid_t pid, const struct proc_status *st);
+
+/*
+ * Start time of pid in clock ticks after boot (stat's field 22), 0 if
+ * unknown. With the pid it names one process for the life of the system:
+ * kill COMMANDs carry it, so that a reused pid is never signalled.
+ */
+uint64_t proc_start_ticks(pid_t pid);
 
 /* Start time of pid in ns since the epoch, 0 if unknown. */
 uint64_t proc_start_time_ns(pid_t pid);

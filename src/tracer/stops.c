@@ -28,6 +28,7 @@
 #include "log.h"
 #include "mem.h"
 #include "stopseq.h"
+#include "procsnap.h"
 #include "syscalls.h"
 #include "tracer.h"
 #include "util.h"
@@ -222,6 +223,9 @@ static void on_fork(struct tracer *tr, struct tracee *t, int event)
 		ev_i64(e, "child", ctid);
 		ev_i64(e, "ppid", t->tgid);
 		ev_bool(e, "thread", thread);
+		/* The new process's identity for kill COMMANDs. */
+		if (!thread)
+			ev_u64(e, "child_start_ticks", proc_start_ticks(ctid));
 		ev_end(e);
 		tracer_emit(tr, e);
 	}

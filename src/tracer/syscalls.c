@@ -34,6 +34,7 @@
 #include "container.h"
 #include "idnames.h"
 #include "mem.h"
+#include "procsnap.h"
 #include "syscalls.h"
 #include "tracee.h"
 #include "tracer.h"
@@ -1033,6 +1034,8 @@ void sc_exec_enrich(struct evbuf *e, pid_t pid)
 	ev_str(e, "tty", buf);
 	if (container_id_for_pid(pid, buf, sizeof(buf)) == 0)
 		ev_str(e, "container_id", buf);
+	/* Exec keeps the start time; sent so that attached processes get it. */
+	ev_u64(e, "start_ticks", proc_start_ticks(pid));
 }
 
 /* --- clone(CLONE_UNTRACED) ------------------------------------------------ */

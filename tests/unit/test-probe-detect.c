@@ -85,7 +85,7 @@ static void pack_exec(msgpack_packer *pk, int64_t pid, int64_t ppid, const char 
 {
 	static const char *const envp[] = { "PATH=/bin", "HOME=/root", "X", NULL };
 
-	msgpack_pack_map(pk, 14);
+	msgpack_pack_map(pk, 15);
 	wire_pack_kv_str(pk, "ev", "exec");
 	wire_pack_kv_str(pk, "syscall", "execve");
 	wire_pack_kv_u64(pk, "ts", ts);
@@ -100,6 +100,8 @@ static void pack_exec(msgpack_packer *pk, int64_t pid, int64_t ppid, const char 
 	wire_pack_kv_str(pk, "cwd", "/home/u");
 	wire_pack_kv_i64(pk, "ppid", ppid);
 	wire_pack_kv_str(pk, "tty", "/dev/pts/0");
+	/* A start time per pid, which kill COMMANDs must carry. */
+	wire_pack_kv_u64(pk, "start_ticks", 1000 + (uint64_t)pid);
 }
 
 static void pack_fork(msgpack_packer *pk, int64_t pid, int64_t child, uint64_t ts)
@@ -1077,6 +1079,7 @@ START_TEST(test_kill_result)
 	send_one(&fx, pk_exec_nc, &pid);
 	ck_assert_uint_eq(count_frames(&fx.reply, WIRE_COMMAND, &cmd, NULL), 1);
 	ck_assert_int_eq(cmd.pid, 70);
+	ck_assert_uint_eq(cmd.start_ticks, 1070);
 	ck_assert_int_eq(cmd.signal, SIGKILL);
 	ck_assert(wire_str_eq(cmd.action, "kill"));
 	ck_assert(wire_str_eq(cmd.rule_id, "kill_nc"));

@@ -512,12 +512,14 @@ static void pack_nc_events(msgpack_packer *pk, uint64_t seq)
 	wire_pack_kv_u64(pk, "seq", seq);
 	wire_pack_str(pk, "events");
 	msgpack_pack_array(pk, 1);
-	msgpack_pack_map(pk, 8);
+	msgpack_pack_map(pk, 9);
 	wire_pack_kv_str(pk, "ev", "exec");
 	wire_pack_kv_str(pk, "syscall", "execve");
 	wire_pack_kv_u64(pk, "ts", 1795442400123456789ull);
 	wire_pack_kv_i64(pk, "pid", 4321);
 	wire_pack_kv_i64(pk, "tid", 4321);
+	/* The process's identity, which the COMMAND must carry. */
+	wire_pack_kv_u64(pk, "start_ticks", 123456);
 	wire_pack_kv_i64(pk, "ret", 0);
 	wire_pack_kv_str(pk, "file", "/usr/bin/nc");
 	wire_pack_str(pk, "argv");
@@ -580,6 +582,7 @@ START_TEST(test_probe_kill)
 			ck_assert(wire_str_eq(cmd.action, "kill"));
 			ck_assert(wire_str_eq(cmd.rule_id, "kill_nc"));
 			ck_assert_int_eq(cmd.pid, 4321);
+			ck_assert_uint_eq(cmd.start_ticks, 123456);
 			ck_assert_int_eq(cmd.signal, SIGKILL);
 			got_cmd = true;
 		} else {

@@ -136,7 +136,8 @@ START_TEST(test_command_roundtrip)
 {
 	struct wire_command in = {
 		.id = 5, .action = wire_str_c("kill"), .pid = 1234, .signal = 9,
-		.rule_id = wire_str_c("nc_exec"),
+		.rule_id = wire_str_c("nc_exec"), .start_ticks = 987654321,
+		.scope = wire_str_c("container"), .container_id = wire_str_c("abc"),
 	}, out;
 	const msgpack_object *root;
 	msgpack_unpacked up;
@@ -153,15 +154,21 @@ START_TEST(test_command_roundtrip)
 	ck_assert_int_eq(out.pid, 1234);
 	ck_assert_int_eq(out.signal, 9);
 	ck_assert(ws_eq(out.rule_id, "nc_exec"));
+	ck_assert_uint_eq(out.start_ticks, 987654321);
+	ck_assert(ws_eq(out.scope, "container"));
+	ck_assert(ws_eq(out.container_id, "abc"));
 	msgpack_unpacked_destroy(&up);
 	pb_fini(&b);
 }
 END_TEST
 
+/* 0, negative, and above INT32_MAX (it would wrap to another pid_t). */
+static const int64_t bad_pids[] = { 0, -1, (int64_t)INT32_MAX + 1, INT64_MAX };
+
 START_TEST(test_command_rejects_bad_pid)
 {
-	struct wire_command in = { .id = 1, .action = wire_str_c("kill"), .pid = 0,
-				   .signal = 9 }, out;
+	struct wire_command in = { .id = 1, .action = wire_str_c("kill"),
+				   .pid = bad_pids[_i], .signal = 9 }, out;
 	const msgpack_object *root;
 	msgpack_unpacked up;
 	struct packbuf b;
@@ -919,7 +926,8 @@ static Suite *wire_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("command");
 	tcase_add_test(tc, test_command_roundtrip);
-	tcase_add_test(tc, test_command_rejects_bad_pid);
+	tcase_add_loop_test(tc, test_command_rejects_bad_pid, 0,
+			    (int)(sizeof(bad_pids) / sizeof(bad_pids[0])));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("goodbye");
 	tcase_add_test(tc, test_goodbye_roundtrip);
