@@ -300,6 +300,8 @@ void tracer_pack_stats(struct client *c, msgpack_packer *pk)
 		{ "untraced_clones", tr->stats.untraced_clones },
 		{ "hot_waits", tr->stats.hot_waits },
 		{ "hot_wait_stops", tr->stats.hot_wait_stops },
+		{ "sweeps", tr->stats.sweeps },
+		{ "sweep_max", tr->stats.sweep_max },
 		{ "tracees", tr->tracees.count },
 		{ "tracees_max", tr->stats.tracees_max },
 		{ "procscan_execs", ps->execs },

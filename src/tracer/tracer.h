@@ -63,6 +63,14 @@ struct tracer_stats {
 	uint64_t hot_waits;        /* waits in waitpid() for the next stop */
 	uint64_t hot_wait_stops;   /* ... that a stop ended (not the timer) */
 	uint64_t snapshots_cut;    /* processes left out of a full PROCESS frame */
+	uint64_t sweeps;           /* drains that took every waiting status */
+	uint64_t sweep_max;        /* ... the most statuses one of them took */
+};
+
+/* A status taken by a sweep of the drain, not handled yet (loop.c). */
+struct tracer_status {
+	pid_t tid;
+	int status;
 };
 
 struct tracer {
@@ -74,6 +82,9 @@ struct tracer {
 	uv_idle_t drain_idle;      /* continues a drain that ran out of budget */
 	timer_t hot_timer;         /* ends a wait for the next stop (SIGALRM) */
 	bool hot_timer_ok;
+	struct tracer_status *sweep; /* statuses of the last sweep, handled */
+	size_t sweep_i, sweep_cap;   /* from sweep[sweep_i - 1] down to [0] */
+	unsigned sweep_skip;         /* stops to take one by one before the next */
 	bool tracing;              /* tracees may run: handshake done or --async */
 	uv_timer_t handshake_timer;
 	uv_timer_t housekeeping;   /* held children, periodic STATS, pruning */
