@@ -23,6 +23,8 @@ enum tracee_flag {
 	TRACEE_FILTERED   = 1u << 7, /* has the seccomp filter: stops only on
 					* monitored calls */
 	TRACEE_INJECT     = 1u << 8, /* attach: its process wants the filter */
+	TRACEE_FORK_SYNTH = 1u << 12, /* let go overdue with a fork event of
+					* ours: the real one is not sent */
 };
 
 struct tracee {

@@ -63,6 +63,8 @@ struct tracer_stats {
 	uint64_t hot_waits;        /* waits in waitpid() for the next stop */
 	uint64_t hot_wait_stops;   /* ... that a stop ended (not the timer) */
 	uint64_t snapshots_cut;    /* processes left out of a full PROCESS frame */
+	uint64_t forks_synthesized; /* fork events of ours, for held_overdue */
+	uint64_t forks_late;       /* real fork events after ours: not sent */
 	uint64_t sweeps;           /* drains that took every waiting status */
 	uint64_t sweep_max;        /* ... the most statuses one of them took */
 };
@@ -101,6 +103,10 @@ struct tracer {
 	void *bpf;                 /* the filter, for --attach-seccomp */
 	size_t bpf_len;
 	struct evbuf scratch;      /* events emitted at once (fork, exit) */
+	/* Children given a synthesized fork event, for when the real one
+	 * comes after they are gone (tracer_synthesize_fork). */
+	pid_t synth_ring[256];
+	unsigned synth_next;
 	struct procscan *procscan; /* NULL until tracing starts, or disabled */
 	struct tracer_stats stats;
 	bool finishing;
@@ -126,6 +132,9 @@ struct tracee *tracer_tracee_get(struct tracer *tr, pid_t tid, pid_t tgid);
 pid_t tracer_tgid_of(pid_t tid);
 /* Lets a held new child run, with the signal it was stopped with. */
 void tracer_release_held(struct tracer *tr, struct tracee *t);
+/* Emits a fork event for a held child whose parent's never came (its
+ * parent from /proc); -ESRCH when the child is gone. */
+int tracer_synthesize_fork(struct tracer *tr, struct tracee *t);
 
 /* loop.c: the signalfd, the waitpid drain and forwarded signals. */
 int tracer_setup_signals(struct tracer *tr);
