@@ -8,6 +8,9 @@ the probe before its fork event.
   (docs/security.md; before sweeps and the tracer's priority it froze for
   the whole storm), every process's events come after its fork event (by
   seq) with the executable known, and nothing vanishes.
+- Memory per traced thread: the tracer's VmHWM with 2,500 threads that
+  each made calls, against 500 (so the extra 2,000), stays under PER_THREAD_BOUND_BYTES
+  (measured 0.7 KiB; 4.4 KiB when every thread kept an 8 KiB buffer).
 - Parents SIGKILLed while their fork event waits for the tracer (the event
   is lost): each child, let go after the hold time, gets a fork event of
   the tracer's own (synthesized) before anything it does.
@@ -26,6 +29,7 @@ STORM_MAX = 2000
 # Generous for a noisy 2-core machine: measured 0.2 to 0.8 s (0.3 to 0.9 s
 # untraced), about the whole storm before the fix.
 CANARY_BOUND_MS = 3000
+PER_THREAD_BOUND_BYTES = 2048
 
 
 class ForkStormTest(harness.TracedTestCase):
@@ -100,6 +104,24 @@ class ForkStormTest(harness.TracedTestCase):
         self.assertEqual(counters.get('vanished'), 0, 'late forks re-created dead entries')
         self.assertEqual(counters.get('tracees'), 0)
         self.assertEqual(counters.get('events_dropped'), 0)
+
+    def test_memory_per_thread(self):
+        hostile = harness.helper('hostile')
+        self.assertIsNotNone(hostile, 'helper hostile was not built')
+        hwm = {}
+        # Two runs long enough for the sampler (every 20 ms) to see them.
+        for n in (500, 2500):
+            d = self.scratch()
+            live = Live(self, [hostile, 'load', str(n), '1', d])
+            run = live.finish(timeout=60)
+            self.assertEqual(run.returncode, 0, run.summary())
+            # Every thread made its calls (two opens and an unlink each).
+            self.assertEqual(len(run.find(ev='unlink', ret=0)), n + 1)
+            hwm[n] = live.hwm
+        per_thread = (hwm[2500] - hwm[500]) * 1024.0 / 2000
+        print('\nmemory: tracer VmHWM %d KiB with 500 threads, %d KiB with 2,500: '
+              '%.0f bytes per thread' % (hwm[500], hwm[2500], per_thread))
+        self.assertLess(per_thread, PER_THREAD_BOUND_BYTES)
 
     def test_lost_fork_events_synthesized(self):
         d = self.scratch()
