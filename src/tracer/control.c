@@ -213,7 +213,8 @@ static void release_overdue(struct tracer *tr)
 				tr->stats.held_overdue++;
 				/* The probe must see a fork before anything the
 				 * child does: ours, if the parent's is late. */
-				tracer_synthesize_fork(tr, t);
+				if (tracer_synthesize_fork(tr, t) < 0)
+					t->tgid = tracer_tgid_of(t->tid);
 				/* Unknown parent: assume the mode of the session.
 				 * Stopping on every call when a filter is there
 				 * costs time, never events. */

@@ -160,7 +160,7 @@ static bool proc_is_gone(pid_t pid)
 	char *p;
 
 	if (n <= 0)
-		return true;
+		return kill(pid, 0) < 0;  /* no /proc to ask: alive or not */
 	buf[n] = '\0';
 	p = strrchr(buf, ')');
 	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
