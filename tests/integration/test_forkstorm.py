@@ -9,9 +9,10 @@ the probe before its fork event.
   the whole storm), every process's events come after its fork event (by
   seq) with the executable known, and nothing vanishes.
 - Memory per traced thread: the tracer's VmHWM with 2,500 threads that
-  each made calls, against 500 (so the extra 2,000), stays under PER_THREAD_BOUND_BYTES
-  (measured 0.7 KiB; 4.4 KiB when every thread kept an 8 KiB buffer).
-- Parents SIGKILLed while their fork event waits for the tracer (the event
+  each made calls, against 500 (so per extra thread), stays under
+  PER_THREAD_BOUND_BYTES (measured 0.7 KiB; 4.4 KiB when every thread kept
+  an 8 KiB buffer).
+- 100 parents SIGKILLed while their fork event waits for the tracer (the event
   is lost): each child, let go after the hold time, gets a fork event of
   the tracer's own (synthesized) before anything it does.
 """
@@ -30,6 +31,13 @@ STORM_MAX = 2000
 # untraced), about the whole storm before the fix.
 CANARY_BOUND_MS = 3000
 PER_THREAD_BOUND_BYTES = 2048
+# AddressSanitizer adds redzones to every allocation (measured 2.3 KiB).
+PER_THREAD_BOUND_ASAN_BYTES = 4096
+
+
+def under_asan():
+    with open(harness.SENTRACE, 'rb') as f:
+        return b'__asan_init' in f.read()
 
 
 class ForkStormTest(harness.TracedTestCase):
@@ -121,11 +129,21 @@ class ForkStormTest(harness.TracedTestCase):
         per_thread = (hwm[2500] - hwm[500]) * 1024.0 / 2000
         print('\nmemory: tracer VmHWM %d KiB with 500 threads, %d KiB with 2,500: '
               '%.0f bytes per thread' % (hwm[500], hwm[2500], per_thread))
-        self.assertLess(per_thread, PER_THREAD_BOUND_BYTES)
+        self.assertLess(per_thread, PER_THREAD_BOUND_ASAN_BYTES if under_asan()
+                        else PER_THREAD_BOUND_BYTES)
 
     def test_lost_fork_events_synthesized(self):
+        # The tracer loses the race to the killer most of the time (31 to
+        # 40 of 50 here, 4 of 50 under ASan); a run in which it never did
+        # tests nothing, and is run again (three runs at most).
+        for _ in range(3):
+            _, synth = self.lost_forks(100)
+            if synth:
+                break
+        self.assertGreater(len(synth), 0, 'no fork event was ever lost: nothing tested')
+
+    def lost_forks(self, n):
         d = self.scratch()
-        n = 50
         run = self.trace([self.helper(), 'orphans', str(n), d], timeout=120)
         self.assertEqual(run.returncode, 0, run.summary())
         orphans = [x for x in run.stdout_json() if 'orphan' in x]
@@ -141,8 +159,6 @@ class ForkStormTest(harness.TracedTestCase):
               % (len(synth), n, {k: counters.get(k) for k in
                                  ('held_overdue', 'forks_synthesized', 'forks_late',
                                   'vanished')}))
-        # The race is lost by the tracer most of the time (31 to 40 of 50).
-        self.assertGreater(len(synth), 0, 'no fork event was ever lost: nothing tested')
         for f in synth:
             self.assertIs(f['thread'], False, f)
             # The parent died: the child's parent is now the helper, its
@@ -151,6 +167,7 @@ class ForkStormTest(harness.TracedTestCase):
             self.assertNotIn('syscall', f)
         self.assertEqual(counters.get('held_overdue'), counters.get('forks_synthesized'))
         self.assertEqual(counters.get('vanished'), 0)
+        return run, synth
 
 
 if __name__ == '__main__':
