@@ -12,7 +12,7 @@
 /*
  * Every traced thread has an evbuf, so its size is the tracer's memory per
  * thread. An event starts in EVBUF_INIT bytes, enough for most (an open
- * with its path: 150 to 400), not msgpack's 8 KiB; a buffer grown past
+ * and its path), not in msgpack's 8 KiB; a buffer grown past
  * EVBUF_KEEP (an exec with its argv and environment) is given back once its
  * event is out. Measured: 4.4 KiB per thread with 8 KiB buffers kept up to
  * 16 KiB, 0.7 KiB now (docs/security.md).

@@ -185,8 +185,12 @@ static int sweep_collect(struct tracer *tr, pid_t tid, int status)
 			size_t cap = tr->sweep_cap ? tr->sweep_cap * 2 : 256;
 			struct tracer_status *a = realloc(tr->sweep, cap * sizeof(*a));
 
-			if (!a)
-				break; /* the rest waits for the next sweep */
+			if (!a) {
+				/* No room: this one now, the rest waits
+				 * for the next sweep. */
+				tracer_on_status(tr, tid, status);
+				break;
+			}
 			tr->sweep = a;
 			tr->sweep_cap = cap;
 		}

@@ -84,8 +84,8 @@ struct tracer {
 	uv_idle_t drain_idle;      /* continues a drain that ran out of budget */
 	timer_t hot_timer;         /* ends a wait for the next stop (SIGALRM) */
 	bool hot_timer_ok;
-	struct tracer_status *sweep; /* statuses of the last sweep, handled */
-	size_t sweep_i, sweep_cap;   /* from sweep[sweep_i - 1] down to [0] */
+	struct tracer_status *sweep; /* the last sweep's statuses, */
+	size_t sweep_i, sweep_cap;   /* sweep[sweep_i - 1] down to [0] to go */
 	unsigned sweep_skip;         /* stops to take one by one before the next */
 	bool tracing;              /* tracees may run: handshake done or --async */
 	uv_timer_t handshake_timer;
@@ -103,8 +103,8 @@ struct tracer {
 	void *bpf;                 /* the filter, for --attach-seccomp */
 	size_t bpf_len;
 	struct evbuf scratch;      /* events emitted at once (fork, exit) */
-	/* Children given a synthesized fork event, for when the real one
-	 * comes after they are gone (tracer_synthesize_fork). */
+	/* The last 256 children given a synthesized fork event, for when
+	 * the real one comes after they are gone: it is not sent again. */
 	pid_t synth_ring[256];
 	unsigned synth_next;
 	struct procscan *procscan; /* NULL until tracing starts, or disabled */
