@@ -14,7 +14,8 @@
  * its own, and spins when it may not fork. At the deadline every bomber
  * reaps its children and exits; then the canary stops. Prints, one JSON
  * line each: {"canary":…} with its pid, iterations and max_gap_ms, and
- * {"storm":…} with the number of processes the bomb made. Everything is
+ * {"storm":…} with the number of processes the bomb made and its own
+ * nice value. Everything is
  * bounded by MS (at most 10 s) and MAXPROCS (at most 4,000).
  *
  *   forkstorm orphans N DIR
@@ -42,6 +43,7 @@
 #include <unistd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -178,7 +180,7 @@ static int mode_storm(long ms, int max, const char *dir)
 				 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	uint64_t start, deadline;
 	pid_t can, root;
-	int st;
+	int st, nice;
 
 	if (ms > 10000 || max > 4000)
 		return 2;
@@ -204,9 +206,11 @@ static int mode_storm(long ms, int max, const char *dir)
 	st = reap(root);
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
 	reap(can);
+	errno = 0;
+	nice = getpriority(PRIO_PROCESS, 0);
 	line("{\"storm\":\"done\",\"root\":%d,\"made\":%d,\"root_status\":%d,"
-	     "\"elapsed_ms\":%llu}", (int)root, sh->made, st,
-	     (unsigned long long)((now_ns() - start) / 1000000));
+	     "\"elapsed_ms\":%llu,\"nice\":%d}", (int)root, sh->made, st,
+	     (unsigned long long)((now_ns() - start) / 1000000), errno ? 99 : nice);
 	return 0;
 }
 

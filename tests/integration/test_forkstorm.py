@@ -40,6 +40,15 @@ def under_asan():
         return b'__asan_init' in f.read()
 
 
+def nice_of(pid):
+    """The nice value of PID from /proc (field 19 of stat), or None."""
+    try:
+        with open('/proc/%d/stat' % pid) as f:
+            return int(f.read().rsplit(')', 1)[1].split()[16])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 class ForkStormTest(harness.TracedTestCase):
 
     def helper(self):
@@ -88,6 +97,10 @@ class ForkStormTest(harness.TracedTestCase):
 
         live = Live(self, [self.helper(), 'storm', str(STORM_MS), str(STORM_MAX), d],
                     ['--uid', str(BOMB_UID), '--gid', str(BOMB_UID)], preexec_fn=limit_nproc)
+        # The tracer raises itself to nice -20 (it is root here), and
+        # leaves CMD at the nice value it was started with (0).
+        tracer_nice = harness.wait_for(lambda: nice_of(live.proc.pid) == -20,
+                                       what='the tracer at nice -20')
         run = live.finish(timeout=120)
         self.assertEqual(run.returncode, 0, run.summary())
         lines = run.stdout_json()
@@ -98,6 +111,8 @@ class ForkStormTest(harness.TracedTestCase):
             k: counters.get(k) for k in ('stops', 'events', 'tracees_max', 'held_overdue',
                                          'forks_synthesized', 'forks_late', 'vanished',
                                          'sweeps', 'sweep_max')}))
+        self.assertTrue(tracer_nice)
+        self.assertEqual(storm['nice'], 0)
         self.assertGreater(storm['made'], STORM_MAX // 2, 'the storm did not storm')
         self.assertLess(canary['max_gap_ms'], CANARY_BOUND_MS,
                         'the canary froze for %d ms' % canary['max_gap_ms'])
