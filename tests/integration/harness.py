@@ -168,12 +168,16 @@ class Run:
     record's process under "_process" and its line number under "_line").
 
     The procfs scanner's reports (from_procfs) are kept apart, in
-    procfs_events, unless INCLUDE_PROCFS: in a pid namespace of its own (a
-    container, or `tools/test --pidns`) the scanner is on by default and
+    procfs_events, unless INCLUDE_PROCFS, or (by default) ARGV asked for the
+    scanner (--proc-scan, --proc-scan-rate): in a pid namespace of its own
+    (a container, or `tools/test --pidns`) the scanner is on by default and
     reports the harness's own processes, which are no business of a test
     about the traced tree."""
 
-    def __init__(self, argv, returncode, stdout, stderr, probe, include_procfs=False):
+    def __init__(self, argv, returncode, stdout, stderr, probe, include_procfs=None):
+        if include_procfs is None:
+            opts = argv[:argv.index('--')] if '--' in argv else argv
+            include_procfs = any(str(a).startswith('--proc-scan') for a in opts)
         self.argv = argv
         self.returncode = returncode
         self.stdout = stdout
