@@ -216,7 +216,10 @@ static void release_overdue(struct tracer *tr)
 			if ((t->flags & TRACEE_HELD) &&
 			    now - t->held_since > HELD_MAX_NS) {
 				tr->stats.held_overdue++;
-				t->tgid = tracer_tgid_of(t->tid);
+				/* The probe must see a fork before anything the
+				 * child does: ours, if the parent's is late. */
+				if (tracer_synthesize_fork(tr, t) < 0)
+					t->tgid = tracer_tgid_of(t->tid);
 				/* Unknown parent: assume the mode of the session.
 				 * Stopping on every call when a filter is there
 				 * costs time, never events. */
@@ -312,6 +315,10 @@ void tracer_pack_stats(struct client *c, msgpack_packer *pk)
 		{ "untraced_clones", tr->stats.untraced_clones },
 		{ "hot_waits", tr->stats.hot_waits },
 		{ "hot_wait_stops", tr->stats.hot_wait_stops },
+		{ "forks_synthesized", tr->stats.forks_synthesized },
+		{ "forks_late", tr->stats.forks_late },
+		{ "sweeps", tr->stats.sweeps },
+		{ "sweep_max", tr->stats.sweep_max },
 		{ "tracees", tr->tracees.count },
 		{ "tracees_max", tr->stats.tracees_max },
 		{ "procscan_execs", ps->execs },

@@ -9,8 +9,16 @@
 #include "event.h"
 #include "util.h"
 
-/* Above this an evbuf is shrunk back after use (execs with big envs). */
-#define EVBUF_KEEP (16u * 1024)
+/*
+ * Every traced thread has an evbuf, so its size is the tracer's memory per
+ * thread. An event starts in EVBUF_INIT bytes, enough for most (an open
+ * and its path), not in msgpack's 8 KiB; a buffer grown past
+ * EVBUF_KEEP (an exec with its argv and environment) is given back once its
+ * event is out. Measured: 4.4 KiB per thread with 8 KiB buffers kept up to
+ * 16 KiB, 0.7 KiB now (docs/security.md).
+ */
+#define EVBUF_INIT 512u
+#define EVBUF_KEEP 1024u
 
 static const char *const kind_names[EV_KIND_MAX] = {
 	[EV_EXEC] = "exec", [EV_FORK] = "fork", [EV_EXIT] = "exit",
@@ -63,6 +71,15 @@ void ev_begin_map(struct evbuf *e)
 {
 	static const char map16[3] = { (char)0xde, 0, 0 };
 
+	/* msgpack_sbuffer_write() would start at 8 KiB and double. */
+	if (e->sb.alloc == 0) {
+		char *p = malloc(EVBUF_INIT);
+
+		if (p) {
+			e->sb.data = p;
+			e->sb.alloc = EVBUF_INIT;
+		}
+	}
 	e->sb.size = 0;
 	e->nkeys = 0;
 	e->kind = EV_KIND_MAX;

@@ -139,13 +139,84 @@ static pid_t hot_wait(struct tracer *tr, int *status, bool *seen)
 	}
 }
 
+/*
+ * Fair service: sweeps.
+ *
+ * waitpid(-1) does not report the oldest stop first: the kernel walks the
+ * tracer's list of tracees, which has the newest at its head. While newer
+ * tracees keep stopping (a fork storm: every fork adds one at the head),
+ * an old tracee's stop waits behind all of theirs, and a parent's fork
+ * event behind its own children (measured: a canary tracee frozen for the
+ * whole storm, children let go without their fork event). So when more
+ * than one tracee could be waiting, a drain sweeps: it takes every status
+ * there is now (WNOHANG until none, each tracee reports one at a time) and
+ * then handles them, the tracee that was traced first first. A stop waits
+ * at most for one sweep: one handling of every tracee stopped before it.
+ * A sweep that finds nothing more than the stop it began with costs one
+ * waitpid() for nothing; then the next SWEEP_EVERY stops are handled as they
+ * come, which bounds that cost while load is light and the unfairness
+ * while it grows (an old tracee waits for SWEEP_EVERY stops at most before
+ * the next sweep takes it).
+ */
+#define SWEEP_EVERY 16
+
+/* Handles the swept statuses not handled yet, up to budget; the count. */
+static int sweep_handle(struct tracer *tr, int budget)
+{
+	int handled = 0;
+
+	while (tr->sweep_i > 0 && handled < budget) {
+		struct tracer_status *s = &tr->sweep[--tr->sweep_i];
+
+		tracer_on_status(tr, s->tid, s->status);
+		handled++;
+	}
+	return handled;
+}
+
+/* Takes every status there is after (tid, status), newest first as the
+ * kernel reports them; they are handled from the end. */
+static int sweep_collect(struct tracer *tr, pid_t tid, int status)
+{
+	size_t n = 0;
+
+	for (;;) {
+		if (n == tr->sweep_cap) {
+			size_t cap = tr->sweep_cap ? tr->sweep_cap * 2 : 256;
+			struct tracer_status *a = realloc(tr->sweep, cap * sizeof(*a));
+
+			if (!a) {
+				/* No room: this one now, the rest waits
+				 * for the next sweep. */
+				tracer_on_status(tr, tid, status);
+				break;
+			}
+			tr->sweep = a;
+			tr->sweep_cap = cap;
+		}
+		tr->sweep[n].tid = tid;
+		tr->sweep[n].status = status;
+		n++;
+		tid = waitpid(-1, &status, __WALL | WNOHANG);
+		if (tid <= 0)
+			break;
+	}
+	tr->sweep_i = n;
+	tr->stats.sweeps++;
+	if (n > tr->stats.sweep_max)
+		tr->stats.sweep_max = n;
+	return (int)n;
+}
+
 void tracer_drain(struct tracer *tr)
 {
 	int budget = DRAIN_BUDGET;
 	bool hot = false, seen = false;
 	int handled = 0;
 
-	while (budget-- > 0) {
+	/* What an earlier sweep took has waited longest: it goes first. */
+	budget -= sweep_handle(tr, budget);
+	while (budget > 0 && tr->sweep_i == 0) {
 		int status;
 		/* Hot, the blocking waitpid() returns at once if a stop is
 		 * there already: no WNOHANG first. */
@@ -171,8 +242,17 @@ void tracer_drain(struct tracer *tr)
 			uv_idle_stop(&tr->drain_idle);
 			return;
 		}
-		tracer_on_status(tr, tid, status);
 		handled++;
+		if (tr->tracees.count > 1 && tr->sweep_skip == 0) {
+			if (sweep_collect(tr, tid, status) == 1)
+				tr->sweep_skip = SWEEP_EVERY;
+			budget -= sweep_handle(tr, budget);
+		} else {
+			if (tr->sweep_skip > 0)
+				tr->sweep_skip--;
+			tracer_on_status(tr, tid, status);
+			budget--;
+		}
 	}
 	if (hot)
 		hot_end(tr);

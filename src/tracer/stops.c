@@ -139,6 +139,13 @@ static void on_exit_status(struct tracer *tr, pid_t tid, int status)
 		sc_decode_exit(tr, t, -EINTR);
 		t->flags &= ~TRACEE_IN_SYSCALL;
 	}
+	if ((t->flags & TRACEE_HELD) && tracer_synthesize_fork(tr, t) < 0) {
+		/* Killed while held, unknown: nothing of it was sent. */
+		tracee_table_remove(&tr->tracees, t);
+		if (tr->tracees.count == 0)
+			tracer_finish(tr);
+		return;
+	}
 	if (t->tid == t->tgid && !(t->flags & TRACEE_PREEXEC)) {
 		struct evbuf *e = &tr->scratch;
 
@@ -181,6 +188,60 @@ static const char *fork_syscall_name(int event)
 	}
 }
 
+/* Gone, or a zombie: its exit was reported or will never stop again. */
+static bool proc_is_gone(pid_t pid)
+{
+	char buf[512];
+	int n = proc_read_file(pid, "stat", buf, sizeof(buf) - 1);
+	char *p;
+
+	if (n <= 0)
+		return kill(pid, 0) < 0;  /* no /proc to ask: alive or not */
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+}
+
+static bool synth_ring_take(struct tracer *tr, pid_t tid)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(tr->synth_ring); i++)
+		if (tr->synth_ring[i] == tid) {
+			tr->synth_ring[i] = 0;
+			return true;
+		}
+	return false;
+}
+
+int tracer_synthesize_fork(struct tracer *tr, struct tracee *t)
+{
+	struct evbuf *e = &tr->scratch;
+	struct proc_status st;
+	bool thread;
+	pid_t parent;
+
+	if (proc_read_status(t->tid, &st) < 0)
+		return -ESRCH;
+	/*
+	 * The parent is the kernel's: the thread group for a thread, PPid
+	 * for a process (the subreaper's or init's, if the parent died
+	 * before its fork event could be handled).
+	 */
+	thread = st.tgid != t->tid;
+	parent = thread ? st.tgid : st.ppid;
+	t->tgid = st.tgid;
+	ev_begin(e, EV_FORK, NULL, parent, parent, false);
+	ev_i64(e, "child", t->tid);
+	ev_i64(e, "ppid", parent);
+	ev_bool(e, "thread", thread);
+	ev_bool(e, "synthesized", true);
+	ev_end(e);
+	tracer_emit(tr, e);
+	t->flags |= TRACEE_FORK_SYNTH;
+	tr->synth_ring[tr->synth_next++ % ARRAY_SIZE(tr->synth_ring)] = t->tid;
+	tr->stats.forks_synthesized++;
+	return 0;
+}
+
 void tracer_release_held(struct tracer *tr, struct tracee *t)
 {
 	t->flags &= ~TRACEE_HELD;
@@ -192,7 +253,7 @@ static void on_fork(struct tracer *tr, struct tracee *t, int event)
 {
 	unsigned long msg = 0;
 	struct tracee *child;
-	bool thread;
+	bool thread, late = false;
 	pid_t ctid;
 
 	if (ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg) < 0) {
@@ -206,8 +267,21 @@ static void on_fork(struct tracer *tr, struct tracee *t, int event)
 	 * included: only a child that still exists gets an entry here.
 	 */
 	child = tracee_table_lookup(&tr->tracees, ctid);
-	if (!child && kill(ctid, 0) == 0)
+	if (child && (child->flags & TRACEE_FORK_SYNTH)) {
+		/* Let go overdue with a fork event of ours: the probe
+		 * has its fork already. */
+		child->flags &= ~TRACEE_FORK_SYNTH;
+		late = true;
+	} else if (!child && proc_is_gone(ctid)) {
+		/* A zombie (its exit came first) gets no entry: it never
+		 * stops again, and the tracer would wait for it. If it was
+		 * let go with a fork event of ours, it gets no second one. */
+		late = tr->stats.forks_synthesized > 0 && synth_ring_take(tr, ctid);
+	} else if (!child) {
+		if (tr->stats.forks_synthesized > 0)
+			synth_ring_take(tr, ctid);  /* a new process, same pid */
 		child = tracer_tracee_get(tr, ctid, thread ? t->tgid : ctid);
+	}
 	if (child) {
 		child->tgid = thread ? t->tgid : ctid;
 		/* A filter is inherited by threads and children alike. */
@@ -215,7 +289,9 @@ static void on_fork(struct tracer *tr, struct tracee *t, int event)
 		if (!thread)
 			guardian_add(&tr->guardian, ctid);
 	}
-	if (!(t->flags & TRACEE_PREEXEC)) {
+	if (late)
+		tr->stats.forks_late++;
+	else if (!(t->flags & TRACEE_PREEXEC)) {
 		struct evbuf *e = &tr->scratch;
 
 		ev_begin(e, EV_FORK, fork_syscall_name(event), t->tgid,

@@ -25,6 +25,8 @@ enum tracee_flag {
 	TRACEE_INJECT     = 1u << 8, /* attach: its process wants the filter */
 	TRACEE_AWAIT_ENTRY = 1u << 13, /* seccomp stop seen, its entry stop
 					* comes next (kernels < 4.8) */
+	TRACEE_FORK_SYNTH = 1u << 12, /* let go overdue with a fork event of
+					* ours: the real one is not sent */
 };
 
 struct tracee {

@@ -67,6 +67,16 @@ struct tracer_stats {
 	uint64_t snapshots_cut;    /* processes left out of a full PROCESS frame */
 	uint64_t seccomp_data_mismatch; /* RET_TRACE data not ours or not the
 					 * call that stopped: decoded by number */
+	uint64_t forks_synthesized; /* fork events of ours, for held_overdue */
+	uint64_t forks_late;       /* real fork events after ours: not sent */
+	uint64_t sweeps;           /* drains that took every waiting status */
+	uint64_t sweep_max;        /* ... the most statuses one of them took */
+};
+
+/* A status taken by a sweep of the drain, not handled yet (loop.c). */
+struct tracer_status {
+	pid_t tid;
+	int status;
 };
 
 struct tracer {
@@ -78,6 +88,9 @@ struct tracer {
 	uv_idle_t drain_idle;      /* continues a drain that ran out of budget */
 	timer_t hot_timer;         /* ends a wait for the next stop (SIGALRM) */
 	bool hot_timer_ok;
+	struct tracer_status *sweep; /* the last sweep's statuses, */
+	size_t sweep_i, sweep_cap;   /* sweep[sweep_i - 1] down to [0] to go */
+	unsigned sweep_skip;         /* stops to take one by one before the next */
 	bool tracing;              /* tracees may run: handshake done or --async */
 	uv_timer_t handshake_timer;
 	uv_timer_t housekeeping;   /* held children, periodic STATS, pruning */
@@ -94,6 +107,10 @@ struct tracer {
 	void *bpf;                 /* the filter, for --attach-seccomp */
 	size_t bpf_len;
 	struct evbuf scratch;      /* events emitted at once (fork, exit) */
+	/* The last 256 children given a synthesized fork event, for when
+	 * the real one comes after they are gone: it is not sent again. */
+	pid_t synth_ring[256];
+	unsigned synth_next;
 	struct procscan *procscan; /* NULL until tracing starts, or disabled */
 	struct tracer_stats stats;
 	struct guardian guardian;  /* --attach-seccomp: takes over if we die */
@@ -127,6 +144,9 @@ void tracer_release_held(struct tracer *tr, struct tracee *t);
 /* Does the seccomp stop come before the entry stop? Probed when first
  * needed, at a stop of tid. */
 bool tracer_seccomp_before_entry(struct tracer *tr, pid_t tid);
+/* Emits a fork event for a held child whose parent's never came (its
+ * parent from /proc); -ESRCH when the child is gone. */
+int tracer_synthesize_fork(struct tracer *tr, struct tracee *t);
 
 /* loop.c: the signalfd, the waitpid drain and forwarded signals. */
 int tracer_setup_signals(struct tracer *tr);

@@ -174,9 +174,19 @@ class Probe:
 class Run:
     """What one traced run produced: the tracer's exit status and output,
     the probe's records, and the events among them (each event map with the
-    record's process under "_process" and its line number under "_line")."""
+    record's process under "_process" and its line number under "_line").
 
-    def __init__(self, argv, returncode, stdout, stderr, probe):
+    The procfs scanner's reports (from_procfs) are kept apart, in
+    procfs_events, unless INCLUDE_PROCFS, or (by default) ARGV asked for the
+    scanner (--proc-scan, --proc-scan-rate): in a pid namespace of its own
+    (a container, or `tools/test --pidns`) the scanner is on by default and
+    reports the harness's own processes, which are no business of a test
+    about the traced tree."""
+
+    def __init__(self, argv, returncode, stdout, stderr, probe, include_procfs=None):
+        if include_procfs is None:
+            opts = argv[:argv.index('--')] if '--' in argv else argv
+            include_procfs = any(str(a).startswith('--proc-scan') for a in opts)
         self.argv = argv
         self.returncode = returncode
         self.stdout = stdout
@@ -184,13 +194,17 @@ class Run:
         self.probe = probe
         self.records = probe.records() if probe else []
         self.events = []
+        self.procfs_events = []
         for i, rec in enumerate(self.records):
             if rec.get('type') == 'event' and isinstance(rec.get('event'), dict):
                 ev = dict(rec['event'])
                 ev['_process'] = rec.get('process') or {}
                 ev['_session'] = rec.get('session') or {}
                 ev['_line'] = i
-                self.events.append(ev)
+                if ev.get('from_procfs') is True and not include_procfs:
+                    self.procfs_events.append(ev)
+                else:
+                    self.events.append(ev)
 
     def find(self, **fields):
         """Events whose keys equal all of FIELDS."""

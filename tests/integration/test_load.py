@@ -177,7 +177,9 @@ class LoadTest(harness.TracedTestCase):
         # Every generation's events, as the probe wrote them.
         gens = []
         for p in probes:
-            gens.append(harness.Run(run.argv, run.returncode, '', '', p))
+            # Every event counts here, the procfs scanner's too.
+            gens.append(harness.Run(run.argv, run.returncode, '', '', p,
+                                    include_procfs=True))
         events = [e for g in gens for e in g.events]
         without_seq = [e for e in events if 'seq' not in e]
         self.assertEqual(without_seq[:3], [], 'events without seq in the probe output')

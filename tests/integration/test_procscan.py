@@ -44,7 +44,7 @@ class ProcScanTest(harness.TracedTestCase):
         self.assertEqual(probe.stop(), 0, probe.log_text())
         return harness.Run(argv, harness.exit_status(proc.returncode),
                            out.decode(errors='replace'), err.decode(errors='replace'),
-                           probe)
+                           probe, include_procfs=True)
 
     def procfs_events(self, probe, **fields):
         return [r['event'] for r in probe.records()
