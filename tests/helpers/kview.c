@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * kview: tracees that try to make the tracer report another file or path
+ * than the kernel used (tests/integration/test_kernelview.py).
+ *
+ *   kview race N A B     N times: fork a child whose second thread flips
+ *                        the exec path between A and B (same length) and
+ *                        argv[2] between "x" and "y" in a loop, while the
+ *                        first thread execs "A report x". Waits for each.
+ *   kview report ARG     what ran: prints {"pid":…,"exe":…,"arg":ARG}.
+ *   kview deep BYTES     chdir into nested directories until the cwd is
+ *                        longer than BYTES, then creates "evil.php" there
+ *                        with a relative open; prints {"fd":…}.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char path[4096];
+static const char *path_a, *path_b;
+static char arg[2] = "x";
+
+static void *flipper(void *unused)
+{
+	size_t n = strlen(path_a);
+
+	(void)unused;
+	/* Never stops: the exec in the other thread ends it. */
+	for (unsigned i = 0;; i++) {
+		memcpy(path, (i & 1) ? path_b : path_a, n);
+		arg[0] = (i & 2) ? 'y' : 'x';
+		atomic_signal_fence(memory_order_seq_cst);
+	}
+	return NULL;
+}
+
+static int race(int n)
+{
+	extern char **environ;
+
+	if (strlen(path_a) != strlen(path_b) || strlen(path_a) >= sizeof(path)) {
+		fprintf(stderr, "kview: A and B must have the same length\n");
+		return 2;
+	}
+	for (int i = 0; i < n; i++) {
+		pid_t pid = fork();
+		int st;
+
+		if (pid < 0)
+			return 1;
+		if (pid == 0) {
+			char *argv[] = { "kview", "report", arg, NULL };
+			pthread_t th;
+
+			memcpy(path, path_a, strlen(path_a) + 1);
+			if (pthread_create(&th, NULL, flipper, NULL) != 0)
+				_exit(3);
+			execve(path, argv, environ);
+			_exit(4);
+		}
+		if (waitpid(pid, &st, 0) < 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int report(const char *a)
+{
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n < 0)
+		return 1;
+	exe[n] = '\0';
+	printf("{\"pid\":%d,\"exe\":\"%s\",\"arg\":\"%s\"}\n", (int)getpid(), exe, a);
+	return 0;
+}
+
+static int deep(size_t bytes)
+{
+	char name[201];
+	size_t depth = 0;
+	int fd;
+
+	memset(name, 'd', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	/* Relative steps: the whole path is never passed to the kernel. */
+	while (depth <= bytes) {
+		if (mkdir(name, 0755) < 0 && errno != EEXIST)
+			return 1;
+		if (chdir(name) < 0)
+			return 1;
+		depth += sizeof(name);
+	}
+	fd = open("evil.php", O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	printf("{\"fd\":%d}\n", fd);
+	return fd < 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 5 && strcmp(argv[1], "race") == 0) {
+		path_a = argv[3];
+		path_b = argv[4];
+		return race(atoi(argv[2]));
+	}
+	if (argc == 3 && strcmp(argv[1], "report") == 0)
+		return report(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "deep") == 0)
+		return deep((size_t)atol(argv[2]));
+	fprintf(stderr, "usage: kview race N A B | report ARG | deep BYTES\n");
+	return 2;
+}
