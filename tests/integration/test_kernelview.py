@@ -106,22 +106,21 @@ class KernelViewTest(harness.TracedTestCase):
         self.assertTrue(ev, run.describe())
         self.assertEqual(ev[-1]['path'], victim, run.describe(ev))
 
-    def test_cwd_of_a_thread_sharing_fs(self):
-        # No cached cwd: a relative open after a chdir made by a shell
-        # builtin in the same process, then in a subshell, stays right.
+    def test_cwd_renamed_under_the_tracee(self):
+        # No cached cwd: the shell opens "f" relative to its cwd, the cwd
+        # is renamed by another process (no chdir), the same thread opens
+        # "f" again: the second path is under the new name.
         d = self.subdir('cwd')
         a = self.subdir('cwd/a')
-        b = self.subdir('cwd/b')
-        for x in (a, b):
-            with open(os.path.join(x, 'f'), 'w') as f:
-                f.write('x')
-        run = self.trace(['sh', '-c', 'cat f; cd ../b; cat f'], cwd=a)
+        with open(os.path.join(a, 'f'), 'w') as f:
+            f.write('x\n')
+        run = self.trace(['sh', '-c', 'read x < f; mv ../a ../b; read x < f'],
+                         cwd=a)
         self.assertEqual(run.returncode, 0, run.summary())
         paths = [e['path'] for e in run.events
                  if e.get('ev') == 'open' and e['path'].endswith('/f')]
-        self.assertEqual(paths, [os.path.join(a, 'f'), os.path.join(b, 'f')],
+        self.assertEqual(paths, [os.path.join(d, 'a/f'), os.path.join(d, 'b/f')],
                          run.describe())
-        del d
 
     # ---- item 2: exec ----
 
