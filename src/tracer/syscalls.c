@@ -880,6 +880,34 @@ static void exit_exec(struct sc_ctx *c, int64_t ret)
 /* cmdline as the kernel wrote it into the new image: NUL-separated. */
 static char cmdline[EXEC_ARGV_BYTES];
 
+/*
+ * Cuts cmdline (len bytes, every string NUL-terminated) at EXEC_ARGV_MAX
+ * strings of at most 4095 bytes each, like the entry's reads; in place.
+ * Returns the new length; *ret_n strings, *cut when anything was cut.
+ */
+static int cmdline_compact(int len, uint32_t *ret_n, bool *cut)
+{
+	int in = 0, out = 0;
+	uint32_t n = 0;
+
+	while (in < len && n < EXEC_ARGV_MAX) {
+		size_t sl = strlen(cmdline + in);
+		size_t keep = sl < SENTRACE_PATH_MAX - 1 ? sl : SENTRACE_PATH_MAX - 1;
+
+		if (keep < sl)
+			*cut = true;
+		memmove(cmdline + out, cmdline + in, keep);
+		cmdline[out + (int)keep] = '\0';
+		out += (int)keep + 1;
+		in += (int)sl + 1;
+		n++;
+	}
+	if (in < len)
+		*cut = true;
+	*ret_n = n;
+	return out;
+}
+
 /* The i-th string of a NUL-separated pool of n strings. */
 static const char *nth(const char *s, uint32_t i)
 {
@@ -958,11 +986,7 @@ static void exec_finish(struct tracee *t)
 		/* Every string ends in NUL, unless the read cut the last. */
 		if (len > 0 && cmdline[len - 1] != '\0')
 			cmdline[len++] = '\0';
-		for (int i = 0; i < len; i++)
-			if (cmdline[i] == '\0' && ++m == EXEC_ARGV_MAX) {
-				k_cut = k_cut || i + 1 < len;
-				break;
-			}
+		len = cmdline_compact(len, &m, &k_cut);
 		pack_strv(&t->ev, "argv", cmdline, m);
 		ev_bool(&t->ev, "argv_truncated", k_cut);
 	}
