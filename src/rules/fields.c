@@ -289,6 +289,8 @@ static const struct rules_field fields[] = {
 	   "new thread name (PR_SET_NAME)")
 	EV(1260, "chdir.file.path", STRING, CHDIR, "path", NONE,
 	   "new working directory")
+	EV(1261, "chdir.requested_file.path", STRING, CHDIR, "requested_path",
+	   NONE, "directory as the call named it, when not the kernel's name")
 	EV(1270, "socket.family", INT, SOCKET, "family", NONE,
 	   "address family (AF_*)")
 	EV(1271, "socket.type", INT, SOCKET, "type", NONE,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -387,6 +388,24 @@ static int open_start(pid_t tid, int dirfd, bool absolute)
 	return fd < 0 ? -errno : fd;
 }
 
+/* Whether tid's root directory is ours (not chrooted, same mounts). */
+static bool same_root(pid_t tid)
+{
+	static struct stat ours;
+	static bool have_ours;
+	char link[64];
+	struct stat st;
+
+	if (!have_ours) {
+		if (stat("/", &ours) < 0)
+			return false;
+		have_ours = true;
+	}
+	snprintf(link, sizeof(link), "/proc/%d/root", (int)tid);
+	return stat(link, &st) == 0 && st.st_dev == ours.st_dev &&
+	       st.st_ino == ours.st_ino;
+}
+
 int proc_path_open(pid_t tid, int dirfd, const char *path, int flags)
 {
 	char buf[SENTRACE_PATH_MAX];
@@ -394,6 +413,15 @@ int proc_path_open(pid_t tid, int dirfd, const char *path, int flags)
 
 	snprintf(buf, sizeof(buf), "%s", path);
 	proc_self_rewrite(buf, sizeof(buf), tid);
+	if (buf[0] == '/' && same_root(tid)) {
+		/*
+		 * The common case: our root is the tracee's, and a plain
+		 * lookup follows magic links (/proc/TID/fd/N/…), which
+		 * RESOLVE_IN_ROOT refuses.
+		 */
+		fd = open(buf, flags | O_PATH | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
 	base = open_start(tid, dirfd, buf[0] == '/');
 	if (base < 0)
 		return base;

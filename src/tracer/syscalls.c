@@ -73,7 +73,7 @@ static void note_decode_error(struct sc_ctx *c, const char *what, int r)
 static void put_str_cut_e(struct evbuf *e, const char *key, const char *val,
 			  bool cut)
 {
-	char tkey[40];
+	char tkey[64];
 
 	ev_str(e, key, val);
 	if (cut) {
@@ -137,10 +137,21 @@ static int read_path(struct sc_ctx *c, int dpos, int ppos, bool follow,
 static void put_path_f(struct sc_ctx *c, const char *key, int dpos, int ppos,
 		       bool follow)
 {
+	int dirfd = dpos < 0 ? AT_FDCWD : arg_int(c, dpos);
+	char rkey[40];
 	bool cut = false;
+	int r;
 
-	if (read_path(c, dpos, ppos, follow, path_a, sizeof(path_a), &cut) == 0)
-		put_str_cut(c, key, path_a, cut);
+	if (read_path(c, dpos, ppos, follow, path_a, sizeof(path_a), &cut) < 0)
+		return;
+	put_str_cut(c, key, path_a, cut);
+	/* What was asked for, when the kernel's name differs (a magic
+	 * link, a symlink): rules on /proc/self/fd/… need it. */
+	r = path_resolve(c->t->tid, dirfd, raw, path_b, sizeof(path_b));
+	if (strcmp(path_a, path_b) != 0) {
+		snprintf(rkey, sizeof(rkey), "requested_%s", key);
+		put_str_cut(c, rkey, path_b, cut || r < 0 || path_b[0] != '/');
+	}
 }
 
 /* Calls that act on the name itself (unlink, mkdir, rename…). */
@@ -965,7 +976,7 @@ static void exec_finish(struct tracee *t)
 {
 	const struct exec_hold *h = (const struct exec_hold *)t->hold;
 	char exe[SENTRACE_PATH_MAX], link[48];
-	bool exe_cut = false, k_cut = false, tampered = false;
+	bool exe_cut = false, k_cut = false, tampered = false, h_argv_empty = false;
 	uint32_t m = 0;
 	struct stat st;
 	int r, len;
@@ -1005,15 +1016,18 @@ static void exec_finish(struct tracee *t)
 	if (len < 0 || !exe[0])
 		return; /* nothing of the kernel's to compare with */
 
+	if (h->have_argv && h->argc == 0 && m == 1 && !cmdline[0])
+		/* An empty argv gets "" as argv[0] from the kernel (5.18+). */
+		h_argv_empty = true;
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)t->tgid);
 	if (h->have_id && stat(link, &st) == 0 && st.st_dev == h->dev &&
 	    st.st_ino == h->ino) {
 		/* The file asked for ran: its arguments must be the ones. */
-		tampered = h->have_argv &&
+		tampered = h->have_argv && !h_argv_empty &&
 			   !same_strv(cmdline, m, h->data + h->argv_off, h->argc,
 				      0, 0, k_cut || h->argv_cut);
 	} else if (!h->have_id && strcmp(exe, h->data) == 0) {
-		tampered = h->have_argv &&
+		tampered = h->have_argv && !h_argv_empty &&
 			   !same_strv(cmdline, m, h->data + h->argv_off, h->argc,
 				      0, 0, k_cut || h->argv_cut);
 	} else {
