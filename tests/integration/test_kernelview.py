@@ -105,6 +105,16 @@ class KernelViewTest(harness.TracedTestCase):
         ev = [e for e in run.events if e.get('ev') == 'unlink']
         self.assertTrue(ev, run.describe())
         self.assertEqual(ev[-1]['path'], victim, run.describe(ev))
+        # And through a directory descriptor's magic link.
+        open(victim, 'w').close()
+        run = self.trace(['sh', '-c', 'exec 3<%s; rm /dev/fd/3/victim'
+                          % os.path.dirname(real)])
+        self.assertEqual(run.returncode, 0, run.summary())
+        self.assertFalse(os.path.exists(victim))
+        ev = [e for e in run.events if e.get('ev') == 'unlink']
+        self.assertTrue(ev, run.describe())
+        self.assertEqual(ev[-1]['path'], victim, run.describe(ev))
+        self.assertEqual(ev[-1]['requested_path'], '/dev/fd/3/victim', ev[-1])
 
     def test_cwd_renamed_under_the_tracee(self):
         # No cached cwd: the shell opens "f" relative to its cwd, the cwd
