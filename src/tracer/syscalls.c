@@ -307,11 +307,8 @@ static int dec_two_paths(struct sc_ctx *c)
 {
 	const int8_t *p = c->d->p;
 
-	bool cut = false;
-
 	put_path(c, "path", p[0], p[1]);
-	if (read_path(c, p[2], p[3], false, path_b, sizeof(path_b), &cut) == 0)
-		put_str_cut(c, "dest", path_b, cut);
+	put_path(c, "dest", p[2], p[3]);
 	ev_i64(c->e, "flags", p[4] >= 0 ? arg_int(c, p[4]) : 0);
 	return 0;
 }
