@@ -101,8 +101,11 @@ int proc_readlink(pid_t tid, const char *what, char *buf, size_t cap)
 
 	snprintf(link, sizeof(link), "/proc/%d/%s", (int)tid, what);
 	n = readlink(link, buf, cap - 1);
-	if (n < 0)
+	if (n < 0) {
+		/* ENAMETOOLONG too, above the kernel's 4 KiB: no name at all. */
+		buf[0] = '\0';
 		return -errno;
+	}
 	buf[n] = '\0';
 	/* readlink cuts silently: a full buffer may be a cut name. */
 	return (size_t)n == cap - 1 ? -ENAMETOOLONG : (int)n;

@@ -29,7 +29,8 @@ int mem_read_ptr(pid_t tid, uint64_t array, size_t i, unsigned ptr_size,
 
 /*
  * readlink() of /proc/<tid>/<what>, NUL-terminated; returns length, or
- * -ENAMETOOLONG when the name filled buf (it is there, cut).
+ * -ENAMETOOLONG when the name filled buf (it is there, cut) or the kernel
+ * could not name it (buf is ""); on any failure buf is at least "".
  */
 int proc_readlink(pid_t tid, const char *what, char *buf, size_t cap);
 

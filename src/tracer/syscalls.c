@@ -164,7 +164,7 @@ static void put_fd_path(struct sc_ctx *c, const char *key, int fd)
 {
 	int r = proc_fd_path(c->t->tid, fd, path_a, sizeof(path_a));
 
-	if (r > 0 || r == -ENAMETOOLONG)
+	if (r > 0 || (r == -ENAMETOOLONG && path_a[0]))
 		put_str_cut(c, key, path_a, r < 0);
 }
 
@@ -979,7 +979,7 @@ static void exec_finish(struct tracee *t)
 	int r, len;
 
 	r = proc_readlink(t->tgid, "exe", exe, sizeof(exe));
-	if (r >= 0 || r == -ENAMETOOLONG) {
+	if (r >= 0 || (r == -ENAMETOOLONG && exe[0])) {
 		exe_cut = r < 0;
 		ev_str(&t->ev, "file", exe);
 		if (exe_cut)
@@ -1047,6 +1047,7 @@ void sc_exec_enrich(struct evbuf *e, pid_t pid)
 {
 	struct proc_status st;
 	char buf[SENTRACE_PATH_MAX];
+	int r;
 
 	if (proc_read_status(pid, &st) == 0) {
 		ev_i64(e, "uid", st.uid);
@@ -1059,8 +1060,15 @@ void sc_exec_enrich(struct evbuf *e, pid_t pid)
 		if (proc_id_name(pid, "group", st.gid, buf, sizeof(buf)) > 0)
 			ev_str(e, "group", buf);
 	}
-	if (proc_readlink(pid, "cwd", buf, sizeof(buf)) >= 0)
+	r = proc_readlink(pid, "cwd", buf, sizeof(buf));
+	if (r >= 0) {
 		ev_str(e, "cwd", buf);
+	} else if (r == -ENAMETOOLONG) {
+		/* Deeper than the kernel names (4 KiB): say so, no guess. */
+		if (buf[0])
+			ev_str(e, "cwd", buf);
+		ev_bool(e, "cwd_truncated", true);
+	}
 	proc_tty(pid, buf, sizeof(buf));
 	ev_str(e, "tty", buf);
 	if (container_id_for_pid(pid, buf, sizeof(buf)) == 0)

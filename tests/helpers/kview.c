@@ -10,13 +10,19 @@
  *   kview report ARG     what ran: prints {"pid":…,"exe":…,"arg":ARG}.
  *   kview deep BYTES     chdir into nested directories until the cwd is
  *                        longer than BYTES, then creates "evil.php" there
- *                        with a relative open; prints {"fd":…}.
+ *                        with a relative open; prints {"fd":…}; then
+ *                        execs /bin/true from there.
+ *   kview clonefs DIR    opens "f" (relative), then a child made with
+ *                        clone(CLONE_FS), another process sharing the cwd,
+ *                        chdirs to DIR and exits; opens "f" again.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,7 +109,37 @@ static int deep(size_t bytes)
 	}
 	fd = open("evil.php", O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
 	printf("{\"fd\":%d}\n", fd);
-	return fd < 0;
+	fflush(stdout);
+	if (fd < 0)
+		return 1;
+	/* An exec from there: its event's cwd cannot be named either. */
+	execl("/bin/true", "true", (char *)NULL);
+	return 1;
+}
+
+static int chdir_child(void *dir)
+{
+	return chdir(dir) < 0;
+}
+
+static int clonefs(char *dir)
+{
+	static char stack[64 * 1024];
+	int fd, st;
+	pid_t pid;
+
+	fd = open("f", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	close(fd);
+	pid = clone(chdir_child, stack + sizeof(stack), CLONE_FS | SIGCHLD, dir);
+	if (pid < 0 || waitpid(pid, &st, 0) < 0 || st != 0)
+		return 1;
+	fd = open("f", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	close(fd);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -117,6 +153,8 @@ int main(int argc, char **argv)
 		return report(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "deep") == 0)
 		return deep((size_t)atol(argv[2]));
-	fprintf(stderr, "usage: kview race N A B | report ARG | deep BYTES\n");
+	if (argc == 3 && strcmp(argv[1], "clonefs") == 0)
+		return clonefs(argv[2]);
+	fprintf(stderr, "usage: kview race N A B | report ARG | deep BYTES | clonefs DIR\n");
 	return 2;
 }

@@ -132,6 +132,23 @@ class KernelViewTest(harness.TracedTestCase):
         self.assertEqual(paths, [os.path.join(d, 'a/f'), os.path.join(d, 'b/f')],
                          run.describe())
 
+    def test_cwd_changed_by_a_process_sharing_it(self):
+        # clone(CLONE_FS): another process (not the caller's thread group)
+        # chdirs for it. The caller's next relative open is under the new
+        # cwd.
+        d = self.subdir('clonefs')
+        a = self.subdir('clonefs/a')
+        b = self.subdir('clonefs/b')
+        for x in (a, b):
+            open(os.path.join(x, 'f'), 'w').close()
+        run = self.trace([KVIEW, 'clonefs', b], cwd=a)
+        self.assertEqual(run.returncode, 0, run.summary())
+        paths = [e['path'] for e in run.events
+                 if e.get('ev') == 'open' and e['path'].endswith('/f')]
+        self.assertEqual(paths, [os.path.join(a, 'f'), os.path.join(b, 'f')],
+                         run.describe())
+        del d
+
     # ---- item 2: exec ----
 
     def test_exec_race(self):
@@ -210,6 +227,12 @@ class KernelViewTest(harness.TracedTestCase):
         self.assertEqual(len(opens), 1, run.describe())
         e = opens[0]
         self.assertTrue(e['path'].startswith('/') or e.get('path_truncated'), e)
+        ex = [e for e in run.events if e.get('ev') == 'exec' and
+              e.get('argv') == ['true']]
+        self.assertEqual(len(ex), 1, run.describe())
+        self.assertTrue(ex[0].get('cwd_truncated') or
+                        (ex[0].get('cwd', '').startswith('/') and
+                         len(ex[0]['cwd']) > 5000), ex[0])
 
 
 if __name__ == '__main__':
