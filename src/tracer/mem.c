@@ -341,26 +341,74 @@ void proc_self_rewrite(char *path, size_t cap, pid_t tid)
 	}
 }
 
-/* Set when openat2(2) is missing (before Linux 5.6). */
-static bool no_openat2;
+/* Set when openat2(2) is missing (before Linux 5.6), or RESOLVE_CACHED
+ * (before 5.12). */
+static bool no_openat2, no_cached;
 
-/* O_PATH open of path below base; absolute names stay inside root. */
-static int open_below(int base, const char *path, bool in_root, int flags)
+/* /proc/<tid>/mountinfo, read to look for FUSE mounts. */
+static char mountinfo[256 * 1024];
+
+/*
+ * Whether a FUSE file system is mounted where tid looks names up. A lookup
+ * there can wait for the file system's daemon, which may be a tracee
+ * stopped until we resume it: the tracer would wait for ever. A
+ * mountinfo too large to read whole counts as one.
+ */
+static bool has_fuse(pid_t tid)
 {
+	int n = proc_read_file(tid, "mountinfo", mountinfo, sizeof(mountinfo) - 1);
+
+	if (n < 0 || (size_t)n == sizeof(mountinfo) - 1)
+		return true;
+	mountinfo[n] = '\0';
+	/* "… - fuse.sshfs …", "… - fuseblk …" */
+	return strstr(mountinfo, " - fuse") != NULL;
+}
+
+/*
+ * An O_PATH lookup of path from base (absolute names inside base when
+ * in_root) that never waits on a file system: first from the dentry cache
+ * alone (RESOLVE_CACHED), then, only where no FUSE file system is mounted,
+ * the full lookup. O_PATH reads no data and opens no device or FIFO.
+ */
+static int lookup(pid_t tid, int base, const char *path, bool in_root,
+		  int flags)
+{
+	uint64_t resolve = in_root ? RESOLVE_IN_ROOT : 0;
 	int fd;
 
 	flags |= O_PATH | O_CLOEXEC;
-	if (in_root && !no_openat2) {
+	if (!no_openat2) {
 		struct open_how how = {
-			.flags = (uint64_t)flags, .resolve = RESOLVE_IN_ROOT,
+			.flags = (uint64_t)flags,
+			.resolve = resolve | (no_cached ? 0 : RESOLVE_CACHED),
 		};
 
 		fd = (int)syscall(SYS_openat2, base, path, &how, sizeof(how));
 		if (fd >= 0)
 			return fd;
-		if (errno != ENOSYS)
+		if (errno == EINVAL && !no_cached) {
+			/* Perhaps only RESOLVE_CACHED is unknown: retry once. */
+			how.resolve = resolve;
+			fd = (int)syscall(SYS_openat2, base, path, &how, sizeof(how));
+			if (fd >= 0 || errno != EINVAL)
+				no_cached = true;
+			if (fd >= 0)
+				return fd;
+		}
+		if (errno == ENOSYS)
+			no_openat2 = true;
+		else if (errno != EAGAIN && errno != EINVAL)
 			return -errno;
-		no_openat2 = true;
+	}
+	/* Not in the cache (or no openat2): a real lookup, where safe. */
+	if (has_fuse(tid))
+		return -EWOULDBLOCK;
+	if (!no_openat2) {
+		struct open_how how = { .flags = (uint64_t)flags, .resolve = resolve };
+
+		fd = (int)syscall(SYS_openat2, base, path, &how, sizeof(how));
+		return fd < 0 ? -errno : fd;
 	}
 	/*
 	 * Without openat2 an absolute name is walked from the tracee's root,
@@ -422,13 +470,12 @@ int proc_path_open(pid_t tid, int dirfd, const char *path, int flags)
 		 * lookup follows magic links (/proc/TID/fd/N/…), which
 		 * RESOLVE_IN_ROOT refuses.
 		 */
-		fd = open(buf, flags | O_PATH | O_CLOEXEC);
-		return fd < 0 ? -errno : fd;
+		return lookup(tid, AT_FDCWD, buf, false, flags);
 	}
 	base = open_start(tid, dirfd, buf[0] == '/');
 	if (base < 0)
 		return base;
-	fd = open_below(base, buf, buf[0] == '/', flags);
+	fd = lookup(tid, base, buf, buf[0] == '/', flags);
 	close(base);
 	return fd;
 }
@@ -477,7 +524,7 @@ int path_kernel(pid_t tid, int dirfd, const char *path, bool follow,
 		return fd;
 	if (last && follow) {
 		/* chmod, chown, truncate…: a symlink is followed. */
-		int lfd = openat(fd, last, O_PATH | O_CLOEXEC);
+		int lfd = lookup(tid, fd, last, false, 0);
 
 		if (lfd >= 0) {
 			close(fd);
