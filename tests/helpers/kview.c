@@ -12,6 +12,13 @@
  *                        longer than BYTES, then creates "evil.php" there
  *                        with a relative open; prints {"fd":…}; then
  *                        execs /bin/true from there.
+ *   kview fuse MNT       mounts a FUSE file system on MNT, served by a
+ *                        child that makes a monitored call (openat) before
+ *                        it answers each LOOKUP; another child then execs
+ *                        and chmods names on it (ENOENT). The tracer must
+ *                        not look names up there itself: it would wait for
+ *                        the daemon, stopped at its openat, waiting for
+ *                        the tracer. Prints {"exec_errno":…,"chmod_errno":…}.
  *   kview clonefs DIR    opens "f" (relative), then a child made with
  *                        clone(CLONE_FS), another process sharing the cwd,
  *                        chdirs to DIR and exits; opens "f" again.
@@ -27,6 +34,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fuse.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -117,6 +126,117 @@ static int deep(size_t bytes)
 	return 1;
 }
 
+static void fuse_reply(int fd, uint64_t unique, int error, const void *out,
+		       size_t len)
+{
+	struct {
+		struct fuse_out_header h;
+		char body[256];
+	} r;
+
+	memset(&r, 0, sizeof(r));
+	r.h.len = (uint32_t)(sizeof(r.h) + len);
+	r.h.error = error;
+	r.h.unique = unique;
+	if (len)
+		memcpy(r.body, out, len);
+	if (write(fd, &r, r.h.len) < 0 && errno != ENOENT)
+		_exit(5);
+}
+
+/* The smallest FUSE daemon: an empty root directory. */
+static void fuse_serve(int fd)
+{
+	static char buf[256 * 1024];
+
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+		struct fuse_in_header *in = (struct fuse_in_header *)buf;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < (ssize_t)sizeof(*in))
+			_exit(0); /* unmounted */
+		switch (in->opcode) {
+		case FUSE_INIT: {
+			struct fuse_init_in *ii = (struct fuse_init_in *)(in + 1);
+			struct fuse_init_out o;
+
+			memset(&o, 0, sizeof(o));
+			o.major = FUSE_KERNEL_VERSION;
+			o.minor = ii->minor < FUSE_KERNEL_MINOR_VERSION ?
+				  ii->minor : FUSE_KERNEL_MINOR_VERSION;
+			o.max_write = 4096;
+			o.max_background = 1;
+			fuse_reply(fd, in->unique, 0, &o, sizeof(o));
+			break;
+		}
+		case FUSE_GETATTR: {
+			struct fuse_attr_out o;
+
+			memset(&o, 0, sizeof(o));
+			o.attr_valid = 3600;
+			o.attr.ino = 1;
+			o.attr.mode = S_IFDIR | 0755;
+			o.attr.nlink = 2;
+			fuse_reply(fd, in->unique, 0, &o, sizeof(o));
+			break;
+		}
+		case FUSE_LOOKUP: {
+			/* A monitored call first: a stop the tracer serves. */
+			int f = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+
+			if (f >= 0)
+				close(f);
+			fuse_reply(fd, in->unique, -ENOENT, NULL, 0);
+			break;
+		}
+		case FUSE_FORGET:
+		case FUSE_BATCH_FORGET:
+			break;
+		case FUSE_DESTROY:
+			_exit(0);
+		default:
+			fuse_reply(fd, in->unique, -ENOSYS, NULL, 0);
+		}
+	}
+}
+
+static int fuse(const char *mnt)
+{
+	char opts[128], file[4096];
+	int fd, st, exec_errno = 0, chmod_errno = 0;
+	pid_t daemon, pid;
+
+	fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	snprintf(opts, sizeof(opts), "fd=%d,rootmode=40000,user_id=0,group_id=0", fd);
+	if (mount("kview", mnt, "fuse.kview", MS_NOSUID | MS_NODEV, opts) < 0)
+		return 1;
+	daemon = fork();
+	if (daemon == 0)
+		fuse_serve(fd);
+	snprintf(file, sizeof(file), "%s/prog", mnt);
+	pid = fork();
+	if (pid == 0) {
+		char *argv[] = { "prog", NULL };
+
+		execv(file, argv);
+		_exit(errno);
+	}
+	waitpid(pid, &st, 0);
+	exec_errno = WEXITSTATUS(st);
+	snprintf(file, sizeof(file), "%s/other", mnt);
+	if (chmod(file, 0600) < 0)
+		chmod_errno = errno;
+	umount2(mnt, MNT_DETACH);
+	kill(daemon, SIGKILL);
+	waitpid(daemon, &st, 0);
+	printf("{\"exec_errno\":%d,\"chmod_errno\":%d}\n", exec_errno, chmod_errno);
+	return 0;
+}
+
 static int chdir_child(void *dir)
 {
 	return chdir(dir) < 0;
@@ -153,8 +273,10 @@ int main(int argc, char **argv)
 		return report(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "deep") == 0)
 		return deep((size_t)atol(argv[2]));
+	if (argc == 3 && strcmp(argv[1], "fuse") == 0)
+		return fuse(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "clonefs") == 0)
 		return clonefs(argv[2]);
-	fprintf(stderr, "usage: kview race N A B | report ARG | deep BYTES | clonefs DIR\n");
+	fprintf(stderr, "usage: kview race N A B | report ARG | deep BYTES | fuse MNT | clonefs DIR\n");
 	return 2;
 }

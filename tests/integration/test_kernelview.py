@@ -149,6 +149,20 @@ class KernelViewTest(harness.TracedTestCase):
                          run.describe())
         del d
 
+    def test_fuse_daemon_not_waited_for(self):
+        # A traced FUSE daemon that makes a monitored call before it
+        # answers a LOOKUP: were the tracer to look a name up there itself
+        # (exec identity, chmod's path), it would wait for the daemon,
+        # stopped and waiting for the tracer.
+        mnt = self.subdir('fuse')
+        run = self.trace([KVIEW, 'fuse', mnt], timeout=30)
+        self.assertEqual(run.returncode, 0, run.summary())
+        self.assertEqual(run.stdout_json(), [{'exec_errno': 2, 'chmod_errno': 2}],
+                         run.summary())
+        chmods = [e for e in run.events if e.get('ev') == 'chmod']
+        self.assertEqual([e['path'] for e in chmods], [os.path.join(mnt, 'other')],
+                         run.describe())
+
     # ---- item 2: exec ----
 
     def test_exec_race(self):
