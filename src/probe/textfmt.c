@@ -301,9 +301,22 @@ void text_event(struct strbuf *sb, const msgpack_object *ev)
 		}
 		if (wire_map_bool(ev, "argv_truncated", &b) && b)
 			strbuf_puts(sb, " ...");
+		/* The kernel ran another file or argv than was asked for. */
+		if (wire_map_bool(ev, "tampered", &b) && b) {
+			strbuf_puts(sb, " tampered");
+			if (wire_map_get(ev, "requested_file")) {
+				strbuf_puts(sb, " requested=");
+				text_str_key(sb, ev, "requested_file");
+			}
+		}
 	} else if (wire_str_eq(kind, "open")) {
 		strbuf_putc(sb, ' ');
 		text_str_key(sb, ev, "path");
+		if (wire_map_get(ev, "requested_path")) {
+			/* What the name given looked like: a symlink, "..". */
+			strbuf_puts(sb, " requested=");
+			text_str_key(sb, ev, "requested_path");
+		}
 		if (wire_map_u64(ev, "flags", &u)) {
 			strbuf_putc(sb, ' ');
 			text_open_flags(sb, u);

@@ -162,6 +162,13 @@ static const struct rules_field fields[] = {
 	EV(1010, "exec.cwd", STRING, EXEC, "cwd", NONE, "working directory")
 	EV(1011, "exec.tty_name", STRING, EXEC, "tty", NONE,
 	   "controlling terminal")
+	EV(1012, "exec.tampered", BOOL, EXEC, "tampered", NONE,
+	   "the kernel ran another file or argv than the call asked for "
+	   "(not an interpreter for a script)")
+	EV(1013, "exec.requested_file.path", STRING, EXEC, "requested_file",
+	   NONE, "path the call asked for, when not the file that ran")
+	EV(1014, "exec.requested_argv", STRING_ARRAY, EXEC, "requested_argv",
+	   NONE, "argv the call asked for, when not the one that ran")
 
 	EV(1020, "fork.child.pid", INT, FORK, "child", NONE,
 	   "id of the new thread or process")
@@ -180,6 +187,10 @@ static const struct rules_field fields[] = {
 	   "open flags (O_*)")
 	EV(1043, "open.file.mode", INT, OPEN, "mode", NONE,
 	   "mode given for a created file (S_*)")
+	EV(1044, "open.requested_file.path", STRING, OPEN, "requested_path",
+	   NONE, "path as the call gave it, when not the file opened")
+	EV(1045, "open.file.path_truncated", BOOL, OPEN, "path_truncated",
+	   NONE, "the path is cut at 4 KiB or not absolute")
 
 	EV(1050, "unlink.file.path", STRING, UNLINK, "path", NONE,
 	   "removed path")
@@ -282,6 +293,8 @@ static const struct rules_field fields[] = {
 	   "new thread name (PR_SET_NAME)")
 	EV(1260, "chdir.file.path", STRING, CHDIR, "path", NONE,
 	   "new working directory")
+	EV(1261, "chdir.requested_file.path", STRING, CHDIR, "requested_path",
+	   NONE, "directory as the call named it, when not the kernel's name")
 	EV(1270, "socket.family", INT, SOCKET, "family", NONE,
 	   "address family (AF_*)")
 	EV(1271, "socket.type", INT, SOCKET, "type", NONE,

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,10 +101,14 @@ int proc_readlink(pid_t tid, const char *what, char *buf, size_t cap)
 
 	snprintf(link, sizeof(link), "/proc/%d/%s", (int)tid, what);
 	n = readlink(link, buf, cap - 1);
-	if (n < 0)
+	if (n < 0) {
+		/* ENAMETOOLONG too, above the kernel's 4 KiB: no name at all. */
+		buf[0] = '\0';
 		return -errno;
+	}
 	buf[n] = '\0';
-	return (int)n;
+	/* readlink cuts silently: a full buffer may be a cut name. */
+	return (size_t)n == cap - 1 ? -ENAMETOOLONG : (int)n;
 }
 
 int proc_fd_path(pid_t tid, int fd, char *buf, size_t cap)
@@ -405,13 +410,16 @@ void path_normalize(char *path)
 	*out = '\0';
 }
 
-void path_join(const char *base, const char *path, char *out, size_t cap)
+int path_join(const char *base, const char *path, char *out, size_t cap)
 {
+	int n;
+
 	if (path[0])
-		snprintf(out, cap, "%s/%s", base, path);
+		n = snprintf(out, cap, "%s/%s", base, path);
 	else
-		snprintf(out, cap, "%s", base);
+		n = snprintf(out, cap, "%s", base);
 	path_normalize(out);
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
 int path_resolve(pid_t tid, int dirfd, const char *path, char *out, size_t cap)
@@ -429,10 +437,248 @@ int path_resolve(pid_t tid, int dirfd, const char *path, char *out, size_t cap)
 	else
 		r = proc_fd_path(tid, dirfd, base, sizeof(base));
 	if (r < 0 || base[0] != '/') {
-		/* No base to join with (gone, or a pipe/socket): keep it as given. */
+		/*
+		 * No base to join with (gone, longer than 4 KiB, or a pipe or
+		 * socket): keep it as given, and say so.
+		 */
 		snprintf(out, cap, "%s", path);
 		return r < 0 ? r : -ENOTDIR;
 	}
-	path_join(base, path, out, cap);
-	return 0;
+	return path_join(base, path, out, cap);
+}
+
+void proc_self_rewrite(char *path, size_t cap, pid_t tid)
+{
+	/*
+	 * These name the tracee's own /proc entry, which the tracer must not
+	 * resolve as its own: /dev/fd is a symlink to /proc/self/fd.
+	 */
+	static const struct {
+		const char *from, *to;
+	} map[] = {
+		{ "/proc/self/", "" }, { "/proc/thread-self/", "" },
+		{ "/dev/fd/", "fd/" }, { "/dev/stdin", "fd/0" },
+		{ "/dev/stdout", "fd/1" }, { "/dev/stderr", "fd/2" },
+	};
+	char tmp[SENTRACE_PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		size_t n = strlen(map[i].from);
+		const char *rest = path + n;
+
+		if (strncmp(path, map[i].from, n) != 0)
+			continue;
+		if (map[i].from[n - 1] != '/' && *rest && *rest != '/')
+			continue; /* /dev/stdinx is not /dev/stdin */
+		snprintf(tmp, sizeof(tmp), "/proc/%d/%s%s", (int)tid, map[i].to, rest);
+		snprintf(path, cap, "%s", tmp);
+		return;
+	}
+}
+
+/* Set when openat2(2) is missing (before Linux 5.6), or RESOLVE_CACHED
+ * (before 5.12). */
+static bool no_openat2, no_cached;
+
+/* /proc/<tid>/mountinfo, read to look for FUSE mounts. */
+static char mountinfo[256 * 1024];
+
+/*
+ * Whether a FUSE file system is mounted where tid looks names up. A lookup
+ * there can wait for the file system's daemon, which may be a tracee
+ * stopped until we resume it: the tracer would wait for ever. A
+ * mountinfo too large to read whole counts as one.
+ */
+static bool has_fuse(pid_t tid)
+{
+	int n = proc_read_file(tid, "mountinfo", mountinfo, sizeof(mountinfo) - 1);
+
+	if (n < 0 || (size_t)n == sizeof(mountinfo) - 1)
+		return true;
+	mountinfo[n] = '\0';
+	/* "… - fuse.sshfs …", "… - fuseblk …" */
+	return strstr(mountinfo, " - fuse") != NULL;
+}
+
+/*
+ * An O_PATH lookup of path from base (absolute names inside base when
+ * in_root) that never waits on a file system: first from the dentry cache
+ * alone (RESOLVE_CACHED), then, only where no FUSE file system is mounted,
+ * the full lookup. O_PATH reads no data and opens no device or FIFO.
+ */
+static int lookup(pid_t tid, int base, const char *path, bool in_root,
+		  int flags)
+{
+	uint64_t resolve = in_root ? RESOLVE_IN_ROOT : 0;
+	int fd;
+
+	flags |= O_PATH | O_CLOEXEC;
+	if (!no_openat2) {
+		struct open_how how = {
+			.flags = (uint64_t)flags,
+			.resolve = resolve | (no_cached ? 0 : RESOLVE_CACHED),
+		};
+
+		fd = (int)syscall(SYS_openat2, base, path, &how, sizeof(how));
+		if (fd >= 0)
+			return fd;
+		if (errno == EINVAL && !no_cached) {
+			/* Perhaps only RESOLVE_CACHED is unknown: retry once. */
+			how.resolve = resolve;
+			fd = (int)syscall(SYS_openat2, base, path, &how, sizeof(how));
+			if (fd >= 0 || errno != EINVAL)
+				no_cached = true;
+			if (fd >= 0)
+				return fd;
+		}
+		if (errno == ENOSYS)
+			no_openat2 = true;
+		else if (errno != EAGAIN && errno != EINVAL)
+			return -errno;
+	}
+	/* Not in the cache (or no openat2): a real lookup, where safe. */
+	if (has_fuse(tid))
+		return -EWOULDBLOCK;
+	if (!no_openat2) {
+		struct open_how how = { .flags = (uint64_t)flags, .resolve = resolve };
+
+		fd = (int)syscall(SYS_openat2, base, path, &how, sizeof(how));
+		return fd < 0 ? -errno : fd;
+	}
+	/*
+	 * Without openat2 an absolute name is walked from the tracee's root,
+	 * but an absolute symlink on the way resolves in the tracer's root:
+	 * the same one unless the tracee is chrooted (docs/security.md).
+	 */
+	while (in_root && *path == '/')
+		path++;
+	fd = openat(base, *path ? path : ".", flags);
+	return fd < 0 ? -errno : fd;
+}
+
+/* The directory a lookup of (dirfd, path) by tid starts from. */
+static int open_start(pid_t tid, int dirfd, bool absolute)
+{
+	char link[64];
+	int fd;
+
+	if (absolute)
+		snprintf(link, sizeof(link), "/proc/%d/root", (int)tid);
+	else if (dirfd == AT_FDCWD)
+		snprintf(link, sizeof(link), "/proc/%d/cwd", (int)tid);
+	else
+		snprintf(link, sizeof(link), "/proc/%d/fd/%d", (int)tid, dirfd);
+	/* Opening the magic link gives the directory itself, whatever its
+	 * name, in the tracee's mount namespace. */
+	fd = open(link, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Whether tid's root directory is ours (not chrooted, same mounts). */
+static bool same_root(pid_t tid)
+{
+	static struct stat ours;
+	static bool have_ours;
+	char link[64];
+	struct stat st;
+
+	if (!have_ours) {
+		if (stat("/", &ours) < 0)
+			return false;
+		have_ours = true;
+	}
+	snprintf(link, sizeof(link), "/proc/%d/root", (int)tid);
+	return stat(link, &st) == 0 && st.st_dev == ours.st_dev &&
+	       st.st_ino == ours.st_ino;
+}
+
+int proc_path_open(pid_t tid, int dirfd, const char *path, int flags)
+{
+	char buf[SENTRACE_PATH_MAX];
+	int base, fd;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	proc_self_rewrite(buf, sizeof(buf), tid);
+	if (buf[0] == '/' && same_root(tid)) {
+		/*
+		 * The common case: our root is the tracee's, and a plain
+		 * lookup follows magic links (/proc/TID/fd/N/…), which
+		 * RESOLVE_IN_ROOT refuses.
+		 */
+		return lookup(tid, AT_FDCWD, buf, false, flags);
+	}
+	base = open_start(tid, dirfd, buf[0] == '/');
+	if (base < 0)
+		return base;
+	fd = lookup(tid, base, buf, buf[0] == '/', flags);
+	close(base);
+	return fd;
+}
+
+int path_kernel(pid_t tid, int dirfd, const char *path, bool follow,
+		char *out, size_t cap)
+{
+	char buf[SENTRACE_PATH_MAX], dir[SENTRACE_PATH_MAX];
+	char self[64];
+	const char *parent, *last;
+	char *slash;
+	size_t len;
+	int fd, r, n;
+
+	n = snprintf(buf, sizeof(buf), "%s", path);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	proc_self_rewrite(buf, sizeof(buf), tid);
+	len = strlen(buf);
+	while (len > 1 && buf[len - 1] == '/')
+		buf[--len] = '\0';
+	/* Only the directory is looked up: the last component is what the
+	 * call acts on, and may not exist yet (mkdir) or any more. */
+	slash = strrchr(buf, '/');
+	if (!slash) {
+		parent = "";
+		last = buf;
+	} else if (slash == buf) {
+		parent = "/";
+		last = buf + 1;
+	} else {
+		*slash = '\0';
+		parent = buf;
+		last = slash + 1;
+	}
+	if (!*last || strcmp(last, ".") == 0 || strcmp(last, "..") == 0) {
+		/* rmdir("a/..") and the like: look the whole name up. */
+		if (slash && slash != buf)
+			*slash = '/';
+		parent = buf;
+		last = NULL;
+	}
+	fd = proc_path_open(tid, dirfd, *parent ? parent : ".",
+			    last ? O_DIRECTORY : 0);
+	if (fd < 0)
+		return fd;
+	if (last && follow) {
+		/* chmod, chown, truncate…: a symlink is followed. */
+		int lfd = lookup(tid, fd, last, false, 0);
+
+		if (lfd >= 0) {
+			close(fd);
+			fd = lfd;
+			last = NULL;
+		}
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	n = (int)readlink(self, dir, sizeof(dir) - 1);
+	r = n < 0 ? -errno : 0;
+	close(fd);
+	if (r < 0)
+		return r;
+	if ((size_t)n >= sizeof(dir) - 1)
+		return -ENAMETOOLONG;
+	dir[n] = '\0';
+	if (!last)
+		n = snprintf(out, cap, "%s", dir);
+	else
+		n = snprintf(out, cap, "%s/%s", strcmp(dir, "/") ? dir : "", last);
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }

@@ -27,7 +27,11 @@ int mem_read_str(pid_t tid, uint64_t addr, char *buf, size_t cap, bool *ret_trun
 int mem_read_ptr(pid_t tid, uint64_t array, size_t i, unsigned ptr_size,
 		 uint64_t *ret);
 
-/* readlink() of /proc/<tid>/<what>, NUL-terminated; returns length. */
+/*
+ * readlink() of /proc/<tid>/<what>, NUL-terminated; returns length, or
+ * -ENAMETOOLONG when the name filled buf (it is there, cut) or the kernel
+ * could not name it (buf is ""); on any failure buf is at least "".
+ */
 int proc_readlink(pid_t tid, const char *what, char *buf, size_t cap);
 
 /* The path behind a descriptor of tid. */
@@ -72,13 +76,39 @@ int proc_tty(pid_t pid, char *buf, size_t cap);
 
 /*
  * Absolute path for (dirfd, path) as tid sees it: relative paths are joined
- * with its cwd or the directory behind dirfd, then "." and ".." are folded.
- * When the base cannot be read the path is kept as it was given.
+ * with its cwd or the directory behind dirfd, then "." and ".." are folded
+ * as strings (what was asked for, not what the kernel found). When the base
+ * cannot be read the path is kept as it was given and -errno returned;
+ * -ENAMETOOLONG when out was too small (it holds the cut path).
  */
 int path_resolve(pid_t tid, int dirfd, const char *path, char *out, size_t cap);
 
-/* The same with the cwd already known: base + "/" + path, folded. */
-void path_join(const char *base, const char *path, char *out, size_t cap);
+/* The same with the base known: base + "/" + path, folded; -ENAMETOOLONG. */
+int path_join(const char *base, const char *path, char *out, size_t cap);
+
+/*
+ * Rewrites /proc/self/…, /proc/thread-self/…, /dev/fd/… and /dev/std* to
+ * /proc/<tid>/…, so that the tracer looks them up as the tracee's.
+ */
+void proc_self_rewrite(char *path, size_t cap, pid_t tid);
+
+/*
+ * Opens (dirfd, path) as tid would look it up, with O_PATH | flags (no data
+ * is read, nothing is followed that the flags do not ask for): relative
+ * names from its cwd or dirfd, absolute ones inside /proc/<tid>/root with
+ * RESOLVE_IN_ROOT. Returns the fd or -errno.
+ */
+int proc_path_open(pid_t tid, int dirfd, const char *path, int flags);
+
+/*
+ * The kernel's absolute name of (dirfd, path) for tid: its directory is
+ * looked up as tid would (symlinks and ".." followed by the kernel) and
+ * named by /proc/self/fd; the last component is appended as given, or
+ * followed too when follow. -errno when the directory cannot be found,
+ * -ENAMETOOLONG when the name is longer than cap or the kernel's 4 KiB.
+ */
+int path_kernel(pid_t tid, int dirfd, const char *path, bool follow,
+		char *out, size_t cap);
 
 /* Folds "//", "/./" and "/../" in place; the path must start with '/'. */
 void path_normalize(char *path);

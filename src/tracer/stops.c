@@ -322,7 +322,11 @@ static void on_exec(struct tracer *tr, struct tracee *t)
 		struct tracee *old = tracee_table_lookup(&tr->tracees, (pid_t)former);
 
 		if (old) {
+			char *hold = t->hold;
+
 			evbuf_swap(&t->ev, &old->ev);
+			t->hold = old->hold;
+			old->hold = hold;
 			t->sc_id = old->sc_id;
 			t->compat = old->compat;
 			memcpy(t->args, old->args, sizeof(t->args));
@@ -335,6 +339,9 @@ static void on_exec(struct tracer *tr, struct tracee *t)
 	}
 	t->tgid = t->tid;
 	if ((t->flags & TRACEE_IN_SYSCALL) && t->ev.kind == EV_EXEC) {
+		/* What the kernel ran, not what another thread may have
+		 * rewritten the request into after the entry stop. */
+		sc_exec_finish(t);
 		sc_exec_enrich(&t->ev, t->tgid);
 		ev_i64(&t->ev, "ret", 0);
 		ev_end(&t->ev);

@@ -25,6 +25,7 @@
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -76,61 +77,176 @@ static void note_decode_error(struct sc_ctx *c, const char *what, int r)
 		  what, strerror(-r));
 }
 
+/* key, and key_truncated when the value is not all of it. */
+static void put_str_cut_e(struct evbuf *e, const char *key, const char *val,
+			  bool cut)
+{
+	char tkey[64];
+
+	ev_str(e, key, val);
+	if (cut) {
+		snprintf(tkey, sizeof(tkey), "%s_truncated", key);
+		ev_bool(e, tkey, true);
+	}
+}
+
+static void put_str_cut(struct sc_ctx *c, const char *key, const char *val,
+			bool cut)
+{
+	put_str_cut_e(c->e, key, val, cut);
+}
+
+/* The string at argument pos into raw; *cut when longer than 4 KiB. */
+static int read_raw(struct sc_ctx *c, int pos, bool *cut)
+{
+	int r = mem_read_str(c->t->tid, c->a[pos], raw, sizeof(raw), cut);
+
+	if (r < 0)
+		note_decode_error(c, "path", r);
+	return r;
+}
+
+/*
+ * The name of raw (relative to dirfd) as the kernel finds it: the
+ * directory looked up through the kernel, never folded as a string, so a
+ * symlink followed by ".." lands where the kernel lands. Only when that
+ * fails (the directory does not exist, a 4 KiB limit) is the name folded
+ * as given; *cut then says when it is not a whole absolute path (a cwd
+ * longer than 4 KiB leaves it relative).
+ */
+static void resolve_raw(struct sc_ctx *c, int dirfd, bool follow, char *out,
+			size_t cap, bool *cut)
+{
+	int r = path_kernel(c->t->tid, dirfd, raw, follow, out, cap);
+
+	if (r == 0)
+		return;
+	if (path_resolve(c->t->tid, dirfd, raw, out, cap) < 0 || out[0] != '/')
+		*cut = true;
+}
+
 /*
  * Reads the path at argument ppos (relative to the fd at dpos, or the cwd
- * when dpos < 0) into out. With empty_ok, an empty string names dirfd itself.
+ * when dpos < 0) into out, resolved by the kernel; follow when the call
+ * follows a symlink in the last component.
  */
-static int read_path(struct sc_ctx *c, int dpos, int ppos, char *out, size_t cap)
+static int read_path(struct sc_ctx *c, int dpos, int ppos, bool follow,
+		     char *out, size_t cap, bool *cut)
 {
 	int dirfd = dpos < 0 ? AT_FDCWD : arg_int(c, dpos);
-	int r = mem_read_str(c->t->tid, c->a[ppos], raw, sizeof(raw), NULL);
+	int r = read_raw(c, ppos, cut);
 
-	if (r < 0) {
-		note_decode_error(c, "path", r);
+	if (r < 0)
 		return r;
-	}
-	if (raw[0] != '/' && dirfd == AT_FDCWD) {
-		/*
-		 * Relative to the cwd, the common case of servers (PostgreSQL
-		 * opens base/…): the cwd is read from /proc once and kept until
-		 * a chdir or fchdir of the process succeeds.
-		 */
-		if (!c->t->cwd) {
-			char cwd[SENTRACE_PATH_MAX];
-
-			if (proc_readlink(c->t->tid, "cwd", cwd, sizeof(cwd)) > 0 &&
-			    cwd[0] == '/')
-				c->t->cwd = strdup(cwd);
-		}
-		if (c->t->cwd) {
-			path_join(c->t->cwd, raw, out, cap);
-			return 0;
-		}
-	}
-	path_resolve(c->t->tid, dirfd, raw, out, cap);
+	resolve_raw(c, dirfd, follow, out, cap, cut);
 	return 0;
 }
 
+static void put_path_f(struct sc_ctx *c, const char *key, int dpos, int ppos,
+		       bool follow)
+{
+	int dirfd = dpos < 0 ? AT_FDCWD : arg_int(c, dpos);
+	char rkey[40];
+	bool cut = false;
+	int r;
+
+	if (read_path(c, dpos, ppos, follow, path_a, sizeof(path_a), &cut) < 0)
+		return;
+	put_str_cut(c, key, path_a, cut);
+	/* What was asked for, when the kernel's name differs (a magic
+	 * link, a symlink): rules on /proc/self/fd/… need it. */
+	r = path_resolve(c->t->tid, dirfd, raw, path_b, sizeof(path_b));
+	if (strcmp(path_a, path_b) != 0) {
+		snprintf(rkey, sizeof(rkey), "requested_%s", key);
+		put_str_cut(c, rkey, path_b, cut || r < 0 || path_b[0] != '/');
+	}
+}
+
+/* Calls that act on the name itself (unlink, mkdir, rename…). */
 static void put_path(struct sc_ctx *c, const char *key, int dpos, int ppos)
 {
-	if (read_path(c, dpos, ppos, path_a, sizeof(path_a)) == 0)
-		ev_str(c->e, key, path_a);
+	put_path_f(c, key, dpos, ppos, false);
 }
 
 static void put_fd_path(struct sc_ctx *c, const char *key, int fd)
 {
-	if (proc_fd_path(c->t->tid, fd, path_a, sizeof(path_a)) > 0)
-		ev_str(c->e, key, path_a);
+	int r = proc_fd_path(c->t->tid, fd, path_a, sizeof(path_a));
+
+	if (r > 0 || (r == -ENAMETOOLONG && path_a[0]))
+		put_str_cut(c, key, path_a, r < 0);
 }
 
 /* --- files ------------------------------------------------------------- */
+
+/*
+ * Opens: the entry keeps the name as given; the exit reports the file the
+ * kernel opened, /proc/TID/fd/<ret>, which no symlink, "..", magic link or
+ * thread rewriting the string can disguise. What was asked for stays as
+ * requested_path when it differs.
+ */
+struct open_hold {
+	int dirfd;
+	int flags;
+	bool cut;
+	char raw[];
+};
+
+static void hold_open(struct sc_ctx *c, int dirfd, int ppos, int flags)
+{
+	struct open_hold *h;
+	bool cut = false;
+	int r = read_raw(c, ppos, &cut);
+
+	if (r < 0)
+		return;
+	c->t->hold = malloc(sizeof(*h) + (size_t)r + 1);
+	if (!c->t->hold)
+		return;
+	h = (struct open_hold *)c->t->hold;
+	h->dirfd = dirfd;
+	h->flags = flags;
+	h->cut = cut;
+	memcpy(h->raw, raw, (size_t)r + 1);
+}
+
+static void exit_open(struct sc_ctx *c, int64_t ret)
+{
+	struct open_hold *h = (struct open_hold *)c->t->hold;
+	bool cut, have = false;
+	int r;
+
+	if (!h)
+		return;
+	cut = h->cut;
+	snprintf(raw, sizeof(raw), "%s", h->raw);
+	if (ret >= 0 && ret <= INT32_MAX) {
+		/* Above 4 KiB the kernel cannot name it either: then below. */
+		r = proc_fd_path(c->t->tid, (int)ret, path_a, sizeof(path_a));
+		have = r > 0;
+	}
+	if (!have)
+		resolve_raw(c, h->dirfd,
+			    !(h->flags & O_NOFOLLOW) &&
+			    (h->flags & (O_CREAT | O_EXCL)) != (O_CREAT | O_EXCL),
+			    path_a, sizeof(path_a), &cut);
+	else
+		cut = false;
+	put_str_cut(c, "path", path_a, cut);
+	r = path_resolve(c->t->tid, h->dirfd, raw, path_b, sizeof(path_b));
+	if (strcmp(path_a, path_b) != 0)
+		put_str_cut(c, "requested_path", path_b,
+			    h->cut || r < 0 || path_b[0] != '/');
+	free(c->t->hold);
+	c->t->hold = NULL;
+}
 
 /* p: dirfd, path, flags, mode */
 static int dec_open(struct sc_ctx *c)
 {
 	const int8_t *p = c->d->p;
 
-	put_path(c, "path", p[0], p[1]);
+	hold_open(c, p[0] < 0 ? AT_FDCWD : arg_int(c, p[0]), p[1],
+		  arg_int(c, p[2]));
 	ev_i64(c->e, "flags", arg_int(c, p[2]));
 	ev_u64(c->e, "mode", (uint32_t)c->a[p[3]]);
 	return 0;
@@ -138,7 +254,7 @@ static int dec_open(struct sc_ctx *c)
 
 static int dec_creat(struct sc_ctx *c)
 {
-	put_path(c, "path", -1, 0);
+	hold_open(c, AT_FDCWD, 0, O_CREAT | O_WRONLY | O_TRUNC);
 	ev_i64(c->e, "flags", O_CREAT | O_WRONLY | O_TRUNC);
 	ev_u64(c->e, "mode", (uint32_t)c->a[1]);
 	return 0;
@@ -150,8 +266,8 @@ static int dec_openat2(struct sc_ctx *c)
 	size_t size = c->a[3] < sizeof(how) ? c->a[3] : sizeof(how);
 	int r;
 
-	put_path(c, "path", 0, 1);
 	r = mem_read(c->t->tid, c->a[2], how, size);
+	hold_open(c, arg_int(c, 0), 1, (int)how[0]);
 	if (r < 0) {
 		note_decode_error(c, "open_how", r);
 		return 0;
@@ -172,7 +288,9 @@ static int dec_path(struct sc_ctx *c)
 		put_fd_path(c, "path", arg_int(c, p[0]));
 		return 0;
 	}
-	put_path(c, "path", p[0], p[1]);
+	/* utime(s) follow a symlink, utimensat unless told not to. */
+	put_path_f(c, "path", p[0], p[1], c->d->kind == EV_UTIMES &&
+		   !(p[2] >= 0 && (arg_int(c, p[2]) & AT_SYMLINK_NOFOLLOW)));
 	if (p[2] >= 0)
 		ev_i64(c->e, "flags", arg_int(c, p[2]));
 	return 0;
@@ -198,8 +316,7 @@ static int dec_two_paths(struct sc_ctx *c)
 	const int8_t *p = c->d->p;
 
 	put_path(c, "path", p[0], p[1]);
-	if (read_path(c, p[2], p[3], path_b, sizeof(path_b)) == 0)
-		ev_str(c->e, "dest", path_b);
+	put_path(c, "dest", p[2], p[3]);
 	ev_i64(c->e, "flags", p[4] >= 0 ? arg_int(c, p[4]) : 0);
 	return 0;
 }
@@ -208,10 +325,12 @@ static int dec_two_paths(struct sc_ctx *c)
 static int dec_symlink(struct sc_ctx *c)
 {
 	const int8_t *p = c->d->p;
-	int r = mem_read_str(c->t->tid, c->a[p[0]], path_b, sizeof(path_b), NULL);
+	bool cut = false;
+	int r = mem_read_str(c->t->tid, c->a[p[0]], path_b, sizeof(path_b), &cut);
 
+	/* The target is a string the kernel stores, not a lookup. */
 	if (r >= 0)
-		ev_str(c->e, "target", path_b);
+		put_str_cut(c, "target", path_b, cut);
 	else
 		note_decode_error(c, "target", r);
 	put_path(c, "path", p[1], p[2]);
@@ -223,7 +342,7 @@ static int dec_path_mode(struct sc_ctx *c)
 {
 	const int8_t *p = c->d->p;
 
-	put_path(c, "path", p[0], p[1]);
+	put_path_f(c, "path", p[0], p[1], c->d->kind == EV_CHMOD);
 	ev_u64(c->e, "mode", (uint32_t)c->a[p[2]]);
 	return 0;
 }
@@ -246,8 +365,10 @@ static int dec_chown(struct sc_ctx *c)
 		/* fchown(fd, …) */
 		ev_i64(c->e, "fd", arg_int(c, p[0]));
 		put_fd_path(c, "path", arg_int(c, p[0]));
-	} else if (read_path(c, p[0], p[1], path_a, sizeof(path_a)) == 0) {
-		ev_str(c->e, "path", path_a);
+	} else {
+		put_path_f(c, "path", p[0], p[1], strcmp(c->d->name, "lchown") &&
+			   strcmp(c->d->name, "lchown32") &&
+			   !(flags & AT_SYMLINK_NOFOLLOW));
 	}
 	ev_i64(c->e, "uid", arg_id(c, p[2]));
 	ev_i64(c->e, "gid", arg_id(c, p[3]));
@@ -267,7 +388,7 @@ static int dec_truncate(struct sc_ctx *c)
 		len = (int64_t)(c->a[1] | c->a[2] << 32);
 	else
 		len = (int32_t)c->a[1];
-	put_path(c, "path", -1, 0);
+	put_path_f(c, "path", -1, 0, true);
 	ev_i64(c->e, "length", len);
 	return 0;
 }
@@ -278,12 +399,13 @@ static int dec_mount(struct sc_ctx *c)
 
 	/* The source is not always a path ("tmpfs", "proc"): kept verbatim. */
 	if (c->a[0]) {
-		r = mem_read_str(c->t->tid, c->a[0], path_b, sizeof(path_b), NULL);
+		bool cut = false;
+
+		r = mem_read_str(c->t->tid, c->a[0], path_b, sizeof(path_b), &cut);
 		if (r >= 0)
-			ev_str(c->e, "source", path_b);
+			put_str_cut(c, "source", path_b, cut);
 	}
-	if (read_path(c, -1, 1, path_a, sizeof(path_a)) == 0)
-		ev_str(c->e, "target", path_a);
+	put_path_f(c, "target", -1, 1, true);
 	if (c->a[2]) {
 		r = mem_read_str(c->t->tid, c->a[2], raw, sizeof(raw), NULL);
 		if (r >= 0)
@@ -295,15 +417,14 @@ static int dec_mount(struct sc_ctx *c)
 
 static int dec_umount(struct sc_ctx *c)
 {
-	if (read_path(c, -1, 0, path_a, sizeof(path_a)) == 0)
-		ev_str(c->e, "target", path_a);
+	put_path_f(c, "target", -1, 0, true);
 	ev_i64(c->e, "flags", c->d->p[1] >= 0 ? arg_int(c, c->d->p[1]) : 0);
 	return 0;
 }
 
 static int dec_chdir(struct sc_ctx *c)
 {
-	put_path(c, "path", -1, 0);
+	put_path_f(c, "path", -1, 0, true);
 	return 0;
 }
 
@@ -388,26 +509,29 @@ static void module_name_from_image(struct sc_ctx *c, uint64_t addr, uint64_t len
 
 static int dec_init_module(struct sc_ctx *c)
 {
+	bool cut = false;
 	int r;
 
 	module_name_from_image(c, c->a[0], c->a[1]);
 	ev_u64(c->e, "size", c->a[1]);
-	r = mem_read_str(c->t->tid, c->a[2], raw, sizeof(raw), NULL);
+
+	r = mem_read_str(c->t->tid, c->a[2], raw, sizeof(raw), &cut);
 	if (r >= 0)
-		ev_str(c->e, "args", raw);
+		put_str_cut(c, "args", raw, cut);
 	ev_bool(c->e, "from_memory", true);
 	return 0;
 }
 
 static int dec_finit_module(struct sc_ctx *c)
 {
+	bool cut = false;
 	int r;
 
 	ev_i64(c->e, "fd", arg_int(c, 0));
 	put_fd_path(c, "path", arg_int(c, 0));
-	r = mem_read_str(c->t->tid, c->a[1], raw, sizeof(raw), NULL);
+	r = mem_read_str(c->t->tid, c->a[1], raw, sizeof(raw), &cut);
 	if (r >= 0)
-		ev_str(c->e, "args", raw);
+		put_str_cut(c, "args", raw, cut);
 	ev_i64(c->e, "flags", arg_int(c, 2));
 	ev_bool(c->e, "from_memory", false);
 	return 0;
@@ -898,29 +1022,32 @@ struct strv_caps {
 	size_t max_bytes;
 };
 
-/* Packs a NULL-terminated string array, cut at caps, as key and key_truncated. */
-static void put_strv(struct sc_ctx *c, const char *key, const char *tkey,
-		     uint64_t array, const struct strv_caps *caps)
+/* The strings strv_read() found, until the next call. */
+static char pool[EXEC_ARGV_BYTES];
+static uint32_t offs[EXEC_ARGV_MAX + 1], lens[EXEC_ARGV_MAX + 1];
+
+/*
+ * Reads a NULL-terminated string array, cut at caps, into pool; returns
+ * how many strings were kept, -EFAULT when the array is unreadable.
+ */
+static int strv_read(struct sc_ctx *c, const char *key, uint64_t array,
+		     const struct strv_caps *caps, bool *ret_trunc)
 {
 	static uint64_t ptrs[EXEC_ARGV_MAX + 1];
-	static char pool[EXEC_ARGV_BYTES];
-	static uint32_t offs[EXEC_ARGV_MAX + 1], lens[EXEC_ARGV_MAX + 1];
 	unsigned psz = arch_ptr_size(c->compat);
 	size_t n = 0, used = 0, kept = 0;
 	bool trunc = false;
 
-	if (array == 0) {
-		ev_key(c->e, key);
-		msgpack_pack_array(&c->e->pk, 0);
-		return;
-	}
+	*ret_trunc = false;
+	if (array == 0)
+		return 0;
 	for (n = 0; n <= caps->max_entries; n++) {
 		if (mem_read_ptr(c->t->tid, array, n, psz, &ptrs[n]) < 0) {
 			note_decode_error(c, key, -EFAULT);
 			/* An unreadable array is left out like any unreadable
 			 * field; one cut short is flagged. */
 			if (n == 0)
-				return;
+				return -EFAULT;
 			trunc = true;
 			break;
 		}
@@ -956,28 +1083,56 @@ static void put_strv(struct sc_ctx *c, const char *key, const char *tkey,
 			break;
 		}
 	}
+	*ret_trunc = trunc;
+	return (int)kept;
+}
+
+/* Packs strings of a NUL-separated pool as an array under key. */
+static void pack_strv(struct evbuf *e, const char *key, const char *s,
+		      uint32_t n)
+{
+	ev_key(e, key);
+	msgpack_pack_array(&e->pk, n);
+	for (uint32_t i = 0; i < n; i++) {
+		size_t len = strlen(s);
+
+		wire_pack_strn(&e->pk, s, len);
+		s += len + 1;
+	}
+}
+
+/* Packs a NULL-terminated string array, cut at caps, as key and key_truncated. */
+static void put_strv(struct sc_ctx *c, const char *key, const char *tkey,
+		     uint64_t array, const struct strv_caps *caps)
+{
+	bool trunc;
+	int n = strv_read(c, key, array, caps, &trunc);
+
+	if (n < 0)
+		return;
 	ev_key(c->e, key);
-	msgpack_pack_array(&c->e->pk, (uint32_t)kept);
-	for (size_t i = 0; i < kept; i++)
+	msgpack_pack_array(&c->e->pk, (uint32_t)n);
+	for (int i = 0; i < n; i++)
 		wire_pack_strn(&c->e->pk, pool + offs[i], lens[i]);
 	ev_bool(c->e, tkey, trunc);
 }
 
-static void proc_self_rewrite(char *path, size_t cap, pid_t tid)
-{
-	static const char *const prefixes[] = { "/proc/self/", "/proc/thread-self/" };
-	char tmp[SENTRACE_PATH_MAX];
-
-	for (size_t i = 0; i < ARRAY_SIZE(prefixes); i++) {
-		size_t n = strlen(prefixes[i]);
-
-		if (strncmp(path, prefixes[i], n) == 0) {
-			snprintf(tmp, sizeof(tmp), "/proc/%d/%s", (int)tid, path + n);
-			snprintf(path, cap, "%s", tmp);
-			return;
-		}
-	}
-}
+/*
+ * An exec's entry reads what was asked for; the other threads of the
+ * tracee run meanwhile and can rewrite it before the kernel copies it. So
+ * the entry only keeps it here, with the identity of the file the name
+ * led to then, and the exec stop reports what the kernel ran.
+ */
+struct exec_hold {
+	bool have_id;               /* dev and ino of the requested file */
+	dev_t dev;
+	ino_t ino;
+	bool file_cut, argv_cut, have_argv;
+	bool empty_path;            /* execveat(fd, "", AT_EMPTY_PATH) */
+	uint32_t argc;
+	size_t raw_off, argv_off;   /* file \0 raw \0 argv[0] \0 … */
+	char data[];
+};
 
 /* p: dirfd, path, argv, envp, flags */
 static int dec_exec(struct sc_ctx *c)
@@ -986,36 +1141,263 @@ static int dec_exec(struct sc_ctx *c)
 	static const struct strv_caps envp_caps = { EXEC_ENVP_MAX, EXEC_ENVP_BYTES };
 	const int8_t *p = c->d->p;
 	int flags = p[4] >= 0 ? arg_int(c, p[4]) : 0;
+	int dirfd = p[0] < 0 ? AT_FDCWD : arg_int(c, p[0]);
+	struct exec_hold *h;
+	bool file_cut = false, argv_cut = false, have_file;
+	size_t flen = 0, rlen = 0, alen = 0;
+	struct stat st;
+	int argc, fd;
 
-	if (read_path(c, p[0], p[1], path_a, sizeof(path_a)) == 0) {
-		char real[SENTRACE_PATH_MAX];
-
+	have_file = read_raw(c, p[1], &file_cut) >= 0;
+	if (have_file) {
 		/* execveat(fd, "", …, AT_EMPTY_PATH) runs the file behind fd. */
-		if (raw[0] == '\0' && (flags & AT_EMPTY_PATH))
-			proc_fd_path(c->t->tid, arg_int(c, p[0]), path_a, sizeof(path_a));
-		/* /proc/self means the tracee, not us (busybox runs its
-		 * applets through /proc/self/exe). */
-		proc_self_rewrite(path_a, sizeof(path_a), c->t->tid);
-		/* Symlinks resolved as the kernel will: /bin/sh is dash. */
-		if (realpath(path_a, real))
-			ev_str(c->e, "file", real);
-		else
-			ev_str(c->e, "file", path_a);
+		if (raw[0] == '\0' && (flags & AT_EMPTY_PATH)) {
+			if (proc_fd_path(c->t->tid, dirfd, path_a, sizeof(path_a)) < 0)
+				path_a[0] = '\0';
+		} else {
+			/* What was asked for, as a string: no symlink is
+			 * resolved here (not in our root, and not now). */
+			if (path_resolve(c->t->tid, dirfd, raw, path_a, sizeof(path_a)) < 0 ||
+			    path_a[0] != '/')
+				file_cut = true;
+		}
+		flen = strlen(path_a);
+		rlen = strlen(raw);
 	}
-	put_strv(c, "argv", "argv_truncated", c->a[p[2]], &argv_caps);
+	argc = strv_read(c, "argv", c->a[p[2]], &argv_caps, &argv_cut);
+	for (int i = 0; i < argc; i++)
+		alen += lens[i] + 1;
+	h = malloc(sizeof(*h) + flen + 1 + rlen + 1 + alen);
+	if (h) {
+		memset(h, 0, sizeof(*h));
+		memcpy(h->data, have_file ? path_a : "", flen + 1);
+		h->raw_off = flen + 1;
+		memcpy(h->data + h->raw_off, have_file ? raw : "", rlen + 1);
+		h->argv_off = h->raw_off + rlen + 1;
+		for (int i = 0, off = 0; i < argc; i++) {
+			memcpy(h->data + h->argv_off + off, pool + offs[i], lens[i] + 1);
+			off += (int)lens[i] + 1;
+		}
+		h->argc = argc > 0 ? (uint32_t)argc : 0;
+		h->have_argv = argc >= 0;
+		h->argv_cut = argv_cut;
+		h->file_cut = file_cut;
+		h->empty_path = have_file && raw[0] == '\0' && (flags & AT_EMPTY_PATH);
+		/* The file this name leads to now, looked up as the tracee
+		 * would: the exec stop compares it with the one that ran. */
+		if (have_file) {
+			fd = h->empty_path ? -1 : proc_path_open(c->t->tid, dirfd, raw, 0);
+			if (h->empty_path) {
+				char link[48];
+
+				snprintf(link, sizeof(link), "/proc/%d/fd/%d",
+					 (int)c->t->tid, dirfd);
+				if (stat(link, &st) == 0)
+					h->have_id = true;
+			} else if (fd >= 0 && fstat(fd, &st) == 0) {
+				h->have_id = true;
+			}
+			if (fd >= 0)
+				close(fd);
+			if (h->have_id) {
+				h->dev = st.st_dev;
+				h->ino = st.st_ino;
+			}
+		}
+		c->t->hold = (char *)h;
+	}
 	put_strv(c, "envp", "envp_truncated", c->a[p[3]], &envp_caps);
 	return 0;
 }
 
+/* What was asked for, as the event's file and argv (a failed exec). */
+static void put_requested(struct evbuf *e, const struct exec_hold *h,
+			  const char *fkey, const char *akey, bool flags)
+{
+	if (h->data[0]) {
+		ev_str(e, fkey, h->data);
+		if (flags && h->file_cut)
+			ev_bool(e, "file_truncated", true);
+	}
+	if (h->have_argv) {
+		pack_strv(e, akey, h->data + h->argv_off, h->argc);
+		if (flags)
+			ev_bool(e, "argv_truncated", h->argv_cut);
+	}
+}
+
 static void exit_exec(struct sc_ctx *c, int64_t ret)
 {
+	if (c->t->hold)
+		put_requested(c->e, (struct exec_hold *)c->t->hold, "file", "argv", true);
+	free(c->t->hold);
+	c->t->hold = NULL;
 	sc_exec_enrich(c->e, c->t->tgid);
+}
+
+/* cmdline as the kernel wrote it into the new image: NUL-separated. */
+static char cmdline[EXEC_ARGV_BYTES];
+
+/*
+ * Cuts cmdline (len bytes, every string NUL-terminated) at EXEC_ARGV_MAX
+ * strings of at most 4095 bytes each, like the entry's reads; in place.
+ * Returns the new length; *ret_n strings, *cut when anything was cut.
+ */
+static int cmdline_compact(int len, uint32_t *ret_n, bool *cut)
+{
+	int in = 0, out = 0;
+	uint32_t n = 0;
+
+	while (in < len && n < EXEC_ARGV_MAX) {
+		size_t sl = strlen(cmdline + in);
+		size_t keep = sl < SENTRACE_PATH_MAX - 1 ? sl : SENTRACE_PATH_MAX - 1;
+
+		if (keep < sl)
+			*cut = true;
+		memmove(cmdline + out, cmdline + in, keep);
+		cmdline[out + (int)keep] = '\0';
+		out += (int)keep + 1;
+		in += (int)sl + 1;
+		n++;
+	}
+	if (in < len)
+		*cut = true;
+	*ret_n = n;
+	return out;
+}
+
+/* The i-th string of a NUL-separated pool of n strings. */
+static const char *nth(const char *s, uint32_t i)
+{
+	while (i--)
+		s += strlen(s) + 1;
+	return s;
+}
+
+/*
+ * Whether cmdline k (m strings) is argv a (n strings), the first cmp of
+ * them exactly (all when neither was cut).
+ */
+static bool same_strv(const char *k, uint32_t m, const char *a, uint32_t n,
+		      uint32_t from_k, uint32_t from_a, bool cut)
+{
+	uint32_t cmp;
+
+	if (!cut && m - from_k != n - from_a)
+		return false;
+	cmp = m - from_k < n - from_a ? m - from_k : n - from_a;
+	/* A cut list's last kept string may itself be cut. */
+	if (cut && cmp > 0)
+		cmp--;
+	for (uint32_t i = 0; i < cmp; i++)
+		if (strcmp(nth(k, from_k + i), nth(a, from_a + i)) != 0)
+			return false;
+	return true;
+}
+
+/*
+ * An interpreter run for a script (#!, or binfmt_misc): the kernel runs
+ * interp [arg] filename argv[1..], with filename the name as passed (or
+ * /dev/fd/N for execveat of an fd). Nested interpreters add more in front.
+ */
+static bool is_script_run(const struct exec_hold *h, const char *k, uint32_t m,
+			  bool cut)
+{
+	const char *rawname = h->data + h->raw_off;
+	const char *a = h->data + h->argv_off;
+	uint32_t n = h->argc;
+
+	for (uint32_t at = 1; at < m && at <= 8; at++) {
+		const char *f = nth(k, at);
+
+		if (strcmp(f, rawname) != 0 &&
+		    !((h->empty_path || rawname[0] != '/') && strncmp(f, "/dev/fd/", 8) == 0))
+			continue;
+		if (n == 0 || same_strv(k, m, a, n, at + 1, 1, cut))
+			return true;
+	}
+	return false;
+}
+
+static void exec_finish(struct tracee *t)
+{
+	const struct exec_hold *h = (const struct exec_hold *)t->hold;
+	char exe[SENTRACE_PATH_MAX], link[48];
+	bool exe_cut = false, k_cut = false, tampered = false, h_argv_empty = false;
+	uint32_t m = 0;
+	struct stat st;
+	int r, len;
+
+	r = proc_readlink(t->tgid, "exe", exe, sizeof(exe));
+	if (r >= 0 || (r == -ENAMETOOLONG && exe[0])) {
+		exe_cut = r < 0;
+		ev_str(&t->ev, "file", exe);
+		if (exe_cut)
+			ev_bool(&t->ev, "file_truncated", true);
+	} else {
+		exe[0] = '\0';
+	}
+	len = proc_read_file(t->tgid, "cmdline", cmdline, sizeof(cmdline) - 1);
+	if (len >= 0) {
+		if ((size_t)len == sizeof(cmdline) - 1)
+			k_cut = true;
+		/* Every string ends in NUL, unless the read cut the last. */
+		if (len > 0 && cmdline[len - 1] != '\0')
+			cmdline[len++] = '\0';
+		len = cmdline_compact(len, &m, &k_cut);
+		pack_strv(&t->ev, "argv", cmdline, m);
+		ev_bool(&t->ev, "argv_truncated", k_cut);
+	}
+	if (!h)
+		return;
+	if (len < 0 && h->have_argv) {
+		/* No cmdline (the process is gone): what was asked for. */
+		pack_strv(&t->ev, "argv", h->data + h->argv_off, h->argc);
+		ev_bool(&t->ev, "argv_truncated", h->argv_cut);
+	}
+	if (h->data[0] && strcmp(exe, h->data) != 0)
+		put_str_cut_e(&t->ev, "requested_file", h->data, h->file_cut);
+	if (len >= 0 && h->have_argv &&
+	    !same_strv(cmdline, m, h->data + h->argv_off, h->argc, 0, 0, false))
+		pack_strv(&t->ev, "requested_argv", h->data + h->argv_off, h->argc);
+	if (len < 0 || !exe[0])
+		return; /* nothing of the kernel's to compare with */
+
+	if (h->have_argv && h->argc == 0 && m == 1 && !cmdline[0])
+		/* An empty argv gets "" as argv[0] from the kernel (5.18+). */
+		h_argv_empty = true;
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)t->tgid);
+	if (h->have_id && stat(link, &st) == 0 && st.st_dev == h->dev &&
+	    st.st_ino == h->ino) {
+		/* The file asked for ran: its arguments must be the ones. */
+		tampered = h->have_argv && !h_argv_empty &&
+			   !same_strv(cmdline, m, h->data + h->argv_off, h->argc,
+				      0, 0, k_cut || h->argv_cut);
+	} else if (!h->have_id && strcmp(exe, h->data) == 0) {
+		tampered = h->have_argv && !h_argv_empty &&
+			   !same_strv(cmdline, m, h->data + h->argv_off, h->argc,
+				      0, 0, k_cut || h->argv_cut);
+	} else {
+		/* Another file ran: only an interpreter for the one asked
+		 * for explains it. */
+		tampered = !is_script_run(h, cmdline, m, k_cut || h->argv_cut);
+	}
+	if (tampered)
+		ev_bool(&t->ev, "tampered", true);
+}
+
+void sc_exec_finish(struct tracee *t)
+{
+	exec_finish(t);
+	free(t->hold);
+	t->hold = NULL;
 }
 
 void sc_exec_enrich(struct evbuf *e, pid_t pid)
 {
 	struct proc_status st;
 	char buf[SENTRACE_PATH_MAX];
+	int r;
 
 	if (proc_read_status(pid, &st) == 0) {
 		ev_i64(e, "uid", st.uid);
@@ -1028,8 +1410,15 @@ void sc_exec_enrich(struct evbuf *e, pid_t pid)
 		if (proc_id_name(pid, "group", st.gid, buf, sizeof(buf)) > 0)
 			ev_str(e, "group", buf);
 	}
-	if (proc_readlink(pid, "cwd", buf, sizeof(buf)) >= 0)
+	r = proc_readlink(pid, "cwd", buf, sizeof(buf));
+	if (r >= 0) {
 		ev_str(e, "cwd", buf);
+	} else if (r == -ENAMETOOLONG) {
+		/* Deeper than the kernel names (4 KiB): say so, no guess. */
+		if (buf[0])
+			ev_str(e, "cwd", buf);
+		ev_bool(e, "cwd_truncated", true);
+	}
 	proc_tty(pid, buf, sizeof(buf));
 	ev_str(e, "tty", buf);
 	if (container_id_for_pid(pid, buf, sizeof(buf)) == 0)
@@ -1084,10 +1473,10 @@ const struct sc_desc sc_table[] = {
 	{ "execve", EV_EXEC, dec_exec, exit_exec, { N, 0, 1, 2, N }, 0, { 0 } },
 	{ "execveat", EV_EXEC, dec_exec, exit_exec, { 0, 1, 2, 3, 4 }, 0, { 0 } },
 	/* files */
-	SC("open", EV_OPEN, dec_open, N, 0, 1, 2, N),
-	SC("openat", EV_OPEN, dec_open, 0, 1, 2, 3, N),
-	SC("openat2", EV_OPEN, dec_openat2, N, N, N, N, N),
-	SC("creat", EV_OPEN, dec_creat, N, N, N, N, N),
+	{ "open", EV_OPEN, dec_open, exit_open, { N, 0, 1, 2, N }, 0, { 0 } },
+	{ "openat", EV_OPEN, dec_open, exit_open, { 0, 1, 2, 3, N }, 0, { 0 } },
+	{ "openat2", EV_OPEN, dec_openat2, exit_open, { N }, 0, { 0 } },
+	{ "creat", EV_OPEN, dec_creat, exit_open, { N }, 0, { 0 } },
 	SC("unlink", EV_UNLINK, dec_path, N, 0, N, N, N),
 	SC("unlinkat", EV_UNLINK, dec_unlinkat, N, N, N, N, N),
 	SC("rmdir", EV_RMDIR, dec_path, N, 0, N, N, N),
@@ -1569,6 +1958,9 @@ int sc_decode_entry(struct tracer *tr, struct tracee *t, int id,
 		c.a = inner;
 	}
 	memcpy(t->args, c.a, sizeof(t->args));
+	/* What an earlier call held (a restarted one) is not this call's. */
+	free(t->hold);
+	t->hold = NULL;
 	t->sc_id = id;
 	t->compat = info->compat;
 	ev_begin(&t->ev, c.d->kind, c.d->name, t->tgid, t->tid, info->compat);
@@ -1578,18 +1970,6 @@ int sc_decode_entry(struct tracer *tr, struct tracee *t, int id,
 		t->sc_id = -1;
 	}
 	return r;
-}
-
-/* Threads share their cwd (unless they unshared it): a chdir of one of
- * them makes every cached cwd of the process stale. */
-static void forget_cwd(struct tracer *tr, pid_t tgid)
-{
-	for (size_t i = 0; i < tr->tracees.nbuckets; i++)
-		for (struct tracee *x = tr->tracees.buckets[i]; x; x = x->next)
-			if (x->tgid == tgid && x->cwd) {
-				free(x->cwd);
-				x->cwd = NULL;
-			}
 }
 
 void sc_decode_exit(struct tracer *tr, struct tracee *t, int64_t ret)
@@ -1602,8 +1982,6 @@ void sc_decode_exit(struct tracer *tr, struct tracee *t, int64_t ret)
 
 	if (d->exit)
 		d->exit(&c, ret);
-	if (d->kind == EV_CHDIR && ret == 0)
-		forget_cwd(tr, t->tgid);
 	ev_i64(&t->ev, "ret", ret);
 	ev_end(&t->ev);
 	tracer_emit(tr, &t->ev);

@@ -96,6 +96,14 @@ int sc_decode_entry(struct tracer *tr, struct tracee *t, int id,
 /* Finishes the pending event with the result. */
 void sc_decode_exit(struct tracer *tr, struct tracee *t, int64_t ret);
 
+/*
+ * At the exec stop: adds file (/proc/PID/exe) and argv (/proc/PID/cmdline),
+ * what the kernel ran, to t's pending exec event; with what the entry asked
+ * for as requested_file / requested_argv when it differs, and tampered when
+ * the difference is not an interpreter run for a script. Frees t->hold.
+ */
+void sc_exec_finish(struct tracee *t);
+
 /* Adds cwd, credentials, ppid and tty of pid to an exec event. */
 void sc_exec_enrich(struct evbuf *e, pid_t pid);
 

@@ -30,7 +30,7 @@ void tracee_table_free(struct tracee_table *tab)
 
 			evbuf_free(&t->ev);
 			free(t->inject);
-			free(t->cwd);
+			free(t->hold);
 			free(t);
 			t = next;
 		}
@@ -111,7 +111,7 @@ void tracee_table_remove(struct tracee_table *tab, struct tracee *t)
 	}
 	evbuf_free(&t->ev);
 	free(t->inject);
-	free(t->cwd);
+	free(t->hold);
 	free(t);
 }
 

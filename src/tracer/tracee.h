@@ -40,7 +40,9 @@ struct tracee {
 	int held_sig;               /* signal to deliver when let go */
 	uint64_t held_since;        /* monotonic ns */
 	struct inject *inject;      /* filter injection under way, or NULL */
-	char *cwd;                  /* cached working directory, or NULL */
+	char *hold;                 /* what the entry stop read, for the exit
+					* or exec stop to check against the
+					* kernel's view (syscalls.c), or NULL */
 	uint64_t args[6];           /* entry arguments of the pending call */
 	struct evbuf ev;            /* the pending event */
 	struct tracee *next;        /* hash chain */
