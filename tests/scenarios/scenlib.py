@@ -165,7 +165,12 @@ def start(cmd, directory, policies, env=None, cwd=None, timeout=180, keep_events
     # (for debugging a test).
     keep_events = keep_events or os.environ.get('SENTRACE_SCN_KEEP') == '1'
     probe = PolicyProbe(directory, policies, keep_events).start()
-    argv = [SENTRACE, 'trace', '--probe-addr', probe.addr] + list(tracer_args) + ['--'] + list(cmd)
+    # The procfs scanner is on by default in a pid namespace of its own (a
+    # container's), where it would report the processes of the tests that
+    # run beside this one: a scenario asks for it when it is about it.
+    scan = [] if any(a.startswith('--proc-scan') for a in tracer_args) else ['--disable-proc-scan']
+    argv = ([SENTRACE, 'trace', '--probe-addr', probe.addr] + scan + list(tracer_args)
+            + ['--'] + list(cmd))
     # Output to files: a server may write more than a pipe holds.
     out = open(os.path.join(directory, 'tracer.out'), 'w+b')
     err = open(os.path.join(directory, 'tracer.err'), 'w+b')
