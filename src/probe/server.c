@@ -607,17 +607,17 @@ static int unix_remove_stale(const char *path)
 }
 
 /*
- * Gives the socket we just bound its group, then its mode. The path is
- * opened with O_PATH | O_NOFOLLOW and checked to be our socket, so that a
- * file swapped in meanwhile is never changed.
+ * Gives the socket we just bound at `path` its group, then its mode. The
+ * path is opened with O_PATH | O_NOFOLLOW and checked to be our socket, so
+ * that a file swapped in meanwhile is never changed.
  */
-static int unix_set_perms(struct probe *p)
+static int unix_set_perms(struct probe *p, const char *path)
 {
 	char fdpath[64];
 	struct stat st;
 	int fd, r = 0;
 
-	fd = open(p->addr.path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0) {
@@ -651,38 +651,95 @@ out:
 	return r;
 }
 
+/*
+ * Puts the listening socket bound at `tmp` in its place at addr.path. It
+ * is renamed only once it listens, so that whoever sees the file can
+ * connect: a tracer (or a test) that finds the path never gets
+ * ECONNREFUSED from a socket that is bound but not listening yet. A file
+ * that appeared at the path meanwhile is not replaced.
+ */
+static int unix_publish(struct probe *p, const char *tmp)
+{
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, p->addr.path, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno == EEXIST) {
+		log_err("%s: another process created it while we started", p->addr.path);
+		return -EADDRINUSE;
+	}
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	/* A file system without RENAME_NOREPLACE: checked, then replaced. */
+	if (access(p->addr.path, F_OK) == 0) {
+		log_err("%s: another process created it while we started", p->addr.path);
+		return -EADDRINUSE;
+	}
+	return rename(tmp, p->addr.path) < 0 ? -errno : 0;
+}
+
+static int unix_listen(struct probe *p)
+{
+	char tmp[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	const char *where = p->addr.path;
+	struct stat st;
+	mode_t old_mask;
+	int n, r;
+
+	r = uv_pipe_init(p->loop, &p->listener.pipe, 0);
+	if (r < 0)
+		return r;
+	p->listener_open = true;
+	p->listener.handle.data = p;
+	r = unix_remove_stale(p->addr.path);
+	if (r < 0)
+		return r;
+	/* Where the name with a suffix does not fit, bound in place. */
+	n = snprintf(tmp, sizeof(tmp), "%s.%ld.new", p->addr.path, (long)getpid());
+	if (n > 0 && (size_t)n < sizeof(tmp)) {
+		where = tmp;
+		/* Left by a probe that died with our pid: only a socket goes. */
+		if (lstat(tmp, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+			log_err("%s exists and is not a socket; not removing it", tmp);
+			return -EEXIST;
+		}
+		if (unlink(tmp) < 0 && errno != ENOENT)
+			return -errno;
+	}
+	/*
+	 * Born 0600 (a process-wide umask: we have no other thread creating
+	 * files yet), so nobody else can connect before unix_set_perms() has
+	 * set the group and the mode.
+	 */
+	old_mask = umask(0177);
+	r = uv_pipe_bind(&p->listener.pipe, where);
+	umask(old_mask);
+	if (r < 0)
+		return r;
+	if (where == p->addr.path)
+		p->unix_bound = true;
+	if (lstat(where, &st) == 0)
+		p->unix_ino = st.st_ino;
+	r = unix_set_perms(p, where);
+	if (r == 0)
+		r = uv_listen(&p->listener.stream, 128, on_connection);
+	if (r == 0 && where != p->addr.path) {
+		r = unix_publish(p, tmp);
+		if (r == 0)
+			p->unix_bound = true;
+	}
+	if (r < 0 && where != p->addr.path)
+		unlink(tmp);
+	return r;
+}
+
 static int probe_listen(struct probe *p)
 {
 	struct sockaddr_storage ss;
 	char buf[160];
 	int len = sizeof(ss), r;
-	struct stat st;
 	struct net_addr bound;
-	mode_t old_mask;
 
 	if (p->addr.is_unix) {
-		r = uv_pipe_init(p->loop, &p->listener.pipe, 0);
-		if (r < 0)
-			return r;
-		p->listener_open = true;
-		p->listener.handle.data = p;
-		r = unix_remove_stale(p->addr.path);
-		if (r < 0)
-			return r;
-		/*
-		 * Born 0600 (a process-wide umask: we have no other thread
-		 * creating files yet), so nobody else can connect before
-		 * unix_set_perms() has set the group and the mode.
-		 */
-		old_mask = umask(0177);
-		r = uv_pipe_bind(&p->listener.pipe, p->addr.path);
-		umask(old_mask);
-		if (r < 0)
-			return r;
-		p->unix_bound = true;
-		if (lstat(p->addr.path, &st) == 0)
-			p->unix_ino = st.st_ino;
-		r = unix_set_perms(p);
+		r = unix_listen(p);
 		if (r < 0)
 			return r;
 		bound = p->addr;
@@ -695,11 +752,9 @@ static int probe_listen(struct probe *p)
 		r = uv_tcp_bind(&p->listener.tcp, (const struct sockaddr *)&p->addr.ss, 0);
 		if (r < 0)
 			return r;
-	}
-	r = uv_listen(&p->listener.stream, 128, on_connection);
-	if (r < 0)
-		return r;
-	if (!p->addr.is_unix) {
+		r = uv_listen(&p->listener.stream, 128, on_connection);
+		if (r < 0)
+			return r;
 		/* With port 0 the kernel picked one: report the real one. */
 		memset(&bound, 0, sizeof(bound));
 		r = uv_tcp_getsockname(&p->listener.tcp, (struct sockaddr *)&ss, &len);
