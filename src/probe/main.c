@@ -17,6 +17,7 @@
 #include "log.h"
 #include "util.h"
 #include "engine.h"
+#include "envkeep.h"
 #include "output.h"
 #include "probe-config.h"
 #include "rules.h"
@@ -404,6 +405,32 @@ static int setup_access(const struct probe_config *cfg, const struct net_addr *a
 	return 0;
 }
 
+/* The env_keep names, checked. */
+static int make_env_keep(const struct probe_config *cfg, struct env_keep *k)
+{
+	for (size_t i = 0; i < cfg->env_keep.n; i++) {
+		int r;
+
+		/* One name per item: a comma is not a name character. */
+		if (strchr(cfg->env_keep.v[i], ','))
+			r = -EINVAL;
+		else
+			r = env_keep_add(k, cfg->env_keep.v[i]);
+		if (r == -ENOMEM) {
+			log_err("out of memory");
+			return r;
+		}
+		if (r < 0) {
+			log_err("env_keep: '%s' %s", cfg->env_keep.v[i],
+				r == -E2BIG ? "is one name too many (at most 64)" :
+				"is not a variable name (letters, digits, '_', "
+				"and an optional trailing '*')");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static void log_totals(const struct probe *p, const struct engine *en)
 {
 	const struct engine_stats *s = &en->stats;
@@ -429,6 +456,7 @@ static int cmd_run(void)
 	struct output *out = NULL;
 	struct engine *en = NULL;
 	struct sinks sinks = { .n = 0 };
+	struct env_keep env_keep = { .n = 0 };
 	struct probe *p = NULL;
 	const char *out_path;
 	uv_loop_t loop;
@@ -444,9 +472,16 @@ static int cmd_run(void)
 		probe_config_fini(&cfg);
 		return EXIT_USAGE;
 	}
+	r = make_env_keep(&cfg, &env_keep);
+	if (r < 0) {
+		env_keep_clear(&env_keep);
+		probe_config_fini(&cfg);
+		return r == -ENOMEM ? EXIT_FAILURE : EXIT_USAGE;
+	}
 	r = make_engine(&cfg, &sinks, &en);
 	if (r < 0) {
 		sinks_free(&sinks);
+		env_keep_clear(&env_keep);
 		probe_config_fini(&cfg);
 		return r == -ENOMEM ? EXIT_FAILURE : EXIT_USAGE;
 	}
@@ -460,6 +495,7 @@ static int cmd_run(void)
 			log_err("opening output %s: %s", out_path, strerror(-r));
 			engine_free(en);
 			sinks_free(&sinks);
+			env_keep_clear(&env_keep);
 			probe_config_fini(&cfg);
 			return EXIT_FAILURE;
 		}
@@ -473,11 +509,13 @@ static int cmd_run(void)
 		engine_free(en);
 		sinks_free(&sinks);
 		output_free(out);
+		env_keep_clear(&env_keep);
 		probe_config_fini(&cfg);
 		return EXIT_FAILURE;
 	}
 	r = probe_new(&loop, &addr, out, en, &p);
 	if (r == 0) {
+		p->env.env_keep = &env_keep;
 		r = setup_access(&cfg, &addr, p);
 		if (r < 0)
 			status = r == -EINVAL ? EXIT_USAGE : EXIT_FAILURE;
@@ -503,6 +541,7 @@ static int cmd_run(void)
 	if (out && output_flush(out) < 0)
 		status = EXIT_FAILURE;
 	output_free(out);
+	env_keep_clear(&env_keep);
 	probe_config_fini(&cfg);
 	return status;
 }
