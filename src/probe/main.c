@@ -260,16 +260,39 @@ static void sinks_free(struct sinks *s)
 	s->n = 0;
 }
 
+static int parse_group(const char *s, gid_t *ret);
+
+/* output.file_group as a gid; (gid_t)-1 when none is set. */
+static int file_group(const struct probe_config *cfg, gid_t *ret)
+{
+	int r;
+
+	*ret = (gid_t)-1;
+	if (!cfg->file_group)
+		return 0;
+	r = parse_group(cfg->file_group, ret);
+	if (r < 0) {
+		log_err("output.file_group '%s': %s", cfg->file_group,
+			r == -ENOENT ? "no such group" : strerror(-r));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Opens the alert outputs and hands them to the engine. */
 static int open_alert_sinks(const struct probe_config *cfg, struct engine *en,
 			    struct sinks *s)
 {
 	int facility, r;
+	gid_t group;
 
 	if (output_syslog_facility_parse(cfg->syslog_facility, &facility) < 0) {
 		log_err("unknown syslog facility '%s'", cfg->syslog_facility);
 		return -EINVAL;
 	}
+	r = file_group(cfg, &group);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < cfg->alerts.n; i++) {
 		const char *dest = cfg->alerts.v[i];
 		struct output *o;
@@ -280,7 +303,7 @@ static int open_alert_sinks(const struct probe_config *cfg, struct engine *en,
 			log_err("at most %d alert outputs", ENGINE_SINKS_MAX);
 			return -E2BIG;
 		}
-		r = output_new(dest, cfg->alerts_format, &o);
+		r = output_new_file(dest, cfg->alerts_format, group, &o);
 		if (r < 0) {
 			log_err("opening alert output %s: %s", dest, strerror(-r));
 			return r;
@@ -490,7 +513,12 @@ static int cmd_run(void)
 	if (strcmp(out_path, "auto") == 0)
 		out_path = engine_rule_count(en) > 0 ? "none" : "-";
 	if (strcmp(out_path, "none") != 0) {
-		r = output_new(out_path, cfg.format, &out);
+		gid_t group;
+
+		/* Checked already by make_engine(). */
+		r = file_group(&cfg, &group);
+		if (r == 0)
+			r = output_new_file(out_path, cfg.format, group, &out);
 		if (r < 0) {
 			log_err("opening output %s: %s", out_path, strerror(-r));
 			engine_free(en);
