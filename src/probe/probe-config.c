@@ -50,6 +50,7 @@ static const struct key keys[] = {
 	KEY(RSC "enforcement.disarmer.executable.max_allowed", K_UINT, disarm_max),
 	KEY(RSC "enforcement.disarmer.executable.period", K_DURATION, disarm_period_ns),
 	KEY(RSC "enforcement.kill_timeout", K_DURATION, kill_timeout_ns),
+	KEY(RSC "env_keep", K_LIST, env_keep),
 	KEY("alerts.outputs", K_LIST, alerts),
 	KEY("alerts.format", K_FORMAT, alerts_format),
 	KEY("alerts.syslog_facility", K_STR, syslog_facility),
@@ -57,7 +58,6 @@ static const struct key keys[] = {
 	KEY("alerts.burst", K_UINT, alert_burst),
 	KEY("output.path", K_STR, output),
 	KEY("output.format", K_FORMAT, format),
-	KEY(RSC "env_keep", K_LIST, env_keep),
 	KEY("output.file_group", K_OPTSTR, file_group),
 };
 
