@@ -278,13 +278,14 @@ def workload_ids(where, argv):
     return uid, gid
 
 
-def check_uid_drop_runs(where, argv, caps):
+def check_uid_drop_runs(where, argv, caps, no_new_privs=True):
     """Runs a deployment's wrap-mode command line for real, as root with
     CAPS (names without CAP_) as its capability bounding set, against a
     probe with a token (the command after -- replaced by a probe of its
-    own): the workload runs as the --uid/--gid given, cannot read the
-    token file (0600, root), its exec events are complete, and SIGTERM to
-    sentrace reaches it."""
+    own), with no_new_privs as every deployment sets it: the workload
+    runs as the --uid/--gid given, cannot read the token file (0600,
+    root), its exec events are complete, and SIGTERM to sentrace reaches
+    it."""
     ids = workload_ids(where, argv)
     if ids is None:
         return
@@ -323,8 +324,9 @@ def check_uid_drop_runs(where, argv, caps):
             script = ('if cat %s; then echo READ; fi; id -u; id -g; /bin/true; '
                       'echo ready; exec sleep 30' % token)
             bset = ','.join(['-all'] + ['+' + c.lower() for c in sorted(caps)])
+            nnp = ['--no-new-privs'] if no_new_privs else []
             tracer = subprocess.Popen(
-                [setpriv, '--bounding-set', bset, '--', TRACER, 'trace'] + opts
+                [setpriv] + nnp + ['--bounding-set', bset, '--', TRACER, 'trace'] + opts
                 + ['--probe-addr', 'unix:' + sock, '--token-file', token, '--',
                    '/bin/sh', '-c', script],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
