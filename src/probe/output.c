@@ -71,9 +71,9 @@ static int output_open_file(const char *path, gid_t group, int *ret_fd)
 		log_warn("%s: cannot set mode %04o: %s", path, (unsigned)mode,
 			 strerror(errno));
 	else if (!created && mode != (st.st_mode & 07777))
-		log_warn("%s was mode %04o, readable beyond the probe's user%s: now %04o",
-			 path, (unsigned)(st.st_mode & 07777),
-			 group != (gid_t)-1 ? " and group" : "", (unsigned)mode);
+		log_warn("%s was mode %04o: now %04o, for the probe's user%s only",
+			 path, (unsigned)(st.st_mode & 07777), (unsigned)mode,
+			 group != (gid_t)-1 ? " and group" : "");
 	*ret_fd = fd;
 	return 0;
 }
