@@ -19,6 +19,7 @@ import pwd
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -262,6 +263,7 @@ def app_live():
             check(f.read().strip() == str(nobody.pw_uid), 'the app does not run as APP_UID')
         check('READ' not in logtext() and 'sysv-token' not in logtext(),
               'the app read the tracer\'s token: ' + logtext())
+        check(stat.S_IMODE(os.stat(log).st_mode) == 0o600, 'LOGFILE is not 0600')
         check(action('status') == 0, 'myapp-traced status while running: 0 expected')
         check(action('stop') == 0, 'myapp-traced stop failed')
         check(os.path.exists(os.path.join(out, 'term')), 'SIGTERM did not reach the app')
