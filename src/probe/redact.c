@@ -14,9 +14,9 @@ static uint64_t redact_strv(const struct env_keep *k, const msgpack_object *arr)
 	if (!arr || arr->type != MSGPACK_OBJECT_ARRAY)
 		return 0;
 	for (uint32_t i = 0; i < arr->via.array.size; i++) {
-		/* The zone's objects are ours to change: only the pointers
-		 * we were handed are const. */
-		msgpack_object *o = (msgpack_object *)&arr->via.array.ptr[i];
+		/* An array's items are not const: they are the zone's, which
+		 * lives as long as the frame's unpacked value. */
+		msgpack_object *o = &arr->via.array.ptr[i];
 		size_t len;
 
 		if (o->type != MSGPACK_OBJECT_STR)
