@@ -22,6 +22,8 @@
 #include "strbuf.h"
 #include "tracers.h"
 
+struct env_keep;
+
 /* Counters over the probe's whole life, shared by all sessions. */
 struct probe_totals {
 	uint64_t last_session_id;
@@ -41,6 +43,7 @@ struct session_env {
 	struct engine *engine;      /* NULL: no detection */
 	const char *token;          /* the secret tracers must prove; NULL: none */
 	size_t token_len;
+	const struct env_keep *env_keep; /* values kept (redact.h); NULL: none */
 };
 
 /* Longest token compared; a longer one never matches. */

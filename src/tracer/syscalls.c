@@ -1020,6 +1020,7 @@ static int dec_socketcall(struct sc_ctx *c)
 struct strv_caps {
 	size_t max_entries;
 	size_t max_bytes;
+	bool env;                   /* "NAME=value" strings: values cut */
 };
 
 /* The strings strv_read() found, until the next call. */
@@ -1112,8 +1113,12 @@ static void put_strv(struct sc_ctx *c, const char *key, const char *tkey,
 		return;
 	ev_key(c->e, key);
 	msgpack_pack_array(&c->e->pk, (uint32_t)n);
-	for (int i = 0; i < n; i++)
-		wire_pack_strn(&c->e->pk, pool + offs[i], lens[i]);
+	for (int i = 0; i < n; i++) {
+		if (caps->env)
+			ev_env_item(c->e, pool + offs[i], lens[i]);
+		else
+			wire_pack_strn(&c->e->pk, pool + offs[i], lens[i]);
+	}
 	ev_bool(c->e, tkey, trunc);
 }
 
@@ -1137,8 +1142,8 @@ struct exec_hold {
 /* p: dirfd, path, argv, envp, flags */
 static int dec_exec(struct sc_ctx *c)
 {
-	static const struct strv_caps argv_caps = { EXEC_ARGV_MAX, EXEC_ARGV_BYTES };
-	static const struct strv_caps envp_caps = { EXEC_ENVP_MAX, EXEC_ENVP_BYTES };
+	static const struct strv_caps argv_caps = { EXEC_ARGV_MAX, EXEC_ARGV_BYTES, false };
+	static const struct strv_caps envp_caps = { EXEC_ENVP_MAX, EXEC_ENVP_BYTES, true };
 	const int8_t *p = c->d->p;
 	int flags = p[4] >= 0 ? arg_int(c, p[4]) : 0;
 	int dirfd = p[0] < 0 ? AT_FDCWD : arg_int(c, p[0]);

@@ -1309,7 +1309,9 @@ START_TEST(test_config_env)
 				     "    handshake_timeout: 5s\n"
 				     "  policies:\n    dir: [\"/a\", \"/b\"]\n"));
 	ck_assert_ptr_nonnull(strstr(text, "        max_allowed: 9\n        period: 60s\n"
-				     "    kill_timeout: 500ms\nalerts:\n"
+				     "    kill_timeout: 500ms\n"
+				     "  env_keep: [\"LD_PRELOAD\", \"LD_AUDIT\", \"LD_LIBRARY_PATH\", "
+				     "\"GLIBC_TUNABLES\", \"PATH\"]\nalerts:\n"
 				     "  outputs: [\"syslog\", \"-\"]\n"));
 	free(text);
 
