@@ -289,7 +289,7 @@ struct macro_def {
 
 enum rule_key {
 	RK_EXPRESSION, RK_DESCRIPTION, RK_SEVERITY, RK_TAGS, RK_DISABLED,
-	RK_ACTIONS, RK_EVERY, RK__COUNT,
+	RK_ACTIONS, RK_EVERY, RK_THRESHOLD, RK__COUNT,
 };
 
 static const char *const rule_keys[RK__COUNT] = {
@@ -300,6 +300,7 @@ static const char *const rule_keys[RK__COUNT] = {
 	[RK_DISABLED] = "disabled",
 	[RK_ACTIONS] = "actions",
 	[RK_EVERY] = "every",
+	[RK_THRESHOLD] = "threshold",
 };
 
 /* Keys of other engines, accepted and ignored without a warning. */
@@ -832,6 +833,8 @@ struct rule {
 	uint64_t every_ns;
 	uint64_t event_mask;
 	struct node *root;
+	bool has_threshold;
+	struct rule_threshold threshold;
 };
 
 struct rule_set {
@@ -1103,6 +1106,134 @@ static int parse_actions(struct loader *L, struct src_file *f, yaml_node_t *n,
 	return 0;
 }
 
+/*
+ * One field of a threshold's `by` or `distinct`: a scalar (a string, an
+ * integer, a boolean, an address or a duration) that every event of the
+ * rule has, so that events of one group are comparable.
+ */
+static int threshold_field(struct loader *L, struct src_file *f, yaml_node_t *n,
+			   const char *key, uint64_t mask,
+			   const struct rules_field **ret)
+{
+	const char *name = scalar(n);
+	const struct rules_field *fd;
+
+	if (!name || !*name) {
+		lerr(L, false, f, n, "threshold %s: a field name is expected", key);
+		return -EINVAL;
+	}
+	fd = rules_field_by_name(name, strlen(name));
+	if (!fd) {
+		lerr(L, false, f, n, "threshold %s: unknown field '%s'", key, name);
+		return -EINVAL;
+	}
+	if (fd->type == RULES_TYPE_STRING_ARRAY || fd->type == RULES_TYPE_INT_ARRAY) {
+		lerr(L, false, f, n, "threshold %s: '%s' is an array; a group needs "
+		     "one value per event", key, name);
+		return -EINVAL;
+	}
+	if (fd->event != RULES_EV_ANY && mask != (1ull << fd->event)) {
+		lerr(L, false, f, n, "threshold %s: '%s' is a field of %s events, "
+		     "and the rule applies to other event types too", key, name,
+		     rules_event_type_name(fd->event));
+		return -EINVAL;
+	}
+	*ret = fd;
+	return 0;
+}
+
+/* `by:` or `distinct:`: one field name, or a list of up to four. */
+static int threshold_fields(struct loader *L, struct src_file *f, yaml_node_t *n,
+			    const char *key, uint64_t mask,
+			    const struct rules_field **v, size_t *nv)
+{
+	yaml_node_t *it;
+	int r;
+
+	if (n->type == YAML_SCALAR_NODE) {
+		r = threshold_field(L, f, n, key, mask, &v[0]);
+		if (r == 0)
+			*nv = 1;
+		return r;
+	}
+	if (n->type != YAML_SEQUENCE_NODE ||
+	    n->data.sequence.items.top == n->data.sequence.items.start) {
+		lerr(L, false, f, n, "threshold %s: a field name or a list of "
+		     "field names is expected", key);
+		return -EINVAL;
+	}
+	FOR_ITEMS(f, n, it) {
+		if (*nv == RULES_THRESHOLD_FIELDS_MAX) {
+			lerr(L, false, f, it, "threshold %s: at most %d fields", key,
+			     RULES_THRESHOLD_FIELDS_MAX);
+			return -EINVAL;
+		}
+		r = threshold_field(L, f, it, key, mask, &v[*nv]);
+		if (r < 0)
+			return r;
+		(*nv)++;
+	}
+	return 0;
+}
+
+/*
+ * threshold: {count: 5, window: 30s, by: process.parent.pid,
+ *             distinct: exec.file.name}
+ * Checked after the expression compiled: the fields must fit its events.
+ */
+static int parse_threshold(struct loader *L, struct src_file *f, yaml_node_t *n,
+			   struct rule *r)
+{
+	struct rule_threshold *t = &r->threshold;
+	yaml_node_t *k, *v, *count = NULL, *window = NULL;
+	int64_t c;
+	int ret;
+
+	if (n->type != YAML_MAPPING_NODE) {
+		lerr(L, false, f, n, "threshold must be a mapping such as "
+		     "{count: 5, window: 30s, by: process.pid}");
+		return -EINVAL;
+	}
+	memset(t, 0, sizeof(*t));
+	FOR_PAIRS(f, n, k, v) {
+		const char *key = scalar(k) ? scalar(k) : "";
+
+		if (!strcmp(key, "count")) {
+			count = v;
+		} else if (!strcmp(key, "window")) {
+			window = v;
+		} else if (!strcmp(key, "by")) {
+			ret = threshold_fields(L, f, v, key, r->event_mask, t->by, &t->nby);
+			if (ret < 0)
+				return ret;
+		} else if (!strcmp(key, "distinct")) {
+			ret = threshold_fields(L, f, v, key, r->event_mask, t->distinct,
+					       &t->ndistinct);
+			if (ret < 0)
+				return ret;
+		} else {
+			lerr(L, false, f, k, "threshold: unknown key '%s' (count, window, "
+			     "by, distinct)", key);
+			return -EINVAL;
+		}
+	}
+	if (!count || !scalar(count) || !parse_int(scalar(count), &c) || c < 1 ||
+	    c > RULES_THRESHOLD_COUNT_MAX) {
+		lerr(L, false, f, count ? count : n, "threshold count must be an "
+		     "integer from 1 to %d", RULES_THRESHOLD_COUNT_MAX);
+		return -EINVAL;
+	}
+	t->count = (uint32_t)c;
+	if (!window || !scalar(window) || parse_every(scalar(window), &t->window_ns) < 0 ||
+	    t->window_ns > RULES_THRESHOLD_WINDOW_MAX) {
+		lerr(L, false, f, window ? window : n, "threshold window must be a "
+		     "positive duration of at most 24h, such as 30s or 10m");
+		return -EINVAL;
+	}
+	r->has_threshold = true;
+	return 0;
+}
+
 /* Compiles a final definition: 0, -EINVAL (reported) or -ENOMEM. */
 static int build_rule(struct loader *L, struct rule_def *d, struct rule **ret_rule)
 {
@@ -1196,6 +1327,11 @@ static int build_rule(struct loader *L, struct rule_def *d, struct rule **ret_ru
 		goto fail;
 	r->root = cr.root;
 	r->event_mask = cr.event_mask;
+	if (at[RK_THRESHOLD]) {
+		ret = parse_threshold(L, af[RK_THRESHOLD], at[RK_THRESHOLD], r);
+		if (ret < 0)
+			goto fail;
+	}
 	*ret_rule = r;
 	return 0;
 nomem:
@@ -1397,6 +1533,11 @@ uint64_t rule_event_mask(const struct rule *r) { return r->event_mask; }
 const char *rule_expression(const struct rule *r) { return r->expression; }
 const char *rule_file(const struct rule *r) { return r->file; }
 unsigned rule_line(const struct rule *r) { return r->line; }
+
+const struct rule_threshold *rule_threshold(const struct rule *r)
+{
+	return r->has_threshold ? &r->threshold : NULL;
+}
 
 const struct rule_tag *rule_tag_at(const struct rule *r, size_t i)
 {
