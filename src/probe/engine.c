@@ -310,7 +310,7 @@ static void install(struct engine *en, struct rule_set *rs, struct rule_state *s
 	en->by_ptr = ptrs;
 	en->by_ptr_idx = idx;
 	en->nrules = rs ? rule_set_count(rs) : 0;
-	/* Groups are kept by rule index, which the new rules renumber. */
+	/* New rules may count differently: every count starts again. */
 	window_table_clear(en->windows);
 }
 
@@ -1099,8 +1099,8 @@ static void on_match(const struct rule *r, void *data)
 	const struct rule_threshold *th = rule_threshold(r);
 
 	/* A rule with a threshold alerts once its count is reached. */
-	if (th && st && !window_match(en->windows, (uint32_t)(st - en->states), th,
-				      m->rctx, m->src->ts ? m->src->ts->id : 0, m->ts))
+	if (th && !window_match(en->windows, rule_id(r), th, m->rctx,
+				m->src->ts ? m->src->ts->id : 0, m->ts))
 		return;
 	allowed = !st || limiter_take(st, m->now);
 	if (kill)

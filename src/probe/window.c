@@ -35,7 +35,6 @@ struct wgroup {
 	uint64_t window_ns;
 	struct wentry *head, *tail;     /* oldest first */
 	uint32_t nentries;
-	uint32_t rule;
 	uint16_t klen;
 	unsigned char key[];
 };
@@ -60,10 +59,10 @@ static uint64_t mix(uint64_t h)
 	return h;
 }
 
-static uint64_t key_hash(const struct window_table *wt, uint32_t rule,
-			 const unsigned char *k, size_t len)
+static uint64_t key_hash(const struct window_table *wt, const unsigned char *k,
+			 size_t len)
 {
-	uint64_t h = mix(wt->seed ^ rule);
+	uint64_t h = mix(wt->seed);
 
 	for (size_t i = 0; i < len; i++)
 		h = mix(h ^ ((uint64_t)k[i] << ((i & 7) * 8)));
@@ -190,14 +189,14 @@ static void log_evictions(struct window_table *wt)
 	wt->logged_evictions = n;
 }
 
-static struct wgroup *group_get(struct window_table *wt, uint32_t rule,
-				const unsigned char *k, size_t len, uint64_t window_ns)
+static struct wgroup *group_get(struct window_table *wt, const unsigned char *k,
+				size_t len, uint64_t window_ns)
 {
-	uint64_t h = key_hash(wt, rule, k, len);
+	uint64_t h = key_hash(wt, k, len);
 	struct wgroup *g;
 
 	for (g = wt->buckets[h % WINDOW_BUCKETS]; g; g = g->hnext)
-		if (g->hash == h && g->rule == rule && g->klen == len &&
+		if (g->hash == h && g->klen == len &&
 		    !memcmp(g->key, k, len))
 			break;
 	if (g) {
@@ -221,7 +220,6 @@ static struct wgroup *group_get(struct window_table *wt, uint32_t rule,
 	if (!g)
 		return NULL;
 	g->hash = h;
-	g->rule = rule;
 	g->window_ns = window_ns;
 	g->klen = (uint16_t)len;
 	memcpy(g->key, k, len);
@@ -237,12 +235,48 @@ static struct wgroup *group_get(struct window_table *wt, uint32_t rule,
 	return g;
 }
 
-bool window_count(struct window_table *wt, uint32_t rule_idx,
-		  const struct rule_threshold *t, const void *gkey, size_t glen,
-		  const void *dkey, size_t dlen, uint64_t ts)
+static void entry_drop_oldest(struct window_table *wt, struct wgroup *g)
+{
+	struct wentry *e = g->head;
+
+	g->head = e->next;
+	if (!g->head)
+		g->tail = NULL;
+	free(e);
+	g->nentries--;
+	wt->stats.entries--;
+}
+
+/* Moves the entry of a value seen before to the newest end; false: new. */
+static bool entry_refresh(struct wgroup *g, const void *dkey, size_t dlen, uint64_t ts)
+{
+	struct wentry *e, **pp, *prev = NULL;
+
+	for (pp = &g->head; *pp; prev = *pp, pp = &(*pp)->next) {
+		e = *pp;
+		if (e->len != dlen || memcmp(e->val, dkey, dlen))
+			continue;
+		*pp = e->next;
+		if (g->tail == e)
+			g->tail = prev;
+		e->next = NULL;
+		e->ts = ts;
+		if (g->tail)
+			g->tail->next = e;
+		else
+			g->head = e;
+		g->tail = e;
+		return true;
+	}
+	return false;
+}
+
+bool window_count(struct window_table *wt, const struct rule_threshold *t,
+		  const void *gkey, size_t glen, const void *dkey, size_t dlen,
+		  uint64_t ts)
 {
 	struct wgroup *g;
-	struct wentry *e, **pp, *prev;
+	struct wentry *e;
 
 	if (glen > WINDOW_KEY_MAX)
 		glen = WINDOW_KEY_MAX;
@@ -251,67 +285,49 @@ bool window_count(struct window_table *wt, uint32_t rule_idx,
 	expire_some(wt, ts);
 	wt->stats.counted++;
 	if (t->count <= 1) {
-		wt->stats.fired++;
-		return true;
+		wt->stats.fired += t->alert;
+		return t->alert;
 	}
-	g = group_get(wt, rule_idx, gkey, glen, t->window_ns);
+	g = group_get(wt, gkey, glen, t->window_ns);
+	log_evictions(wt);
 	if (!g)
 		return false;
-	log_evictions(wt);
 	g->last_ts = ts;
 	/* What fell out of the window. */
-	while (g->head && outside(g->head->ts, ts, t->window_ns)) {
-		e = g->head;
-		g->head = e->next;
-		if (!g->head)
-			g->tail = NULL;
-		free(e);
-		g->nentries--;
-		wt->stats.entries--;
-	}
-	/* A value seen before moves to the newest end with this time. */
-	if (dkey) {
-		prev = NULL;
-		for (pp = &g->head; *pp; prev = *pp, pp = &(*pp)->next) {
-			e = *pp;
-			if (e->len != dlen || memcmp(e->val, dkey, dlen))
-				continue;
-			*pp = e->next;
-			if (g->tail == e)
-				g->tail = prev;
-			e->next = NULL;
-			e->ts = ts;
-			if (g->tail)
-				g->tail->next = e;
-			else
-				g->head = e;
-			g->tail = e;
+	while (g->head && outside(g->head->ts, ts, t->window_ns))
+		entry_drop_oldest(wt, g);
+	if (!dkey || !entry_refresh(g, dkey, dlen, ts)) {
+		/* The event that completes the count needs no entry. */
+		if (t->alert && g->nentries + 1 >= t->count)
+			goto fire;
+		while (wt->stats.entries >= WINDOW_ENTRIES_MAX && evict_one(wt, g))
+			;
+		e = malloc(sizeof(*e) + (dkey ? dlen : 0));
+		if (!e)
 			return false;
-		}
+		e->next = NULL;
+		e->ts = ts;
+		e->len = dkey ? (uint16_t)dlen : 0;
+		if (dkey)
+			memcpy(e->val, dkey, dlen);
+		if (g->tail)
+			g->tail->next = e;
+		else
+			g->head = e;
+		g->tail = e;
+		g->nentries++;
+		wt->stats.entries++;
 	}
-	if (g->nentries + 1 >= t->count) {
-		entries_free(wt, g);
-		wt->stats.fired++;
-		return true;
-	}
-	while (wt->stats.entries >= WINDOW_ENTRIES_MAX && evict_one(wt, g))
-		;
-	e = malloc(sizeof(*e) + (dkey ? dlen : 0));
-	if (!e)
-		return false;
-	e->next = NULL;
-	e->ts = ts;
-	e->len = dkey ? (uint16_t)dlen : 0;
-	if (dkey)
-		memcpy(e->val, dkey, dlen);
-	if (g->tail)
-		g->tail->next = e;
-	else
-		g->head = e;
-	g->tail = e;
-	g->nentries++;
-	wt->stats.entries++;
+	if (t->alert && g->nentries >= t->count)
+		goto fire;
+	/* A rule that only counts keeps the count newest, for the others. */
+	while (g->nentries > t->count)
+		entry_drop_oldest(wt, g);
 	return false;
+fire:
+	entries_free(wt, g);
+	wt->stats.fired++;
+	return true;
 }
 
 /* ---- keys from field values ---- */
@@ -367,12 +383,24 @@ static bool key_value(struct keybuf *k, const struct rules_ctx *ctx, int field_i
 	}
 }
 
-bool window_match(struct window_table *wt, uint32_t rule_idx,
+bool window_match(struct window_table *wt, const char *rule_id,
 		  const struct rule_threshold *t, const struct rules_ctx *ctx,
 		  uint64_t session, uint64_t ts)
 {
 	struct keybuf g = { .len = 0 }, d = { .len = 0 };
+	const char *space = t->counter ? t->counter : rule_id;
+	size_t n = strlen(space);
+	uint8_t tag = t->counter ? 'c' : 'r';
+	uint16_t l;
 
+	/* The rule's own groups, or its counter's; ids are at most a few
+	 * dozen bytes, and a cut one still has its length. */
+	if (n > 64)
+		n = 64;
+	l = (uint16_t)n;
+	key_put(&g, &tag, 1);
+	key_put(&g, &l, sizeof(l));
+	key_put(&g, space, n);
 	/* Pids and everything else are per tracer session. */
 	key_put(&g, &session, sizeof(session));
 	for (size_t i = 0; i < t->nby; i++) {
@@ -384,6 +412,5 @@ bool window_match(struct window_table *wt, uint32_t rule_idx,
 	/* An absent distinct value is a value of its own ("-"). */
 	for (size_t i = 0; i < t->ndistinct; i++)
 		key_value(&d, ctx, t->distinct[i]->id);
-	return window_count(wt, rule_idx, t, g.b, g.len,
-			    t->ndistinct ? d.b : NULL, d.len, ts);
+	return window_count(wt, t, g.b, g.len, t->ndistinct ? d.b : NULL, d.len, ts);
 }

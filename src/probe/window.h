@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Thresholds and windows (a rule's `threshold:`, docs/rules.md): the groups
- * of matching events, keyed by rule, session and the values of the `by`
+ * of matching events, keyed by rule (or shared counter), session and the
+ * values of the `by`
  * fields, each with the events (or distinct values) seen within the
  * window. The engine asks window_match() after a rule's expression matched;
  * an alert is raised only when it says the threshold is reached. State is
@@ -45,23 +46,25 @@ void window_table_clear(struct window_table *wt);
 const struct window_stats *window_table_stats(const struct window_table *wt);
 
 /*
- * Counts one event of rule number rule_idx in the group gkey[0..glen)
- * (glen <= WINDOW_KEY_MAX), with the distinct value dkey[0..dlen), or
- * dkey NULL when t counts events. ts is the event's time (ns). True when
- * the group reached t->count within t->window_ns: the group then starts
- * over, so the next alert needs a full count again.
+ * Counts one event in the group gkey[0..glen) (glen <= WINDOW_KEY_MAX;
+ * the caller puts the rule or counter in it), with the distinct value
+ * dkey[0..dlen), or dkey NULL when t counts events. ts is the event's
+ * time (ns). True when t->alert and the group holds t->count events (or
+ * values) within t->window_ns, this one included: the group then starts
+ * over, so the next alert needs a full count again. With t->alert false
+ * the event only counts (the group keeps its t->count newest entries).
  */
-bool window_count(struct window_table *wt, uint32_t rule_idx,
-		  const struct rule_threshold *t, const void *gkey, size_t glen,
-		  const void *dkey, size_t dlen, uint64_t ts);
+bool window_count(struct window_table *wt, const struct rule_threshold *t,
+		  const void *gkey, size_t glen, const void *dkey, size_t dlen,
+		  uint64_t ts);
 
 /*
- * The engine's hook: builds the keys from the event's values of t's
- * fields (through ctx, the evaluator's getter) and counts the event in
- * the session's group. An event without a value of a `by` field is not
- * counted (stats.unkeyed). True: raise the alert.
+ * The engine's hook: builds the keys from the rule's id (or t->counter),
+ * the session and the event's values of t's fields (through ctx, the
+ * evaluator's getter), and counts the event. An event without a value of
+ * a `by` field is not counted (stats.unkeyed). True: raise the alert.
  */
-bool window_match(struct window_table *wt, uint32_t rule_idx,
+bool window_match(struct window_table *wt, const char *rule_id,
 		  const struct rule_threshold *t, const struct rules_ctx *ctx,
 		  uint64_t session, uint64_t ts);
 

@@ -835,6 +835,7 @@ struct rule {
 	struct node *root;
 	bool has_threshold;
 	struct rule_threshold threshold;
+	char *counter;
 };
 
 struct rule_set {
@@ -871,6 +872,7 @@ static struct rule *rule_free(struct rule *r)
 	}
 	free(r->actions);
 	node_free(r->root);
+	free(r->counter);
 	free(r);
 	return NULL;
 }
@@ -1188,6 +1190,7 @@ static int parse_threshold(struct loader *L, struct src_file *f, yaml_node_t *n,
 	yaml_node_t *k, *v, *count = NULL, *window = NULL;
 	int64_t c;
 	int ret;
+	bool alert = true;
 
 	if (n->type != YAML_MAPPING_NODE) {
 		lerr(L, false, f, n, "threshold must be a mapping such as "
@@ -1211,9 +1214,23 @@ static int parse_threshold(struct loader *L, struct src_file *f, yaml_node_t *n,
 					       &t->ndistinct);
 			if (ret < 0)
 				return ret;
+		} else if (!strcmp(key, "counter")) {
+			if (!scalar(v) || !*scalar(v)) {
+				lerr(L, false, f, v, "threshold counter must be a name");
+				return -EINVAL;
+			}
+			free(r->counter);
+			r->counter = strdup(scalar(v));
+			if (!r->counter)
+				return -ENOMEM;
+		} else if (!strcmp(key, "alert")) {
+			if (!scalar(v) || parse_bool(scalar(v), &alert) < 0) {
+				lerr(L, false, f, v, "threshold alert must be true or false");
+				return -EINVAL;
+			}
 		} else {
 			lerr(L, false, f, k, "threshold: unknown key '%s' (count, window, "
-			     "by, distinct)", key);
+			     "by, distinct, counter, alert)", key);
 			return -EINVAL;
 		}
 	}
@@ -1230,7 +1247,55 @@ static int parse_threshold(struct loader *L, struct src_file *f, yaml_node_t *n,
 		     "positive duration of at most 24h, such as 30s or 10m");
 		return -EINVAL;
 	}
+	if (!alert && !r->counter) {
+		lerr(L, false, f, n, "threshold alert: false needs a counter shared "
+		     "with a rule that alerts");
+		return -EINVAL;
+	}
+	t->counter = r->counter;
+	t->alert = alert;
 	r->has_threshold = true;
+	return 0;
+}
+
+static bool same_fields(const struct rules_field *const *a, size_t na,
+			const struct rules_field *const *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (a[i]->type != b[i]->type)
+			return false;
+	return true;
+}
+
+/*
+ * The rules of one counter count into the same groups: they must agree on
+ * what a group and a value are, and on the count and window. The first
+ * rule of a counter sets them; a later one that differs is an error.
+ */
+static int check_counter(struct loader *L, const struct rule_set *rs,
+			 struct rule_def *d, const struct rule *r)
+{
+	const struct rule_threshold *t = &r->threshold, *o;
+
+	if (!r->has_threshold || !r->counter)
+		return 0;
+	for (size_t i = 0; i < rs->n; i++) {
+		if (!rs->rules[i]->has_threshold || !rs->rules[i]->counter ||
+		    strcmp(rs->rules[i]->counter, r->counter))
+			continue;
+		o = &rs->rules[i]->threshold;
+		if (o->count != t->count || o->window_ns != t->window_ns ||
+		    !same_fields(o->by, o->nby, t->by, t->nby) ||
+		    !same_fields(o->distinct, o->ndistinct, t->distinct, t->ndistinct)) {
+			lerr(L, false, d->attr_file[RK_THRESHOLD], d->attr[RK_THRESHOLD],
+			     "threshold counter '%s': count, window, by and distinct "
+			     "must be those of rule '%s'", r->counter, rs->rules[i]->id);
+			return -EINVAL;
+		}
+		return 0;
+	}
 	return 0;
 }
 
@@ -1460,6 +1525,10 @@ static int load(const char *const *names, const char *const *texts,
 		struct rule *rule;
 		int b = build_rule(&L, &L.rules[i], &rule);
 
+		if (b == 0 && check_counter(&L, rs, &L.rules[i], rule) < 0) {
+			rule_free(rule);
+			continue;
+		}
 		if (b == -ENOMEM)
 			r = b;
 		else if (b == 0 && set_add(rs, rule) < 0) {

@@ -205,6 +205,15 @@ struct rule_threshold {
 	size_t nby;               /* 0: one group for the whole rule */
 	const struct rules_field *distinct[RULES_THRESHOLD_FIELDS_MAX];
 	size_t ndistinct;         /* 0: count events, not values */
+	/*
+	 * `counter: NAME`: the rules with the same name share their groups
+	 * (and must agree on count, window, by and distinct); NULL: the
+	 * rule's own. `alert: false`: the rule's events only count, and only
+	 * the other rules of the counter alert (a sequence: read, then
+	 * connect).
+	 */
+	const char *counter;
+	bool alert;
 };
 
 /* The rule's threshold, or NULL when every match is an alert. */

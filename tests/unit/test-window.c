@@ -100,6 +100,9 @@ static const struct {
 	{ "{count: 5, window: 1s, by: [process.pid, process.uid, process.gid, "
 	  "process.euid, process.egid]}", "at most 4 fields" },
 	{ "{count: 5, window: 1s, per: process.pid}", "threshold: unknown key 'per'" },
+	{ "{count: 2, window: 1s, alert: false}", "alert: false needs a counter" },
+	{ "{count: 2, window: 1s, alert: maybe, counter: c}", "alert must be true or false" },
+	{ "{count: 2, window: 1s, counter: [a]}", "counter must be a name" },
 };
 
 START_TEST(test_policy_errors)
@@ -149,6 +152,44 @@ START_TEST(test_check_rules)
 }
 END_TEST
 
+START_TEST(test_policy_counter)
+{
+	static const char *const text =
+		"version: 1\nrules:\n"
+		"  - id: reads\n"
+		"    expression: open.file.path == \"/etc/shadow\"\n"
+		"    threshold: {count: 2, window: 10s, by: process.pid, distinct: event.type,\n"
+		"                counter: exfil, alert: false}\n"
+		"  - id: connects\n"
+		"    expression: connect.addr.port == 443\n"
+		"    threshold: {count: 2, window: 10s, by: process.pid, distinct: event.type,\n"
+		"                counter: exfil}\n"
+		"  - id: other_window\n"
+		"    expression: connect.addr.port == 80\n"
+		"    threshold: {count: 2, window: 20s, by: process.pid, distinct: event.type,\n"
+		"                counter: exfil}\n";
+	const char *names[1] = { "c.policy" }, *texts[1] = { text };
+	const struct rule_threshold *t;
+	struct rules_diag d;
+	struct rule_set *rs;
+
+	rules_diag_init(&d);
+	ck_assert_int_eq(rule_set_load_buffers(names, texts, 1, &d, &rs), 1);
+	ck_assert_ptr_nonnull(strstr(d.v[0].msg, "threshold counter 'exfil': count, window, "
+				     "by and distinct must be those of rule 'reads'"));
+	ck_assert_uint_eq(d.v[0].line, 13);
+	t = rule_threshold(rule_set_find(rs, "reads"));
+	ck_assert_str_eq(t->counter, "exfil");
+	ck_assert(!t->alert);
+	t = rule_threshold(rule_set_find(rs, "connects"));
+	ck_assert_str_eq(t->counter, "exfil");
+	ck_assert(t->alert);
+	ck_assert_ptr_null(rule_set_find(rs, "other_window"));
+	rule_set_free(rs);
+	rules_diag_fini(&d);
+}
+END_TEST
+
 /* ---- the group table ---- */
 
 static struct rule_threshold th(uint32_t count, uint64_t window_ns)
@@ -158,6 +199,7 @@ static struct rule_threshold th(uint32_t count, uint64_t window_ns)
 	memset(&t, 0, sizeof(t));
 	t.count = count;
 	t.window_ns = window_ns;
+	t.alert = true;
 	return t;
 }
 
@@ -168,25 +210,25 @@ START_TEST(test_count_in_window)
 
 	ck_assert_int_eq(window_table_new(&wt), 0);
 	/* Two, then the third 11 s after the first: the first fell out. */
-	ck_assert(!window_count(wt, 0, &t, "g", 1, NULL, 0, T0));
-	ck_assert(!window_count(wt, 0, &t, "g", 1, NULL, 0, T0 + 5 * SEC));
-	ck_assert(!window_count(wt, 0, &t, "g", 1, NULL, 0, T0 + 11 * SEC));
+	ck_assert(!window_count(wt, &t, "g", 1, NULL, 0, T0));
+	ck_assert(!window_count(wt, &t, "g", 1, NULL, 0, T0 + 5 * SEC));
+	ck_assert(!window_count(wt, &t, "g", 1, NULL, 0, T0 + 11 * SEC));
 	/* Within 10 s of the second: three. */
-	ck_assert(window_count(wt, 0, &t, "g", 1, NULL, 0, T0 + 12 * SEC));
+	ck_assert(window_count(wt, &t, "g", 1, NULL, 0, T0 + 12 * SEC));
 	/* It starts over: two more are not enough. */
-	ck_assert(!window_count(wt, 0, &t, "g", 1, NULL, 0, T0 + 13 * SEC));
-	ck_assert(!window_count(wt, 0, &t, "g", 1, NULL, 0, T0 + 13 * SEC));
-	ck_assert(window_count(wt, 0, &t, "g", 1, NULL, 0, T0 + 14 * SEC));
+	ck_assert(!window_count(wt, &t, "g", 1, NULL, 0, T0 + 13 * SEC));
+	ck_assert(!window_count(wt, &t, "g", 1, NULL, 0, T0 + 13 * SEC));
+	ck_assert(window_count(wt, &t, "g", 1, NULL, 0, T0 + 14 * SEC));
 	/* Groups and rules are apart. */
-	ck_assert(!window_count(wt, 0, &t, "h", 1, NULL, 0, T0 + 14 * SEC));
-	ck_assert(!window_count(wt, 1, &t, "g", 1, NULL, 0, T0 + 14 * SEC));
-	ck_assert(!window_count(wt, 0, &t, "h", 1, NULL, 0, T0 + 14 * SEC));
-	ck_assert(window_count(wt, 0, &t, "h", 1, NULL, 0, T0 + 14 * SEC));
+	ck_assert(!window_count(wt, &t, "h", 1, NULL, 0, T0 + 14 * SEC));
+	ck_assert(!window_count(wt, &t, "G", 1, NULL, 0, T0 + 14 * SEC));
+	ck_assert(!window_count(wt, &t, "h", 1, NULL, 0, T0 + 14 * SEC));
+	ck_assert(window_count(wt, &t, "h", 1, NULL, 0, T0 + 14 * SEC));
 	ck_assert_uint_eq(window_table_stats(wt)->fired, 3);
 	ck_assert_uint_eq(window_table_stats(wt)->groups, 3);
 	/* count 1: every event. */
 	t = th(1, SEC);
-	ck_assert(window_count(wt, 2, &t, "g", 1, NULL, 0, T0));
+	ck_assert(window_count(wt, &t, "g2", 2, NULL, 0, T0));
 	window_table_free(wt);
 }
 END_TEST
@@ -199,19 +241,52 @@ START_TEST(test_distinct)
 	ck_assert_int_eq(window_table_new(&wt), 0);
 	/* The same program again and again is one value. */
 	for (int i = 0; i < 20; i++)
-		ck_assert(!window_count(wt, 0, &t, "g", 1, "id", 2, T0 + (uint64_t)i * SEC));
-	ck_assert(!window_count(wt, 0, &t, "g", 1, "uname", 5, T0 + 20 * SEC));
+		ck_assert(!window_count(wt, &t, "g", 1, "id", 2, T0 + (uint64_t)i * SEC));
+	ck_assert(!window_count(wt, &t, "g", 1, "uname", 5, T0 + 20 * SEC));
 	ck_assert_uint_eq(window_table_stats(wt)->entries, 2);
 	/* "id" was seen last at +19 s: still in the window at +45 s... */
-	ck_assert(window_count(wt, 0, &t, "g", 1, "ps", 2, T0 + 45 * SEC));
+	ck_assert(window_count(wt, &t, "g", 1, "ps", 2, T0 + 45 * SEC));
 	ck_assert_uint_eq(window_table_stats(wt)->entries, 0);
 	/* ...but a value seen 31 s ago is not. */
-	ck_assert(!window_count(wt, 0, &t, "g", 1, "id", 2, T0 + 100 * SEC));
-	ck_assert(!window_count(wt, 0, &t, "g", 1, "uname", 5, T0 + 131 * SEC));
-	ck_assert(!window_count(wt, 0, &t, "g", 1, "ps", 2, T0 + 132 * SEC));
+	ck_assert(!window_count(wt, &t, "g", 1, "id", 2, T0 + 100 * SEC));
+	ck_assert(!window_count(wt, &t, "g", 1, "uname", 5, T0 + 131 * SEC));
+	ck_assert(!window_count(wt, &t, "g", 1, "ps", 2, T0 + 132 * SEC));
 	ck_assert_uint_eq(window_table_stats(wt)->entries, 2);
 	/* Values are compared whole: "i" is not "id". */
-	ck_assert(window_count(wt, 0, &t, "g", 1, "i", 1, T0 + 133 * SEC));
+	ck_assert(window_count(wt, &t, "g", 1, "i", 1, T0 + 133 * SEC));
+	window_table_free(wt);
+}
+END_TEST
+
+/* A counter shared by a rule that only counts (reads) and one that alerts. */
+START_TEST(test_sequence)
+{
+	struct window_table *wt;
+	struct rule_threshold reads = th(2, 10 * SEC), conns = th(2, 10 * SEC);
+
+	reads.alert = false;
+	ck_assert_int_eq(window_table_new(&wt), 0);
+	/* Connect, then read: the read completes nothing. */
+	ck_assert(!window_count(wt, &conns, "p1", 2, "connect", 7, T0));
+	ck_assert(!window_count(wt, &reads, "p1", 2, "open", 4, T0 + SEC));
+	ck_assert_uint_eq(window_table_stats(wt)->entries, 2);
+	/* Another connect after that read: read, then connect. */
+	ck_assert(window_count(wt, &conns, "p1", 2, "connect", 7, T0 + 2 * SEC));
+	/* Read, then a connect 11 s later: too late. */
+	ck_assert(!window_count(wt, &reads, "p2", 2, "open", 4, T0));
+	ck_assert(!window_count(wt, &reads, "p2", 2, "open", 4, T0 + SEC));
+	ck_assert(!window_count(wt, &conns, "p2", 2, "connect", 7, T0 + 12 * SEC));
+	/* Read, then connect within the window. */
+	ck_assert(!window_count(wt, &reads, "p3", 2, "open", 4, T0));
+	ck_assert(window_count(wt, &conns, "p3", 2, "connect", 7, T0 + 9 * SEC));
+	/* Many reads keep at most count entries. */
+	for (int i = 0; i < 50; i++) {
+		char v[8];
+
+		snprintf(v, sizeof(v), "v%d", i);
+		ck_assert(!window_count(wt, &reads, "p4", 2, v, strlen(v), T0));
+	}
+	ck_assert_uint_le(window_table_stats(wt)->entries, 2 + 2 + 1);
 	window_table_free(wt);
 }
 END_TEST
@@ -225,12 +300,12 @@ START_TEST(test_expiry)
 	ck_assert_int_eq(window_table_new(&wt), 0);
 	for (int i = 0; i < 100; i++) {
 		snprintf(key, sizeof(key), "p%d", i);
-		ck_assert(!window_count(wt, 0, &t, key, strlen(key), NULL, 0, T0));
+		ck_assert(!window_count(wt, &t, key, strlen(key), NULL, 0, T0));
 	}
 	ck_assert_uint_eq(window_table_stats(wt)->groups, 100);
 	/* Each later call frees a few groups whose window has passed. */
 	for (int i = 0; i < 20; i++)
-		window_count(wt, 0, &t, "late", 4, NULL, 0, T0 + 60 * SEC + (uint64_t)i);
+		window_count(wt, &t, "late", 4, NULL, 0, T0 + 60 * SEC + (uint64_t)i);
 	ck_assert_uint_eq(window_table_stats(wt)->groups, 1);
 	ck_assert_uint_eq(window_table_stats(wt)->groups_expired, 100);
 	ck_assert_uint_eq(window_table_stats(wt)->groups_evicted, 0);
@@ -252,20 +327,20 @@ START_TEST(test_caps)
 	/* A tracee making a new group per event (a pid per fork, say). */
 	for (i = 0; i < WINDOW_GROUPS_MAX + 500; i++) {
 		snprintf(key, sizeof(key), "pid%" PRIu64, i);
-		window_count(wt, 0, &t, key, strlen(key), NULL, 0, T0 + i);
+		window_count(wt, &t, key, strlen(key), NULL, 0, T0 + i);
 	}
 	ck_assert_uint_eq(window_table_stats(wt)->groups, WINDOW_GROUPS_MAX);
 	ck_assert_uint_eq(window_table_stats(wt)->groups_evicted, 500);
 	ck_assert_uint_eq(window_table_stats(wt)->entries, WINDOW_GROUPS_MAX);
 	/* The least recently counted went first: pid0 starts again from 1. */
 	for (i = 0; i < RULES_THRESHOLD_COUNT_MAX - 1; i++)
-		ck_assert(!window_count(wt, 0, &t, "pid0", 4, NULL, 0, T0 + 10 * SEC));
-	ck_assert(window_count(wt, 0, &t, "pid0", 4, NULL, 0, T0 + 10 * SEC));
+		ck_assert(!window_count(wt, &t, "pid0", 4, NULL, 0, T0 + 10 * SEC));
+	ck_assert(window_count(wt, &t, "pid0", 4, NULL, 0, T0 + 10 * SEC));
 	window_table_clear(wt);
 	/* Entries: 100 groups of 999 events are more than the cap. */
 	for (i = 0; i < 100 * 999; i++) {
 		snprintf(key, sizeof(key), "g%" PRIu64, i / 999);
-		window_count(wt, 0, &t, key, strlen(key), NULL, 0, T0 + i);
+		window_count(wt, &t, key, strlen(key), NULL, 0, T0 + i);
 	}
 	ck_assert_uint_le(window_table_stats(wt)->entries, WINDOW_ENTRIES_MAX);
 	ck_assert_uint_gt(window_table_stats(wt)->entries_evicted, 0);
@@ -274,7 +349,7 @@ START_TEST(test_caps)
 		char big[1024];
 
 		memset(big, 'x', sizeof(big));
-		window_count(wt, 5, &t, big, sizeof(big), big, sizeof(big), T0);
+		window_count(wt, &t, big, sizeof(big), big, sizeof(big), T0);
 	}
 	window_table_free(wt);
 }
@@ -405,10 +480,12 @@ static Suite *window_suite(void)
 	tcase_add_test(tc, test_policy_forms);
 	tcase_add_loop_test(tc, test_policy_errors, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, test_check_rules);
+	tcase_add_test(tc, test_policy_counter);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("groups");
 	tcase_add_test(tc, test_count_in_window);
 	tcase_add_test(tc, test_distinct);
+	tcase_add_test(tc, test_sequence);
 	tcase_add_test(tc, test_expiry);
 	tcase_add_test(tc, test_caps);
 	suite_add_tcase(s, tc);
