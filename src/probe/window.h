@@ -21,7 +21,7 @@
 
 #define WINDOW_GROUPS_MAX    4096     /* groups, every rule and session */
 #define WINDOW_ENTRIES_MAX   65536    /* remembered events or values */
-#define WINDOW_KEY_MAX       256      /* bytes of a group or value key */
+#define WINDOW_KEY_MAX       1024     /* bytes of a group or value key */
 #define WINDOW_BUCKETS       4096
 #define WINDOW_EXPIRE_STEP   8        /* expired groups freed per call */
 #define WINDOW_LOG_PERIOD_NS (60ull * 1000000000ull)
