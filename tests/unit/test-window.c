@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,6 +147,26 @@ START_TEST(test_check_rules)
 	buf[n] = '\0';
 	ck_assert_ptr_nonnull(strstr(buf, "error: threshold by: 'connect.addr.port' is a "
 				     "field of connect events"));
+	fclose(out);
+	fclose(err);
+
+	/* A good one is listed with what it counts. */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	ck_assert_int_ge(fd, 0);
+	snprintf(text, sizeof(text), "%s    threshold: {count: 5, window: 90s, "
+		 "by: process.parent.pid, distinct: [exec.file.name, exec.argv0], "
+		 "counter: recon}\n", HEAD);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	out = tmpfile();
+	err = tmpfile();
+	ck_assert_int_eq(rules_check_run(paths, 1, out, err), 0);
+	rewind(out);
+	n = fread(buf, 1, sizeof(buf) - 1, out);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, "burst\texec\tlow\tthreshold 5 within 90s by process.parent.pid "
+			 "distinct exec.file.name,exec.argv0 counter recon\n"
+			 "1 rule loaded, 0 errors, 0 warnings\n");
 	fclose(out);
 	fclose(err);
 	unlink(path);
