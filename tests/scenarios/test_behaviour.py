@@ -267,6 +267,22 @@ class BehaviourTest(unittest.TestCase):
         self.assertIn('credential_read_then_connect', got, run.describe())
         self.assertNotIn('credential_read_before_connect', got, 'a rule that only counts alerted')
 
+    def test_connect_then_read_is_not_the_sequence(self):
+        # The same process connects first, then reads the key (and sends
+        # nothing after): not "read, then connect".
+        port = self.start_server()
+        key = self.plant_key()
+        code = ('import socket; s = socket.create_connection((\'127.0.0.1\', %d)); '
+                's.close(); open(\'%s\').read()' % (port, key))
+        run = self.run_script('order', '"$PY" -c "$CODE"\necho order-done\n',
+                              policies=[scenlib.POLICY, scenlib.OVERRIDES], env={'CODE': code})
+        self.assertIn('order-done', run.stdout, run.summary())
+        got = run.rule_ids()
+        self.assertIn('ssh_private_key_read', got, run.describe() + run.summary())
+        self.assertIn('interpreter_inline_code_connection', got, run.describe())
+        self.assertNotIn('credential_read_then_connect', got, run.describe())
+        self.assertNotIn('credential_read_before_connect', got, run.describe())
+
     def test_download_and_ordinary_upload_are_quiet(self):
         port = self.start_server()
         with open(os.path.join(self.S, 'report.txt'), 'w') as f:
