@@ -312,10 +312,11 @@ class BehaviourTest(unittest.TestCase):
         os.makedirs(os.path.join(self.S, 'bin'))
         shutil.copy2(os.path.realpath('/bin/sh'), os.path.join(self.S, 'bin', 'dpkg'))
         run = self.run_script('hooks', 'set -e\n'
-                              "echo 'APT::Update::Pre-Invoke {\"true\";};' > "
-                              '/etc/apt/apt.conf.d/99sentrace-scn-hook\n'
-                              'echo x > "$S/prefs" && mv "$S/prefs" /etc/apt/preferences.d/sentrace-scn\n'
-                              'ln -s "$S/prefs-none" /etc/dpkg/dpkg.cfg.d/sentrace-scn\n'
+                              # Inert contents: apt and dpkg run by other tests meanwhile
+                              # read these files.
+                              "echo '// sentrace test' > /etc/apt/apt.conf.d/99sentrace-scn-hook\n"
+                              ': > "$S/prefs" && mv "$S/prefs" /etc/apt/preferences.d/sentrace-scn\n'
+                              ': > "$S/cfg" && ln -s "$S/cfg" /etc/dpkg/dpkg.cfg.d/sentrace-scn\n'
                               'echo "#!/bin/sh" > "$S/hook" && '
                               'mv "$S/hook" /srv/sentrace-scn.git/hooks/post-receive\n'
                               '"$S/bin/dpkg" -c ": > /etc/apt/apt.conf.d/97sentrace-scn-fake"\n'
