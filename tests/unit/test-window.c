@@ -377,6 +377,86 @@ START_TEST(test_caps)
 }
 END_TEST
 
+/* ---- keys from field values ---- */
+
+/* A getter: field 106 (process.pid) and 1001 (exec.file.name), or absent. */
+struct fake_ev {
+	int64_t pid;              /* < 0: absent */
+	const char *name;
+};
+
+static int fake_get(void *data, int field_id, struct rules_value *ret)
+{
+	const struct fake_ev *e = data;
+
+	if (field_id == 106 && e->pid >= 0) {
+		ret->kind = RULES_V_INT;
+		ret->i = e->pid;
+		return 0;
+	}
+	if (field_id == 1001 && e->name) {
+		ret->kind = RULES_V_STR;
+		ret->s = e->name;
+		ret->len = strlen(e->name);
+		return 0;
+	}
+	return -1;
+}
+
+static bool match_one(struct window_table *wt, const char *rule,
+		      const struct rule_threshold *t, uint64_t session, int64_t pid,
+		      const char *name, uint64_t ts)
+{
+	struct fake_ev e = { .pid = pid, .name = name };
+	struct rules_ctx ctx = { .get = fake_get, .data = &e };
+
+	return window_match(wt, rule, t, &ctx, session, ts);
+}
+
+START_TEST(test_match_keys)
+{
+	struct window_table *wt;
+	struct rule_threshold t = th(2, 10 * SEC);
+	char long1[300], long2[300];
+
+	t.by[0] = rules_field_by_name("process.pid", 11);
+	t.nby = 1;
+	t.distinct[0] = rules_field_by_name("exec.file.name", 14);
+	t.ndistinct = 1;
+	ck_assert_ptr_nonnull(t.by[0]);
+	ck_assert_ptr_nonnull(t.distinct[0]);
+	ck_assert_int_eq(window_table_new(&wt), 0);
+	/* Same pid in two sessions: two groups. */
+	ck_assert(!match_one(wt, "r", &t, 1, 100, "id", T0));
+	ck_assert(!match_one(wt, "r", &t, 2, 100, "ps", T0));
+	/* Another rule: its own groups. */
+	ck_assert(!match_one(wt, "r2", &t, 1, 100, "ps", T0));
+	ck_assert(match_one(wt, "r", &t, 1, 100, "ps", T0));
+	/* Without a pid the event is not counted. */
+	ck_assert(!match_one(wt, "r", &t, 1, -1, "id", T0));
+	ck_assert(!match_one(wt, "r", &t, 1, -1, "ps", T0));
+	ck_assert_uint_eq(window_table_stats(wt)->unkeyed, 2);
+	/* An absent distinct value is a value ("-"), seen twice: one. */
+	ck_assert(!match_one(wt, "r", &t, 1, 7, NULL, T0));
+	ck_assert(!match_one(wt, "r", &t, 1, 7, NULL, T0));
+	ck_assert(match_one(wt, "r", &t, 1, 7, "id", T0));
+	/* Strings count by their first 200 bytes. */
+	memset(long1, 'a', sizeof(long1));
+	long1[sizeof(long1) - 1] = '\0';
+	memcpy(long2, long1, sizeof(long2));
+	long2[250] = 'b';
+	ck_assert(!match_one(wt, "r", &t, 1, 8, long1, T0));
+	ck_assert(!match_one(wt, "r", &t, 1, 8, long2, T0));
+	long2[150] = 'b';
+	ck_assert(match_one(wt, "r", &t, 1, 8, long2, T0));
+	/* A counter is shared by the rules that name it, whatever their ids. */
+	t.counter = "shared";
+	ck_assert(!match_one(wt, "x1", &t, 1, 9, "id", T0));
+	ck_assert(match_one(wt, "x2", &t, 1, 9, "ps", T0));
+	window_table_free(wt);
+}
+END_TEST
+
 /* ---- the engine ---- */
 
 static const char *const ENGINE_POLICY =
@@ -508,6 +588,7 @@ static Suite *window_suite(void)
 	tcase_add_test(tc, test_count_in_window);
 	tcase_add_test(tc, test_distinct);
 	tcase_add_test(tc, test_sequence);
+	tcase_add_test(tc, test_match_keys);
 	tcase_add_test(tc, test_expiry);
 	tcase_add_test(tc, test_caps);
 	suite_add_tcase(s, tc);
