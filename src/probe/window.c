@@ -6,7 +6,9 @@
  * counted, which gives both the expiry order and the eviction order.
  * A group holds its entries oldest first: one per counted event, or with
  * `distinct` one per value, stamped with the value's latest event. It
- * never holds more than count - 1 of them: the count-th fires and clears.
+ * holds at most count - 1 of them (the count-th fires and clears), or
+ * count when rules of its counter only count (`alert: false`) and wait
+ * for one that alerts.
  */
 #include "config.h"
 
