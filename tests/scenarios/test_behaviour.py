@@ -374,8 +374,15 @@ class BehaviourTest(unittest.TestCase):
                                   'apt-get %s purge sentrace-scn-hooktest >/dev/null\n'
                                   'echo apt-done\n' % (opts, opts), env={'DEB': deb})
         finally:
-            subprocess.run(['dpkg', '--purge', 'sentrace-scn-hooktest'],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            # Left installed by a failed run: purged, waiting for the lock
+            # as long as the run itself would have.
+            st = subprocess.run(['dpkg-query', '-W', '-f', '${Status}', 'sentrace-scn-hooktest'],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            state = (st.stdout.split() or ['not-installed'])[-1]
+            if state != 'not-installed':
+                subprocess.run(['apt-get', '-y', '-q', '-o', 'DPkg::Lock::Timeout=120', 'purge',
+                                'sentrace-scn-hooktest'],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.assertIn('apt-done', run.stdout, run.summary())
         # apt's download methods drop to the _apt user with setresuid, which
         # setuid_root_from_non_root (not a rule of this file) reports: left
