@@ -104,6 +104,10 @@ int engine_new(const struct engine_config *cfg, struct engine **ret_engine)
 	en->cfg.policy_paths = (const char *const *)en->paths;
 	if (en->cfg.burst == 0)
 		en->cfg.burst = 1;
+	if (window_table_new(&en->windows) < 0) {
+		engine_free(en);
+		return -ENOMEM;
+	}
 	field_ctx_init(&en->fc);
 	json_init(&en->j);
 	strbuf_init(&en->text);
@@ -140,6 +144,7 @@ struct engine *engine_free(struct engine *en)
 	json_fini(&en->j);
 	strbuf_fini(&en->text);
 	strbuf_fini(&en->tmp);
+	window_table_free(en->windows);
 	free(en);
 	return NULL;
 }
@@ -305,6 +310,8 @@ static void install(struct engine *en, struct rule_set *rs, struct rule_state *s
 	en->by_ptr = ptrs;
 	en->by_ptr_idx = idx;
 	en->nrules = rs ? rule_set_count(rs) : 0;
+	/* New rules may count differently: every count starts again. */
+	window_table_clear(en->windows);
 }
 
 static void log_loaded(struct engine *en)
@@ -754,6 +761,14 @@ static void render_json(struct engine *en, struct alert *al)
 		    al->proc->container_id : en->fc.container_id);
 	json_object_end(j);
 	json_kv_uint(j, "suppressed", al->suppressed);
+	if (rule_threshold(r)) {
+		/* What was counted: the event below is the one that reached it. */
+		json_key(j, "threshold");
+		json_object_begin(j);
+		json_kv_uint(j, "count", rule_threshold(r)->count);
+		json_kv_uint(j, "window_ns", rule_threshold(r)->window_ns);
+		json_object_end(j);
+	}
 	if (al->src->session_json) {
 		json_key(j, "session");
 		json_raw(j, al->src->session_json, al->src->session_json_len);
@@ -804,6 +819,10 @@ static void render_text(struct engine *en, struct alert *al)
 		strbuf_puts(sb, al->kill_status);
 		al->split_end = sb->len;
 	}
+	if (rule_threshold(al->r))
+		strbuf_printf(sb, " | threshold %" PRIu32 " within %" PRIu64 " ms",
+			      rule_threshold(al->r)->count,
+			      rule_threshold(al->r)->window_ns / 1000000);
 	if (al->suppressed)
 		strbuf_printf(sb, " | %" PRIu64 " earlier alerts suppressed", al->suppressed);
 }
@@ -984,6 +1003,7 @@ struct match {
 	int64_t pid;
 	uint64_t ts;
 	uint64_t now;
+	const struct rules_ctx *rctx;
 };
 
 /* Sends the COMMAND; returns its id, or 0 with *status set. */
@@ -1076,7 +1096,12 @@ static void on_match(const struct rule *r, void *data)
 	uint64_t cmd_id = 0;
 	bool allowed;
 	int prio = engine_syslog_priority(rule_severity(r));
+	const struct rule_threshold *th = rule_threshold(r);
 
+	/* A rule with a threshold alerts once its count is reached. */
+	if (th && !window_match(en->windows, rule_id(r), th, m->rctx,
+				m->src->ts ? m->src->ts->id : 0, m->ts))
+		return;
 	allowed = !st || limiter_take(st, m->now);
 	if (kill)
 		cmd_id = send_kill(en, m, r, kill, &status);
@@ -1142,7 +1167,7 @@ void engine_eval(struct engine *en, const struct engine_source *src,
 	rctx = field_ctx_rules(&en->fc);
 	m = (struct match){
 		.en = en, .src = src, .ev = ev, .type = type, .proc = proc,
-		.pid = pid, .ts = ts, .now = engine_now(en),
+		.pid = pid, .ts = ts, .now = engine_now(en), .rctx = &rctx,
 	};
 	rule_set_eval(en->rules, type, &rctx, on_match, &m);
 }

@@ -21,6 +21,7 @@
 #include "output.h"
 #include "strbuf.h"
 #include "tracers.h"
+#include "window.h"
 
 #define ENGINE_RATE_DEFAULT      10     /* alerts per second per rule */
 #define ENGINE_BURST_DEFAULT     50
@@ -111,6 +112,9 @@ struct engine {
 	struct strbuf text;
 	struct strbuf tmp;
 	struct engine_stats stats;
+
+	/* The groups of the rules with a threshold (window.c). */
+	struct window_table *windows;
 };
 
 int engine_new(const struct engine_config *cfg, struct engine **ret_engine);

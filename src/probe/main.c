@@ -472,6 +472,15 @@ static void log_totals(const struct probe *p, const struct engine *en)
 		 " timed out, %" PRIu64 " disarmed, %" PRIu64 " disabled",
 		 s->alerts, s->suppressed, s->kills_sent, s->kills_done, s->kills_failed,
 		 s->kills_timeout, s->kills_disarmed, s->kills_disabled);
+	if (en->windows) {
+		const struct window_stats *w = window_table_stats(en->windows);
+
+		log_info("thresholds: %" PRIu64 " events counted, %" PRIu64 " reached, %"
+			 PRIu64 " without a group value, %" PRIu64 " groups expired, %"
+			 PRIu64 " evicted at the cap (%" PRIu64 " entries)",
+			 w->counted, w->fired, w->unkeyed, w->groups_expired,
+			 w->groups_evicted, w->entries_evicted);
+	}
 }
 
 static int cmd_run(void)
