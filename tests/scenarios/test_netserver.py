@@ -187,6 +187,12 @@ class NetServerTest(unittest.TestCase):
                                 b'echo pwned-$((6*7))\n')
         self.assertIn(b'pwned-42', reply, run.summary())
         self.assertFired(run, ['shell_spawned_by_server_process'])
+        # The alert names the server in the lineage, with its port.
+        alert = [a for a in run.alerts if a.get('rule_id') == 'shell_spawned_by_server_process']
+        parent = ((alert[0].get('process') or {}).get('ancestors') or [{}])[0]
+        self.assertEqual(parent.get('file'), srv, alert[0])
+        self.assertTrue(parent.get('is_server'), alert[0])
+        self.assertEqual(parent.get('listen_ports'), [port], alert[0])
 
     def test_benign_servers_and_clients(self):
         """A Python HTTP server (the real interpreter) answering a traced
