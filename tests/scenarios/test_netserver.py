@@ -194,6 +194,54 @@ class NetServerTest(unittest.TestCase):
         self.assertTrue(parent.get('is_server'), alert[0])
         self.assertEqual(parent.get('listen_ports'), [port], alert[0])
 
+    def test_preforked_worker_and_threads(self):
+        """A master that listens in a thread of its own, then forks a
+        worker (no exec) that accepts on the inherited listener and runs
+        the request's command: the worker is a server by its accept, with
+        the master's port, and the master by its listen."""
+        worker = self.copy(PY, 'master')
+        script = os.path.join(self.dir, 'prefork.py')
+        with open(script, 'w') as f:
+            f.write(textwrap.dedent('''\
+                import os, socket, subprocess, sys, threading
+                box = []
+                def listen():
+                    s = socket.socket()
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    s.bind(('127.0.0.1', int(sys.argv[1])))
+                    s.listen(4)
+                    box.append(s)
+                t = threading.Thread(target=listen)
+                t.start()
+                t.join()
+                pid = os.fork()
+                if pid == 0:
+                    def serve():
+                        c, _ = box[0].accept()
+                        cmd = c.recv(200).decode().strip()
+                        c.sendall(subprocess.run(cmd, shell=True,
+                                                 stdout=subprocess.PIPE).stdout)
+                        c.close()
+                    w = threading.Thread(target=serve)
+                    w.start()
+                    w.join()
+                    os._exit(0)
+                open(sys.argv[2], 'w').write('ready\\n')
+                os.waitpid(pid, 0)
+                '''))
+        port, ready = free_port(), os.path.join(self.dir, 'ready')
+        reply, run = self.serve([worker, script, str(port), ready], ready, port,
+                                b'echo forked-$((6*7))\n')
+        self.assertIn(b'forked-42', reply, run.summary())
+        self.assertFired(run, ['shell_spawned_by_server_process'])
+        alert = [a for a in run.alerts if a.get('rule_id') == 'shell_spawned_by_server_process']
+        anc = (alert[0].get('process') or {}).get('ancestors') or []
+        self.assertGreaterEqual(len(anc), 2, alert[0])
+        # The worker (nearest) accepted on the master's port; the master listened.
+        self.assertEqual(anc[0].get('listen_ports'), [port], alert[0])
+        self.assertEqual(anc[1].get('listen_ports'), [port], alert[0])
+        self.assertNotEqual(anc[0].get('pid'), anc[1].get('pid'))
+
     def test_benign_servers_and_clients(self):
         """A Python HTTP server (the real interpreter) answering a traced
         curl, and the C server echoing a line: no alert at all."""
