@@ -276,6 +276,40 @@ class NetServerTest(unittest.TestCase):
             self.assertEqual(f.read(), b'hello\n')
         self.assertEqual(run.rule_ids(), set(), run.describe() + run.summary())
 
+    def test_documented_cgi_helper(self):
+        """A web server running its CGI shell script: quiet once a local
+        policy says the script is expected, flagged otherwise."""
+        root = os.path.join(self.dir, 'www')
+        os.makedirs(os.path.join(root, 'cgi-bin'))
+        cgi = os.path.join(root, 'cgi-bin', 'status.sh')
+        with open(cgi, 'w') as f:
+            f.write('#!/bin/sh\nprintf "Content-Type: text/plain\\n\\nstatus-ok\\n"\n')
+        os.chmod(cgi, 0o755)
+        script = os.path.join(self.dir, 'cgi.py')
+        with open(script, 'w') as f:
+            f.write(textwrap.dedent('''\
+                import http.server, os, sys
+                os.chdir(sys.argv[3])
+                srv = http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])),
+                                             http.server.CGIHTTPRequestHandler)
+                open(sys.argv[2], 'w').write('ready\\n')
+                srv.handle_request()
+                '''))
+        local = os.path.join(self.dir, '99-local.policy')
+        with open(local, 'w') as f:
+            f.write('version: 1\nlists:\n  - id: server_expected_children\n'
+                    '    values: [%s]\n' % cgi)
+        for told in (True, False):
+            port, ready = free_port(), os.path.join(self.dir, 'ready-%s' % told)
+            pol = [scenlib.POLICY] + ([local] if told else [])
+            reply, run = self.serve([PY, script, str(port), ready, root], ready, port,
+                                    b'GET /cgi-bin/status.sh HTTP/1.0\r\n\r\n', pol)
+            self.assertIn(b'status-ok', reply, run.summary())
+            if told:
+                self.assertNoneOfOurs(run, 'expected CGI helper')
+            else:
+                self.assertFired(run, ['shell_spawned_by_server_process'], 'untold')
+
     # ---- #12.4: bind shells ----
 
     def test_bind_shell_netcat(self):
