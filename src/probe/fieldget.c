@@ -249,69 +249,67 @@ static bool iter_msgpack(void *data, struct rules_value *e)
 	return false;
 }
 
-static bool is_multi(enum attr a, enum rules_xform xf)
+/* Arrays that are not argv or envp: process.names, process.listen.ports. */
+static bool is_net_multi(enum attr a)
 {
-	return (a == A_ARGV && xf == RULES_XFORM_NONE) || a == A_ENVP ||
-	       a == A_PORTS || a == A_NAMES;
+	return a == A_PORTS || a == A_NAMES;
 }
 
 /*
- * Element *k of a multi-valued attribute of p, advancing *k past it; false
- * at the end. Names the entry lacks (no argv, no comm) are skipped.
+ * Element *k of p's names or ports, advancing *k past it; false at the
+ * end. Names the entry lacks (no file, no argv, no comm) are skipped.
  */
-static bool multi_next(const struct proc_entry *p, enum attr a,
-		       enum rules_xform xf, uint32_t *k, struct rules_value *e)
+static bool net_multi_next(const struct proc_entry *p, enum attr a, uint32_t *k,
+			   struct rules_value *e)
 {
 	memset(e, 0, sizeof(*e));
-	switch (a) {
-	case A_PORTS:
+	if (a == A_PORTS) {
 		if (*k >= p->net.nports)
 			return false;
 		set_int(e, p->net.ports[(*k)++]);
 		return true;
-	case A_NAMES:
-		/* The executable's base name, argv[0]'s and comm, alike: a
-		 * rule on names holds whichever of them a process dresses. */
-		while (*k < 3) {
-			const char *s = *k == 0 ? p->file
-				      : *k == 1 ? (p->argc ? p->argv[0] : NULL)
-				      : (p->comm[0] ? p->comm : NULL);
+	}
+	/* The executable's base name, argv[0]'s and comm, alike: a rule on
+	 * names holds whichever of them a process dresses. */
+	while (*k < 3) {
+		const char *s = *k == 0 ? p->file
+			      : *k == 1 ? (p->argc ? p->argv[0] : NULL)
+			      : (p->comm[0] ? p->comm : NULL);
 
+		if (s && *s) {
 			/* comm is a name, not a path ("kworker/0:1"). */
-			if (s && *s) {
-				if ((*k)++ < 2)
-					set_basename(e, s, strlen(s));
-				else
-					set_str(e, s, strlen(s));
-				return true;
-			}
-			(*k)++;
+			if ((*k)++ < 2)
+				set_basename(e, s, strlen(s));
+			else
+				set_str(e, s, strlen(s));
+			return true;
 		}
-		return false;
-	default: {
-		bool env = a == A_ENVP;
-		uint32_t n = env ? p->envc : p->argc;
-		char *const *v = env ? p->envp : p->argv;
-
-		if (*k >= n)
-			return false;
-		if (xf == RULES_XFORM_ENV_NAMES)
-			env_name(e, v[*k], strlen(v[*k]));
-		else
-			set_str(e, v[*k], strlen(v[*k]));
 		(*k)++;
-		return true;
 	}
-	}
+	return false;
 }
 
-/* Over one entry's multi-valued attribute (process and parent arrays). */
+/* Over one entry's argv or envp (process and parent arrays), names, ports. */
 static bool iter_strv(void *data, struct rules_value *e)
 {
 	struct field_iter *it = data;
+	const struct proc_entry *p = it->anc;
+	bool env = field_attr(it->ctx, it->f) == A_ENVP;
 
-	return multi_next(it->anc, field_attr(it->ctx, it->f), it->f->xform,
-			  &it->k, e);
+	if (is_net_multi(field_attr(it->ctx, it->f)))
+		return net_multi_next(p, field_attr(it->ctx, it->f), &it->k, e);
+	uint32_t n = env ? p->envc : p->argc;
+	char *const *v = env ? p->envp : p->argv;
+
+	if (it->k >= n)
+		return false;
+	memset(e, 0, sizeof(*e));
+	if (it->f->xform == RULES_XFORM_ENV_NAMES)
+		env_name(e, v[it->k], strlen(v[it->k]));
+	else
+		set_str(e, v[it->k], strlen(v[it->k]));
+	it->k++;
+	return true;
 }
 
 /*
@@ -325,11 +323,25 @@ static bool iter_ancestors(void *data, struct rules_value *e)
 
 	while (it->anc) {
 		const struct proc_entry *p = it->anc;
+		bool multi = (a == A_ARGV && it->f->xform == RULES_XFORM_NONE) ||
+			     a == A_ENVP;
 
 		memset(e, 0, sizeof(*e));
-		if (is_multi(a, it->f->xform)) {
-			if (multi_next(p, a, it->f->xform, &it->k, e))
+		if (is_net_multi(a)) {
+			if (net_multi_next(p, a, &it->k, e))
 				return true;
+		} else if (multi) {
+			uint32_t n = a == A_ENVP ? p->envc : p->argc;
+			char *const *v = a == A_ENVP ? p->envp : p->argv;
+
+			if (it->k < n) {
+				const char *s = v[it->k++];
+
+				if (it->f->xform == RULES_XFORM_ENV_NAMES)
+					return env_name(e, s, strlen(s));
+				set_str(e, s, strlen(s));
+				return true;
+			}
 		} else if (it->k == 0) {
 			it->k = 1;
 			if (proc_scalar(it->ctx, p, a, it->f->xform, &it->buf, e) == 0)
@@ -444,7 +456,8 @@ static int process_value(struct field_ctx *c, const struct rules_field *f,
 	enum attr a = field_attr(c, f);
 	struct field_iter *it;
 
-	if (is_multi(a, f->xform)) {
+	if ((a == A_ARGV && f->xform == RULES_XFORM_NONE) || a == A_ENVP ||
+	    is_net_multi(a)) {
 		if (!e)
 			return -1;
 		it = scratch_iter(c, f);
