@@ -242,6 +242,46 @@ class NetServerTest(unittest.TestCase):
         self.assertEqual(anc[1].get('listen_ports'), [port], alert[0])
         self.assertNotEqual(anc[0].get('pid'), anc[1].get('pid'))
 
+    def test_udp_server(self):
+        """A UDP server (bound to a port, no listen) whose handler runs the
+        datagram's command is a server too."""
+        worker = self.copy(PY, 'syslogd-helper')
+        script = os.path.join(self.dir, 'udp.py')
+        with open(script, 'w') as f:
+            f.write(textwrap.dedent('''\
+                import socket, subprocess, sys
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.bind(('127.0.0.1', int(sys.argv[1])))
+                open(sys.argv[2], 'w').write('ready\\n')
+                data, peer = s.recvfrom(512)
+                s.sendto(subprocess.run(data.decode(), shell=True,
+                                        stdout=subprocess.PIPE).stdout, peer)
+                '''))
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(('127.0.0.1', 0))
+        port = u.getsockname()[1]
+        u.close()
+        ready = os.path.join(self.dir, 'ready')
+        bg = scenlib.start([worker, script, str(port), ready], self.sub('udp'),
+                           [scenlib.POLICY], cwd=self.dir, timeout=120)
+        try:
+            harness.wait_for(lambda: os.path.exists(ready) or not bg.running(),
+                             timeout=60, what='the UDP server')
+            c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            c.settimeout(30)
+            c.sendto(b'echo udp-$((6*7))', ('127.0.0.1', port))
+            reply = c.recv(512)
+            c.close()
+        except BaseException:
+            harness.kill_group(bg.proc)
+            raise
+        run = bg.finish()
+        self.assertIn(b'udp-42', reply, run.summary())
+        self.assertFired(run, ['shell_spawned_by_server_process'])
+        alert = [a for a in run.alerts if a.get('rule_id') == 'shell_spawned_by_server_process']
+        anc = (alert[0].get('process') or {}).get('ancestors') or [{}]
+        self.assertEqual(anc[0].get('listen_ports'), [port], alert[0])
+
     def test_benign_servers_and_clients(self):
         """A Python HTTP server (the real interpreter) answering a traced
         curl, and the C server echoing a line: no alert at all."""
