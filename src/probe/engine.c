@@ -594,7 +594,7 @@ static void json_id(struct json *j, const char *key, int64_t v)
 /* Server identity (process.is_server): who in the lineage serves a port. */
 static void json_server(struct json *j, const struct proc_entry *e)
 {
-	if (!e->net.server)
+	if (!proc_entry_is_server(e))
 		return;
 	json_kv_bool(j, "is_server", true);
 	json_key(j, "listen_ports");

@@ -194,7 +194,7 @@ static int proc_scalar(struct field_ctx *c, const struct proc_entry *e,
 	case A_ARGV:
 		return strv_value(c, e->argv, e->argc, xf, sb, v);
 	case A_SERVER:
-		i = e->net.server;
+		i = proc_entry_is_server(e);
 		break;
 	default:
 		break;

@@ -526,9 +526,16 @@ int proc_entry_copy_image(struct proc_table *t, struct proc_entry *dst,
 	dst->fsgid = src->fsgid;
 	dst->cap_effective = src->cap_effective;
 	dst->cap_permitted = src->cap_permitted;
-	/* The child inherits the fds, not the server identity (proc_net). */
+	/* The child inherits the fds, and is a server's fork until it execs
+	 * (proc_net); its own server bit comes from its own calls. */
 	memcpy(dst->net.socks, src->net.socks, sizeof(dst->net.socks));
 	dst->net.next = src->net.next;
+	dst->net.forked = proc_entry_is_server(src);
+	if (dst->net.forked) {
+		memcpy(dst->net.ports, src->net.ports, sizeof(dst->net.ports));
+		dst->net.nports = src->net.nports;
+		dst->net.ports_dropped = src->net.ports_dropped;
+	}
 	t->pinned = NULL;
 	return r;
 }
@@ -641,6 +648,17 @@ void proc_entry_net_listen(struct proc_entry *e, int64_t fd)
 		return;
 	s->listening = true;
 	net_serves(e, s->port);
+}
+
+void proc_entry_net_exec(struct proc_entry *e)
+{
+	if (!e->net.forked)
+		return;
+	e->net.forked = false;
+	if (!e->net.server) {
+		e->net.nports = 0;
+		e->net.ports_dropped = false;
+	}
 }
 
 void proc_entry_net_accept(struct proc_entry *e, int64_t fd)

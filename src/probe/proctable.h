@@ -51,11 +51,14 @@ struct proc_sock {
 };
 
 /*
- * Server identity by behaviour: set when the process (any of its threads,
+ * Server identity by behaviour. `server`: the process (any of its threads,
  * before or after an exec: the pid did it, and the fds survive the exec)
  * listened on a TCP socket, bound a UDP socket to a port, or accepted a
- * TCP connection. Not inherited by a fork: a worker that accepts on an
- * inherited listener becomes a server by its accept.
+ * TCP connection. `forked`: it was forked by a server and has not exec'd
+ * since, so it holds the server's sockets and runs its code (a pre-forked
+ * worker before its first accept, a fork-per-connection handler); an exec
+ * ends that, as the new program has not used them. A worker that accepts
+ * on an inherited listener is a server by its accept.
  */
 struct proc_net {
 	struct proc_sock socks[PROC_SOCKS_MAX];
@@ -63,6 +66,7 @@ struct proc_net {
 	uint8_t nports;
 	uint8_t next;              /* slot replaced next when all are in use */
 	bool server;
+	bool forked;               /* forked by a server, no exec since */
 	bool ports_dropped;        /* more ports than PROC_PORTS_MAX */
 };
 
@@ -167,6 +171,13 @@ void proc_entry_net_socket(struct proc_entry *e, int64_t fd, int family, int typ
 void proc_entry_net_bind(struct proc_entry *e, int64_t fd, int family, int64_t port);
 void proc_entry_net_listen(struct proc_entry *e, int64_t fd);
 void proc_entry_net_accept(struct proc_entry *e, int64_t fd);
+/* An exec: what was only inherited from a forking server is not ours. */
+void proc_entry_net_exec(struct proc_entry *e);
+/* process.is_server: by its own doing, or forked by a server (no exec). */
+static inline bool proc_entry_is_server(const struct proc_entry *e)
+{
+	return e->net.server || e->net.forked;
+}
 
 /* The last path component of the executable, or "?" when unknown. */
 const char *proc_entry_name(const struct proc_entry *e);

@@ -118,6 +118,7 @@ static void apply_exec(struct proc_table *t, const msgpack_object *ev,
 	e->suid = e->fsuid = e->euid;
 	e->sgid = e->fsgid = e->egid;
 	set_comm_from_file(e);
+	proc_entry_net_exec(e);
 	/* First seen at its exec: the best bound we have on its start. */
 	if (!e->start_ns)
 		e->start_ns = ts;

@@ -112,7 +112,8 @@ int rules_event_type_from_name(const char *name, size_t len)
 	  "time since the process started (compare with a duration)") \
 	X(19, "is_server", BOOL, BOOL, "is_server", NONE, \
 	  "listened on a TCP port, bound a UDP port or accepted a TCP " \
-	  "connection (by behaviour, whatever its name; see docs/rules.md)") \
+	  "connection, or was forked by such a process and has not exec'd " \
+	  "since (by behaviour, whatever its name; see docs/rules.md)") \
 	X(20, "listen.ports", INT_ARRAY, INT_ARRAY, "listen_ports", NONE, \
 	  "ports it listened or accepted on (at most 8; unknown ports of " \
 	  "inherited listeners are left out)") \

@@ -242,6 +242,31 @@ class NetServerTest(unittest.TestCase):
         self.assertEqual(anc[1].get('listen_ports'), [port], alert[0])
         self.assertNotEqual(anc[0].get('pid'), anc[1].get('pid'))
 
+    def test_fork_per_connection_handler(self):
+        """socketserver.ForkingTCPServer: the master accepts and forks a
+        handler (no exec), which runs the request's command. The shell's
+        parent is the handler, a server's fork that holds the connection."""
+        worker = self.copy(PY, 'httpd-lite')
+        script = os.path.join(self.dir, 'forking.py')
+        with open(script, 'w') as f:
+            f.write(textwrap.dedent('''\
+                import socketserver, subprocess, sys
+                class H(socketserver.StreamRequestHandler):
+                    def handle(self):
+                        cmd = self.rfile.readline().decode().strip()
+                        self.wfile.write(subprocess.run(cmd, shell=True,
+                                                        stdout=subprocess.PIPE).stdout)
+                srv = socketserver.ForkingTCPServer(('127.0.0.1', int(sys.argv[1])), H)
+                open(sys.argv[2], 'w').write('ready\\n')
+                srv.handle_request()
+                srv.server_close()
+                '''))
+        port, ready = free_port(), os.path.join(self.dir, 'ready')
+        reply, run = self.serve([worker, script, str(port), ready], ready, port,
+                                b'echo handler-$((6*7))\n')
+        self.assertIn(b'handler-42', reply, run.summary())
+        self.assertFired(run, ['shell_spawned_by_server_process'])
+
     def test_udp_server(self):
         """A UDP server (bound to a port, no listen) whose handler runs the
         datagram's command is a server too."""

@@ -1395,16 +1395,25 @@ START_TEST(test_server_identity)
 	ck_assert_str_eq(pid_field(t, c, 10, "process.listen.ports", buf, sizeof(buf)),
 			 "8080,5353");
 
-	/* A pre-forked worker inherits the listener, not the identity. */
+	/* A pre-forked worker inherits the listener and, until it execs, the
+	 * identity; its accept makes it a server of its own. */
 	pack_fork(&m.pk, 10, 11, T0);
 	apply(t, &m);
-	ck_assert_str_eq(pid_field(t, c, 11, "process.is_server", buf, sizeof(buf)), "0");
+	ck_assert_str_eq(pid_field(t, c, 11, "process.is_server", buf, sizeof(buf)), "1");
+	ck_assert(!proc_table_get(t, 11)->net.server);
 	ck_assert_str_eq(pid_field(t, c, 11, "process.parent.is_server", buf, sizeof(buf)),
 			 "1");
 	net(t, &m, "accept", 11, 9, 6, AF_INET6, 0, 40000);
-	ck_assert_str_eq(pid_field(t, c, 11, "process.is_server", buf, sizeof(buf)), "1");
+	ck_assert(proc_table_get(t, 11)->net.server);
 	ck_assert_str_eq(pid_field(t, c, 11, "process.listen.ports", buf, sizeof(buf)),
-			 "8080");
+			 "8080,5353");
+	/* A fork of a server that execs something else is not a server. */
+	pack_fork(&m.pk, 10, 13, T0);
+	apply(t, &m);
+	pack_exec(&m.pk, 13, 10, "/usr/bin/logger", sh, T0);
+	apply(t, &m);
+	ck_assert_str_eq(pid_field(t, c, 13, "process.is_server", buf, sizeof(buf)), "0");
+	ck_assert_str_eq(pid_field(t, c, 13, "process.listen.ports", buf, sizeof(buf)), "");
 
 	/* Its child renames itself and execs a shell: every name counts, the
 	 * server is its parent and among its ancestors. */
@@ -1421,7 +1430,7 @@ START_TEST(test_server_identity)
 	ck_assert_str_eq(pid_field(t, c, 12, "process.ancestors.is_server", buf, sizeof(buf)),
 			 "1,1");
 	ck_assert_str_eq(pid_field(t, c, 12, "process.ancestors.listen.ports", buf,
-				   sizeof(buf)), "8080,8080,5353");
+				   sizeof(buf)), "8080,5353,8080,5353");
 	ck_assert_str_eq(pid_field(t, c, 12, "process.parent.names", buf, sizeof(buf)),
 			 "worker,worker,worker");
 
