@@ -19,7 +19,6 @@ nothing fires at all).
 import os
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import textwrap
