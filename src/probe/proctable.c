@@ -661,13 +661,18 @@ void proc_entry_net_exec(struct proc_entry *e)
 	}
 }
 
-void proc_entry_net_accept(struct proc_entry *e, int64_t fd)
+void proc_entry_net_accept(struct proc_entry *e, int64_t fd, bool inet_peer)
 {
 	struct proc_sock *s = fd >= 0 ? sock_find(e, fd) : NULL;
 
-	/* The peer's family said TCP: a server, even on an fd we never saw
-	 * made (a listener inherited from an untraced parent). */
-	net_serves(e, s ? s->port : 0);
+	/*
+	 * The peer's family said TCP: a server, even on an fd we never saw
+	 * made (a listener inherited from an untraced parent). Without a
+	 * peer address (accept(fd, NULL, NULL)) the fd must be a TCP/UDP
+	 * socket we know.
+	 */
+	if (inet_peer || s)
+		net_serves(e, s ? s->port : 0);
 }
 
 const char *proc_entry_name(const struct proc_entry *e)

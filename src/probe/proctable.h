@@ -164,13 +164,13 @@ int proc_entry_copy_image(struct proc_table *t, struct proc_entry *dst,
 /*
  * Network events of e (ret >= 0 only): a TCP/UDP socket created as fd, a
  * bind of fd to port (family: AF_INET/AF_INET6 or other, which forgets the
- * fd), a listen on fd, and an accept on the listener fd of a TCP
- * connection.
+ * fd), a listen on fd, and an accept on the listener fd (inet_peer: the
+ * peer's address is AF_INET/AF_INET6; false when the call asked for none).
  */
 void proc_entry_net_socket(struct proc_entry *e, int64_t fd, int family, int type);
 void proc_entry_net_bind(struct proc_entry *e, int64_t fd, int family, int64_t port);
 void proc_entry_net_listen(struct proc_entry *e, int64_t fd);
-void proc_entry_net_accept(struct proc_entry *e, int64_t fd);
+void proc_entry_net_accept(struct proc_entry *e, int64_t fd, bool inet_peer);
 /* An exec: what was only inherited from a forking server is not ours. */
 void proc_entry_net_exec(struct proc_entry *e);
 /* process.is_server: by its own doing, or forked by a server (no exec). */

@@ -234,8 +234,9 @@ static void apply_net(struct proc_entry *e, const msgpack_object *ev, int type,
 		proc_entry_net_listen(e, fd);
 		break;
 	case RULES_EV_ACCEPT:
-		if (family == AF_INET || family == AF_INET6)
-			proc_entry_net_accept(e, fd);
+		/* No family: the call asked for no peer address. */
+		if (family < 0 || family == AF_INET || family == AF_INET6)
+			proc_entry_net_accept(e, fd, family >= 0);
 		break;
 	default:
 		break;

@@ -1434,6 +1434,20 @@ START_TEST(test_server_identity)
 	ck_assert_str_eq(pid_field(t, c, 12, "process.parent.names", buf, sizeof(buf)),
 			 "worker,worker,worker");
 
+	/* accept(fd, NULL, NULL) has no peer family: an fd we know counts,
+	 * an unknown one (a unix listener, maybe) does not. */
+	pack_fork(&m.pk, 10, 14, T0);
+	apply(t, &m);
+	pack_exec(&m.pk, 14, 10, "/usr/sbin/worker", sh, T0);
+	apply(t, &m);
+	pack_net(&m.pk, "accept", 14, 30, 77, -1, 0, 0);
+	apply(t, &m);
+	ck_assert_str_eq(pid_field(t, c, 14, "process.is_server", buf, sizeof(buf)), "0");
+	pack_net(&m.pk, "accept", 14, 31, 6, -1, 0, 0);
+	apply(t, &m);
+	ck_assert_str_eq(pid_field(t, c, 14, "process.is_server", buf, sizeof(buf)), "1");
+	ck_assert_str_eq(pid_field(t, c, 14, "process.listen.ports", buf, sizeof(buf)), "8080");
+
 	/* A bind shell: the process that accepted execs the shell itself. */
 	net(t, &m, "accept", 12, 4, 99, AF_INET, 0, 1234);
 	pack_exec(&m.pk, 12, 11, "/bin/bash", sh, T0);
