@@ -266,6 +266,56 @@ class NetServerTest(unittest.TestCase):
         self.assertIn(b'handler-42', reply, run.summary())
         self.assertFired(run, ['shell_spawned_by_server_process'])
 
+    def test_postgres_copy_to_program(self):
+        """A PostgreSQL backend (forked by the postmaster, no exec) runs
+        COPY ... TO PROGRAM: a shell started by a server."""
+        import pwd
+        import subprocess
+        import test_benign
+        bindir = test_benign.postgres_bindir()
+        psql = shutil.which('psql') or (bindir and os.path.join(bindir, 'psql'))
+        self.assertTrue(bindir and psql, 'PostgreSQL is not installed: tools/setup installs it')
+        pw = pwd.getpwnam('postgres')
+        data, sockdir = os.path.join(self.dir, 'pgdata'), os.path.join(self.dir, 'pgsock')
+        for d in (data, sockdir):
+            os.makedirs(d)
+            os.chown(d, pw.pw_uid, pw.pw_gid)
+        as_pg = ['setpriv', '--reuid=%d' % pw.pw_uid, '--regid=%d' % pw.pw_gid, '--init-groups']
+        out = subprocess.run(as_pg + [os.path.join(bindir, 'initdb'), '-D', data, '-A', 'trust',
+                                      '-U', 'postgres', '--no-sync'],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             cwd=self.dir)
+        self.assertEqual(out.returncode, 0, out.stdout)
+        port = free_port()
+        server = scenlib.start(
+            as_pg + [os.path.join(bindir, 'postgres'), '-D', data, '-k', sockdir,
+                     '-c', 'listen_addresses=127.0.0.1', '-p', str(port),
+                     '-c', 'fsync=off', '-c', 'logging_collector=off'],
+            self.sub('postgres'), [scenlib.POLICY], cwd=self.dir)
+        stop = as_pg + [os.path.join(bindir, 'pg_ctl'), 'stop', '-D', data, '-w', '-m']
+        try:
+            def ready():
+                if not server.running():
+                    raise AssertionError('postgres exited early')
+                return subprocess.run([psql, '-h', '127.0.0.1', '-p', str(port), '-U', 'postgres',
+                                       '-c', 'SELECT 1'], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL).returncode == 0
+            harness.wait_for(ready, timeout=60, what='postgres to accept connections')
+            out = subprocess.run([psql, '-h', '127.0.0.1', '-p', str(port), '-U', 'postgres', '-c',
+                                  "COPY (SELECT 'x') TO PROGRAM 'id >/dev/null'"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                 timeout=60)
+            self.assertEqual(out.returncode, 0, out.stdout)
+            subprocess.run(stop + ['fast'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           timeout=60, cwd=self.dir)
+            run = server.finish()
+        except BaseException:
+            subprocess.run(stop + ['immediate'], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, cwd=self.dir)
+            harness.kill_group(server.proc)
+            raise
+        self.assertFired(run, ['shell_spawned_by_server_process', 'database_spawned_shell'])
+
     def test_udp_server(self):
         """A UDP server (bound to a port, no listen) whose handler runs the
         datagram's command is a server too."""
