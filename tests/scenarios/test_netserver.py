@@ -178,6 +178,37 @@ class NetServerTest(unittest.TestCase):
         # No name list knows "worker": the capability made the alert.
         self.assertNotIn('web_server_spawned_shell', run.rule_ids())
 
+    def test_interpreter_started_by_server(self):
+        """The copied interpreter's handler runs perl (flagged) and then its
+        own interpreter again, as a reloader does (not flagged)."""
+        worker = self.copy(PY, 'worker')
+        script = os.path.join(self.dir, 'interp.py')
+        with open(script, 'w') as f:
+            f.write(textwrap.dedent('''\
+                import socket, subprocess, sys
+                s = socket.socket()
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(('127.0.0.1', int(sys.argv[1])))
+                s.listen(1)
+                open(sys.argv[2], 'w').write('ready\\n')
+                c, _ = s.accept()
+                c.recv(100)
+                out = subprocess.run(['perl', '-e', 'print "interp-", 6*7, "\\n"'],
+                                     stdout=subprocess.PIPE).stdout
+                out += subprocess.run([sys.executable, '-c', 'print("self")'],
+                                      stdout=subprocess.PIPE).stdout
+                c.sendall(out)
+                c.close()
+                '''))
+        port, ready = free_port(), os.path.join(self.dir, 'ready')
+        reply, run = self.serve([worker, script, str(port), ready], ready, port, b'go\n')
+        self.assertIn(b'interp-42', reply, run.summary())
+        self.assertIn(b'self', reply, run.summary())
+        hits = [a for a in run.alerts
+                if a.get('rule_id') == 'interpreter_spawned_by_server_process']
+        self.assertEqual([(a.get('process') or {}).get('file', '').split('/')[-1][:4]
+                          for a in hits], ['perl'], run.describe() + run.summary())
+
     def test_c_server_with_a_title(self):
         self.assertIsNotNone(SRVTITLE, 'tests/helpers/srvtitle was not built')
         srv = self.copy(SRVTITLE, 'kdevtmpfsi')
