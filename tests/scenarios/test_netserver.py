@@ -179,9 +179,9 @@ class NetServerTest(unittest.TestCase):
         self.assertNotIn('web_server_spawned_shell', run.rule_ids())
 
     def test_interpreter_started_by_server(self):
-        """The copied interpreter's handler runs perl (flagged) and then its
-        own interpreter again, as a reloader does (not flagged)."""
-        worker = self.copy(PY, 'worker')
+        """A Python server's handler runs perl (flagged) and then its own
+        interpreter again, as a reloader does (not flagged, though python
+        is an interpreter by name)."""
         script = os.path.join(self.dir, 'interp.py')
         with open(script, 'w') as f:
             f.write(textwrap.dedent('''\
@@ -201,7 +201,7 @@ class NetServerTest(unittest.TestCase):
                 c.close()
                 '''))
         port, ready = free_port(), os.path.join(self.dir, 'ready')
-        reply, run = self.serve([worker, script, str(port), ready], ready, port, b'go\n')
+        reply, run = self.serve([PY, script, str(port), ready], ready, port, b'go\n')
         self.assertIn(b'interp-42', reply, run.summary())
         self.assertIn(b'self', reply, run.summary())
         hits = [a for a in run.alerts
