@@ -598,6 +598,19 @@ static void json_id(struct json *j, const char *key, int64_t v)
 		json_kv_int(j, key, v);
 }
 
+/* Server identity (process.is_server): who in the lineage serves a port. */
+static void json_server(struct json *j, const struct proc_entry *e)
+{
+	if (!proc_entry_is_server(e))
+		return;
+	json_kv_bool(j, "is_server", true);
+	json_key(j, "listen_ports");
+	json_array_begin(j);
+	for (unsigned i = 0; i < e->net.nports; i++)
+		json_int(j, e->net.ports[i]);
+	json_array_end(j);
+}
+
 static void json_process(struct engine *en, const struct proc_entry *e, int64_t pid)
 {
 	struct json *j = &en->j;
@@ -630,6 +643,7 @@ static void json_process(struct engine *en, const struct proc_entry *e, int64_t 
 			json_kv_str(j, "user", e->user);
 		if (e->group)
 			json_kv_str(j, "group", e->group);
+		json_server(j, e);
 	}
 	json_key(j, "ancestors");
 	json_array_begin(j);
@@ -643,6 +657,7 @@ static void json_process(struct engine *en, const struct proc_entry *e, int64_t 
 		json_strv(j, "argv", a->argv, a->argc);
 		if (a->exited)
 			json_kv_bool(j, "exited", true);
+		json_server(j, a);
 		json_object_end(j);
 	}
 	json_array_end(j);

@@ -10,6 +10,7 @@
 enum attr {
 	A_NONE, A_FILE, A_ARGV, A_COMM, A_PID, A_PPID, A_UID, A_GID, A_EUID,
 	A_EGID, A_USER, A_GROUP, A_CWD, A_ENVP, A_CONTAINER, A_TTY, A_START,
+	A_SERVER, A_PORTS, A_NAMES,
 };
 
 static enum attr attr_of(const char *key)
@@ -24,6 +25,8 @@ static enum attr attr_of(const char *key)
 		{ "user", A_USER }, { "group", A_GROUP }, { "cwd", A_CWD },
 		{ "envp", A_ENVP }, { "container_id", A_CONTAINER },
 		{ "tty", A_TTY }, { "start", A_START },
+		{ "is_server", A_SERVER }, { "listen_ports", A_PORTS },
+		{ "names", A_NAMES },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -190,6 +193,9 @@ static int proc_scalar(struct field_ctx *c, const struct proc_entry *e,
 		break;
 	case A_ARGV:
 		return strv_value(c, e->argv, e->argc, xf, sb, v);
+	case A_SERVER:
+		i = proc_entry_is_server(e);
+		break;
 	default:
 		break;
 	}
@@ -243,12 +249,55 @@ static bool iter_msgpack(void *data, struct rules_value *e)
 	return false;
 }
 
-/* Over one entry's argv or envp (process and parent arrays). */
+/* Arrays that are not argv or envp: process.names, process.listen.ports. */
+static bool is_net_multi(enum attr a)
+{
+	return a == A_PORTS || a == A_NAMES;
+}
+
+/*
+ * Element *k of p's names or ports, advancing *k past it; false at the
+ * end. Names the entry lacks (no file, no argv, no comm) are skipped.
+ */
+static bool net_multi_next(const struct proc_entry *p, enum attr a, uint32_t *k,
+			   struct rules_value *e)
+{
+	memset(e, 0, sizeof(*e));
+	if (a == A_PORTS) {
+		if (*k >= p->net.nports)
+			return false;
+		set_int(e, p->net.ports[(*k)++]);
+		return true;
+	}
+	/* The executable's base name, argv[0]'s and comm, alike: a rule on
+	 * names holds whichever of them a process dresses. */
+	while (*k < 3) {
+		const char *s = *k == 0 ? p->file
+			      : *k == 1 ? (p->argc ? p->argv[0] : NULL)
+			      : (p->comm[0] ? p->comm : NULL);
+
+		if (s && *s) {
+			/* comm is a name, not a path ("kworker/0:1"). */
+			if ((*k)++ < 2)
+				set_basename(e, s, strlen(s));
+			else
+				set_str(e, s, strlen(s));
+			return true;
+		}
+		(*k)++;
+	}
+	return false;
+}
+
+/* Over one entry's argv or envp (process and parent arrays), names, ports. */
 static bool iter_strv(void *data, struct rules_value *e)
 {
 	struct field_iter *it = data;
 	const struct proc_entry *p = it->anc;
 	bool env = field_attr(it->ctx, it->f) == A_ENVP;
+
+	if (is_net_multi(field_attr(it->ctx, it->f)))
+		return net_multi_next(p, field_attr(it->ctx, it->f), &it->k, e);
 	uint32_t n = env ? p->envc : p->argc;
 	char *const *v = env ? p->envp : p->argv;
 
@@ -278,7 +327,10 @@ static bool iter_ancestors(void *data, struct rules_value *e)
 			     a == A_ENVP;
 
 		memset(e, 0, sizeof(*e));
-		if (multi) {
+		if (is_net_multi(a)) {
+			if (net_multi_next(p, a, &it->k, e))
+				return true;
+		} else if (multi) {
 			uint32_t n = a == A_ENVP ? p->envc : p->argc;
 			char *const *v = a == A_ENVP ? p->envp : p->argv;
 
@@ -404,7 +456,8 @@ static int process_value(struct field_ctx *c, const struct rules_field *f,
 	enum attr a = field_attr(c, f);
 	struct field_iter *it;
 
-	if ((a == A_ARGV && f->xform == RULES_XFORM_NONE) || a == A_ENVP) {
+	if ((a == A_ARGV && f->xform == RULES_XFORM_NONE) || a == A_ENVP ||
+	    is_net_multi(a)) {
 		if (!e)
 			return -1;
 		it = scratch_iter(c, f);

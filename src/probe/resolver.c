@@ -4,6 +4,7 @@
 
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 
 #include "sentrace/wire.h"
 #include "rules.h"
@@ -117,6 +118,7 @@ static void apply_exec(struct proc_table *t, const msgpack_object *ev,
 	e->suid = e->fsuid = e->euid;
 	e->sgid = e->fsgid = e->egid;
 	set_comm_from_file(e);
+	proc_entry_net_exec(e);
 	/* First seen at its exec: the best bound we have on its start. */
 	if (!e->start_ns)
 		e->start_ns = ts;
@@ -210,6 +212,37 @@ static void apply_setid(struct proc_entry *e, const msgpack_object *ev, bool gid
 		*fs = v;
 }
 
+/* Server identity (proc_net): which sockets listen, who accepts. */
+static void apply_net(struct proc_entry *e, const msgpack_object *ev, int type,
+		      int64_t ret)
+{
+	int64_t fd = -1, family = -1, v;
+
+	wire_map_i64(ev, "fd", &fd);
+	wire_map_i64(ev, "family", &family);
+	switch (type) {
+	case RULES_EV_SOCKET:
+		if (wire_map_i64(ev, "type", &v))
+			proc_entry_net_socket(e, ret, (int)family, (int)v);
+		break;
+	case RULES_EV_BIND:
+		if (!wire_map_i64(ev, "port", &v))
+			v = 0;
+		proc_entry_net_bind(e, fd, (int)family, v);
+		break;
+	case RULES_EV_LISTEN:
+		proc_entry_net_listen(e, fd);
+		break;
+	case RULES_EV_ACCEPT:
+		/* No family: the call asked for no peer address. */
+		if (family < 0 || family == AF_INET || family == AF_INET6)
+			proc_entry_net_accept(e, fd, family >= 0);
+		break;
+	default:
+		break;
+	}
+}
+
 void resolver_apply_event(struct proc_table *t, const msgpack_object *ev,
 			  int type, int64_t pid, int64_t ret, uint64_t ts)
 {
@@ -260,6 +293,12 @@ void resolver_apply_event(struct proc_table *t, const msgpack_object *ev,
 	case RULES_EV_CHDIR:
 		if (wire_map_str(ev, "path", &s))
 			proc_entry_set_cwd(t, e, s.ptr, s.len);
+		break;
+	case RULES_EV_SOCKET:
+	case RULES_EV_BIND:
+	case RULES_EV_LISTEN:
+	case RULES_EV_ACCEPT:
+		apply_net(e, ev, type, ret);
 		break;
 	case RULES_EV_PRCTL:
 		if (wire_map_i64(ev, "option", &v) && v == PR_SET_NAME &&

@@ -109,7 +109,16 @@ int rules_event_type_from_name(const char *name, size_t len)
 	X(17, "tty_name", STRING, STRING_ARRAY, "tty", NONE, \
 	  "controlling terminal, \"\" when none") \
 	X(18, "created_at", DURATION, NONE, "start", AGE, \
-	  "time since the process started (compare with a duration)")
+	  "time since the process started (compare with a duration)") \
+	X(19, "is_server", BOOL, BOOL, "is_server", NONE, \
+	  "listened on a TCP port, bound a UDP port or accepted a TCP " \
+	  "connection, or was forked by such a process and has not exec'd " \
+	  "since (by behaviour, whatever its name; see docs/rules.md)") \
+	X(20, "listen.ports", INT_ARRAY, INT_ARRAY, "listen_ports", NONE, \
+	  "ports it listened or accepted on (at most 8; unknown ports of " \
+	  "inherited listeners are left out)") \
+	X(21, "names", STRING_ARRAY, STRING_ARRAY, "names", NONE, \
+	  "its names: base names of the executable and of argv[0], and comm")
 
 #define T_NONE ((enum rules_type)-1)
 #define T(x) RULES_TYPE_##x
