@@ -36,6 +36,7 @@
 #include "idnames.h"
 #include "mem.h"
 #include "procsnap.h"
+#include "stdstreams.h"
 #include "syscalls.h"
 #include "tracee.h"
 #include "tracer.h"
@@ -1425,6 +1426,7 @@ void sc_exec_enrich(struct evbuf *e, pid_t pid)
 		ev_str(e, "container_id", buf);
 	/* Exec keeps the start time; sent so that attached processes get it. */
 	ev_u64(e, "start_ticks", proc_start_ticks(pid));
+	stdio_enrich(e, pid);
 }
 
 /* --- clone(CLONE_UNTRACED) ------------------------------------------------ */
