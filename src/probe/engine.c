@@ -21,6 +21,7 @@
 #include "log.h"
 #include "util.h"
 #include "engine.h"
+#include "pipes.h"
 #include "textfmt.h"
 
 /* The fields every alert's output_fields holds, then the event's own. */
@@ -984,6 +985,8 @@ struct match {
 	int64_t pid;
 	uint64_t ts;
 	uint64_t now;
+	const struct rule *fired[PIPES_FIRED_MAX]; /* for pipes_after_exec */
+	size_t nfired;
 };
 
 /* Sends the COMMAND; returns its id, or 0 with *status set. */
@@ -1077,6 +1080,8 @@ static void on_match(const struct rule *r, void *data)
 	bool allowed;
 	int prio = engine_syslog_priority(rule_severity(r));
 
+	if (m->nfired < PIPES_FIRED_MAX)
+		m->fired[m->nfired++] = r;
 	allowed = !st || limiter_take(st, m->now);
 	if (kill)
 		cmd_id = send_kill(en, m, r, kill, &status);
@@ -1145,4 +1150,18 @@ void engine_eval(struct engine *en, const struct engine_source *src,
 		.pid = pid, .ts = ts, .now = engine_now(en),
 	};
 	rule_set_eval(en->rules, type, &rctx, on_match, &m);
+	if (type == RULES_EV_EXEC)
+		pipes_after_exec(en, src, ev, proc, ts, m.fired, m.nfired);
+}
+
+void engine_alert(struct engine *en, const struct engine_source *src,
+		  const struct rule *r, const msgpack_object *ev, int type,
+		  const struct proc_entry *proc, int64_t pid, uint64_t ts)
+{
+	struct match m = {
+		.en = en, .src = src, .ev = ev, .type = type, .proc = proc,
+		.pid = pid, .ts = ts, .now = engine_now(en),
+	};
+
+	on_match(r, &m);
 }

@@ -6,10 +6,12 @@
 
 #include "sentrace/wire.h"
 #include "fieldget.h"
+#include "pipes.h"
 
 enum attr {
 	A_NONE, A_FILE, A_ARGV, A_COMM, A_PID, A_PPID, A_UID, A_GID, A_EUID,
 	A_EGID, A_USER, A_GROUP, A_CWD, A_ENVP, A_CONTAINER, A_TTY, A_START,
+	A_STDIN, A_STDOUT, A_STDERR, A_WRITER_FILE, A_WRITER_COMM, A_WRITER_PID,
 };
 
 static enum attr attr_of(const char *key)
@@ -24,6 +26,10 @@ static enum attr attr_of(const char *key)
 		{ "user", A_USER }, { "group", A_GROUP }, { "cwd", A_CWD },
 		{ "envp", A_ENVP }, { "container_id", A_CONTAINER },
 		{ "tty", A_TTY }, { "start", A_START },
+		{ "stdin", A_STDIN }, { "stdout", A_STDOUT },
+		{ "stderr", A_STDERR }, { "stdin_writer_file", A_WRITER_FILE },
+		{ "stdin_writer_comm", A_WRITER_COMM },
+		{ "stdin_writer_pid", A_WRITER_PID },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -190,6 +196,22 @@ static int proc_scalar(struct field_ctx *c, const struct proc_entry *e,
 		break;
 	case A_ARGV:
 		return strv_value(c, e->argv, e->argc, xf, sb, v);
+	case A_STDIN: case A_STDOUT: case A_STDERR:
+		s = pipes_stdio_type_name(e->stdio[a - A_STDIN].type);
+		break;
+	case A_WRITER_FILE: case A_WRITER_COMM: case A_WRITER_PID: {
+		const struct pipe_writer *w = pipes_stdin_writer(c->procs, e);
+
+		if (!w)
+			return -1;
+		if (a == A_WRITER_FILE)
+			s = w->file;
+		else if (a == A_WRITER_COMM)
+			s = w->comm[0] ? w->comm : NULL;
+		else
+			i = w->pid;
+		break;
+	}
 	default:
 		break;
 	}

@@ -420,6 +420,11 @@ static void log_totals(const struct probe *p, const struct engine *en)
 		 " timed out, %" PRIu64 " disarmed, %" PRIu64 " disabled",
 		 s->alerts, s->suppressed, s->kills_sent, s->kills_done, s->kills_failed,
 		 s->kills_timeout, s->kills_disarmed, s->kills_disabled);
+	log_info("pipelines: %" PRIu64 " execs kept for a late writer, %" PRIu64
+		 " evaluated again, %" PRIu64 " late alerts, %" PRIu64
+		 " dropped at a cap, %" PRIu64 " expired",
+		 s->pipes_deferred, s->pipes_replayed, s->pipes_late_alerts,
+		 s->pipes_dropped, s->pipes_expired);
 }
 
 static int cmd_run(void)
