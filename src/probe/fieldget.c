@@ -12,6 +12,7 @@ enum attr {
 	A_NONE, A_FILE, A_ARGV, A_COMM, A_PID, A_PPID, A_UID, A_GID, A_EUID,
 	A_EGID, A_USER, A_GROUP, A_CWD, A_ENVP, A_CONTAINER, A_TTY, A_START,
 	A_STDIN, A_STDOUT, A_STDERR, A_WRITER_FILE, A_WRITER_COMM, A_WRITER_PID,
+	A_UPSTREAM,
 };
 
 static enum attr attr_of(const char *key)
@@ -30,6 +31,7 @@ static enum attr attr_of(const char *key)
 		{ "stderr", A_STDERR }, { "stdin_writer_file", A_WRITER_FILE },
 		{ "stdin_writer_comm", A_WRITER_COMM },
 		{ "stdin_writer_pid", A_WRITER_PID },
+		{ "stdin_upstream", A_UPSTREAM },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -326,6 +328,23 @@ static bool iter_ancestors(void *data, struct rules_value *e)
 	return false;
 }
 
+/* Up a pipeline (pipes_stdin_upstream), the base names of the writers. */
+static bool iter_upstream(void *data, struct rules_value *e)
+{
+	struct field_iter *it = data;
+	const struct pipe_writer *w;
+
+	while ((w = pipes_stdin_upstream(it->ctx->procs, it->anc, it->k)) != NULL) {
+		it->k++;
+		if (!w->file)
+			continue;
+		memset(e, 0, sizeof(*e));
+		set_basename(e, w->file, strlen(w->file));
+		return true;
+	}
+	return false;
+}
+
 static struct field_iter *scratch_iter(struct field_ctx *c, const struct rules_field *f)
 {
 	struct field_iter *it = &c->it[c->it_next++ % FIELD_SCRATCH];
@@ -426,12 +445,13 @@ static int process_value(struct field_ctx *c, const struct rules_field *f,
 	enum attr a = field_attr(c, f);
 	struct field_iter *it;
 
-	if ((a == A_ARGV && f->xform == RULES_XFORM_NONE) || a == A_ENVP) {
+	if ((a == A_ARGV && f->xform == RULES_XFORM_NONE) || a == A_ENVP ||
+	    a == A_UPSTREAM) {
 		if (!e)
 			return -1;
 		it = scratch_iter(c, f);
 		it->anc = e;
-		set_iter(v, it, iter_strv);
+		set_iter(v, it, a == A_UPSTREAM ? iter_upstream : iter_strv);
 		return 0;
 	}
 	return proc_scalar(c, e, a, f->xform, scratch_str(c), v);

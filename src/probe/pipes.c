@@ -132,6 +132,7 @@ void pipes_note_exec(struct proc_table *t, const struct proc_entry *e,
 		w->pid = e->pid;
 		w->seen_ns = ts;
 		memcpy(w->comm, e->comm, sizeof(w->comm));
+		w->stdin_ino = e->stdio[0].type == PROC_STDIO_PIPE ? e->stdio[0].ino : 0;
 	}
 }
 
@@ -146,6 +147,33 @@ const struct pipe_writer *pipes_stdin_writer(struct proc_table *t,
 	w = writer_slot(t->pipes, e->stdio[0].ino, false);
 	/* A process's own stdout looping back to its stdin is no writer. */
 	return w && w->pid != e->pid ? w : NULL;
+}
+
+const struct pipe_writer *pipes_stdin_upstream(struct proc_table *t,
+					       const struct proc_entry *e,
+					       unsigned n)
+{
+	const struct pipe_writer *w = pipes_stdin_writer(t, e);
+
+	if (n >= PIPES_UPSTREAM_MAX)
+		return NULL;
+	for (unsigned i = 0; w && i < n; i++)
+		w = w->stdin_ino ? writer_slot(t->pipes, w->stdin_ino, false) : NULL;
+	return w;
+}
+
+/* Whether pipe ino is on the way up from pipe start (a kept reader's). */
+static bool upstream_has(struct pipe_index *pi, uint64_t start, uint64_t ino)
+{
+	const struct pipe_writer *w;
+
+	for (unsigned i = 0; start && i < PIPES_UPSTREAM_MAX; i++) {
+		if (start == ino)
+			return true;
+		w = writer_slot(pi, start, false);
+		start = w ? w->stdin_ino : 0;
+	}
+	return false;
 }
 
 static uint64_t id_hash(const char *s)
@@ -289,11 +317,13 @@ void pipes_after_exec(struct engine *en, const struct engine_source *src,
 		for (size_t i = 0; i < pi->nd; i++) {
 			struct deferred *d = &pi->d[i];
 
+			/* A new writer of its pipe, or of a pipe further up
+			 * its pipeline. */
 			if (d->pid != proc->pid &&
 			    ((proc->stdio[1].type == PROC_STDIO_PIPE &&
-			      proc->stdio[1].ino == d->ino) ||
+			      upstream_has(pi, d->ino, proc->stdio[1].ino)) ||
 			     (proc->stdio[2].type == PROC_STDIO_PIPE &&
-			      proc->stdio[2].ino == d->ino)))
+			      upstream_has(pi, d->ino, proc->stdio[2].ino))))
 				replay(en, src, t, d);
 		}
 	}

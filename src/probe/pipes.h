@@ -30,6 +30,7 @@
 #define PIPES_DEFER_EVENT_MAX (64u << 10) /* a larger exec is not kept */
 #define PIPES_DEFER_NS       (30ull * 1000000000ull) /* how long one waits */
 #define PIPES_FIRED_MAX      8      /* rules remembered as alerted, per exec */
+#define PIPES_UPSTREAM_MAX   8      /* pipes followed up a pipeline */
 
 /* The writer of a pipe, as its exec reported it. */
 struct pipe_writer {
@@ -38,6 +39,7 @@ struct pipe_writer {
 	uint64_t seen_ns;          /* its exec's time */
 	char *file;                /* NULL when unknown */
 	char comm[PROC_COMM_MAX];
+	uint64_t stdin_ino;        /* the pipe the writer reads, 0: none */
 };
 
 struct pipe_index *pipe_index_free(struct pipe_index *pi);
@@ -59,6 +61,15 @@ void pipes_note_exec(struct proc_table *t, const struct proc_entry *e,
  */
 const struct pipe_writer *pipes_stdin_writer(struct proc_table *t,
 					     const struct proc_entry *e);
+
+/*
+ * Hop n up e's pipeline: 0 is the writer of e's stdin, 1 the writer of that
+ * writer's stdin (`curl | base64 -d | sh`: base64, then curl), … NULL past
+ * the first process that does not read a pipe, or PIPES_UPSTREAM_MAX.
+ */
+const struct pipe_writer *pipes_stdin_upstream(struct proc_table *t,
+					       const struct proc_entry *e,
+					       unsigned n);
 
 struct engine;
 struct engine_source;

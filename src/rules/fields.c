@@ -124,7 +124,10 @@ int rules_event_type_from_name(const char *name, size_t len)
 	X(35, "stdin.writer.comm", STRING, STRING_ARRAY, "stdin_writer_comm", \
 	  NONE, "thread name of the stdin writer") \
 	X(36, "stdin.writer.pid", INT, INT_ARRAY, "stdin_writer_pid", NONE, \
-	  "process id of the stdin writer")
+	  "process id of the stdin writer") \
+	X(37, "stdin.upstream.file.name", STRING_ARRAY, NONE, "stdin_upstream", \
+	  BASENAME, "base names of the processes up the pipeline, nearest " \
+	  "first: the stdin writer, the writer of its stdin, … (8 at most)")
 
 #define T_NONE ((enum rules_type)-1)
 #define T(x) RULES_TYPE_##x

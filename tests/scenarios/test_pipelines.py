@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
 """Standard-stream lineage under the real tracer and probe with the default
 policy: a downloaded script piped into a shell (curl, wget and python -c
-on the left, against a local HTTP server), a pipeline whose writer execs
-after its reader, shells and renamed programs on a TCP socket; and
+on the left, against a local HTTP server; curl through base64 -d), a
+pipeline whose writer execs after its reader, shells and renamed programs on a TCP socket; and
 pipelines that must stay quiet (a CI-like `git log | grep | sort`, a
 download to a file then checked with sha256sum).
 """
 
+import base64
 import http.server
 import json
 import os
@@ -36,6 +37,8 @@ class PipelineTest(unittest.TestCase):
         cls.www = tempfile.mkdtemp(prefix='sentrace-www-')
         with open(os.path.join(cls.www, 'x.sh'), 'w') as f:
             f.write('echo downloaded-script-ran\n')
+        with open(os.path.join(cls.www, 'x.b64'), 'w') as f:
+            f.write(base64.b64encode(b'echo decoded-script-ran\n').decode() + '\n')
         with open(os.path.join(cls.www, 'data.txt'), 'w') as f:
             f.write('just data\n')
         handler = lambda *a, **k: QuietHandler(*a, directory=cls.www, **k)  # noqa: E731
@@ -97,6 +100,12 @@ class PipelineTest(unittest.TestCase):
         run = self.sh('%s -c "print(\'echo generated-ran\')" | sh' % PY)
         self.assertIn('generated-ran', run.stdout, run.summary())
         self.assertFired(run, 'download_piped_to_shell', 'python3 -c … | sh')
+
+    def test_curl_through_a_filter_to_sh(self):
+        """The shell's stdin writer is base64; curl is one pipe further up."""
+        run = self.sh('curl -s %s/x.b64 | base64 -d | sh' % self.url)
+        self.assertIn('decoded-script-ran', run.stdout, run.summary())
+        self.assertFired(run, 'download_piped_to_shell', 'curl | base64 -d | sh')
 
     def test_writer_exec_after_reader(self):
         """The left side sleeps in a subshell before curl execs: the probe
