@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "mem.h"
@@ -237,9 +239,94 @@ static int net_table_find(pid_t pid, const char *table, uint64_t ino, bool v6,
 	return r;
 }
 
-/* The protocol and addresses of socket ino in pid's network namespace. */
-static const char *socket_find(pid_t pid, uint64_t ino, char *local, size_t lcap,
-			       char *peer, size_t pcap)
+static void sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t cap)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	out[0] = '\0';
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+
+		if (inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip)))
+			snprintf(out, cap, "%s:%u", ip, ntohs(a->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+
+		if (inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip)))
+			snprintf(out, cap, "[%s]:%u", ip, ntohs(a->sin6_port));
+	}
+}
+
+/*
+ * The socket itself, through a copy of the descriptor (pidfd_getfd, Linux
+ * 5.6+; the tracer may, as the tracee's ptracer): its domain, type and
+ * addresses, without reading any table. None of these calls can block, and
+ * closing the copy never is the socket's last close: the tracee, stopped
+ * at its exec (which unshared its fd table), still holds it. NULL when the
+ * kernel cannot, or for anything but TCP and UDP over IP (unix: "unix").
+ */
+static const char *socket_by_copy(pid_t pid, int fd, char *local, size_t lcap,
+				  char *peer, size_t pcap, bool *ret_tried)
+{
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_getfd)
+	static int forced_off = -1;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int pidfd, copy, domain = -1, type = -1;
+	const char *proto = NULL;
+
+	/* SENTRACE_NO_PIDFD_GETFD=1: the tables, as before Linux 5.6 (tests). */
+	if (forced_off < 0)
+		forced_off = getenv("SENTRACE_NO_PIDFD_GETFD") != NULL;
+	if (forced_off)
+		return NULL;
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return NULL;
+	copy = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
+	close(pidfd);
+	if (copy < 0)
+		return NULL;
+	*ret_tried = true;
+	sl = sizeof(domain);
+	if (getsockopt(copy, SOL_SOCKET, SO_DOMAIN, &domain, &sl) < 0)
+		domain = -1;
+	sl = sizeof(type);
+	if (getsockopt(copy, SOL_SOCKET, SO_TYPE, &type, &sl) < 0)
+		type = -1;
+	if (domain == AF_UNIX)
+		proto = "unix";
+	else if ((domain == AF_INET || domain == AF_INET6) && type == SOCK_STREAM)
+		proto = domain == AF_INET ? "tcp" : "tcp6";
+	else if ((domain == AF_INET || domain == AF_INET6) && type == SOCK_DGRAM)
+		proto = domain == AF_INET ? "udp" : "udp6";
+	local[0] = peer[0] = '\0';
+	if (proto && domain != AF_UNIX) {
+		sl = sizeof(ss);
+		memset(&ss, 0, sizeof(ss));
+		if (getsockname(copy, (struct sockaddr *)&ss, &sl) == 0)
+			sockaddr_text(&ss, local, lcap);
+		sl = sizeof(ss);
+		memset(&ss, 0, sizeof(ss));
+		if (getpeername(copy, (struct sockaddr *)&ss, &sl) == 0)
+			sockaddr_text(&ss, peer, pcap);
+	}
+	close(copy);
+	return proto;
+#else
+	(void)pid, (void)fd, (void)local, (void)lcap, (void)peer, (void)pcap;
+	(void)ret_tried;
+	return NULL;
+#endif
+}
+
+/*
+ * The protocol and addresses of socket ino (pid's fd) in pid's network
+ * namespace: from a copy of the descriptor, else from the /proc/PID/net
+ * tables (kernels before 5.6), read with a budget.
+ */
+static const char *socket_find(pid_t pid, int fd, uint64_t ino, char *local,
+			       size_t lcap, char *peer, size_t pcap)
 {
 	static const struct {
 		const char *table;
@@ -248,6 +335,11 @@ static const char *socket_find(pid_t pid, uint64_t ino, char *local, size_t lcap
 		{ "tcp", false }, { "tcp6", true }, { "udp", false }, { "udp6", true },
 	};
 
+	bool tried = false;
+	const char *proto = socket_by_copy(pid, fd, local, lcap, peer, pcap, &tried);
+
+	if (tried)
+		return proto;
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
 		if (net_table_find(pid, tables[i].table, ino, tables[i].v6,
 				   local, lcap, peer, pcap) == 0)
@@ -288,16 +380,21 @@ void stdio_enrich(struct evbuf *e, pid_t pid)
 		/* fds 0-2 are often one socket (dup2 thrice): looked up once. */
 		if (ino != sock_done) {
 			sock_done = ino;
-			sock_proto = socket_find(pid, ino, local, sizeof(local),
+			sock_proto = socket_find(pid, fd, ino, local, sizeof(local),
 						 peer, sizeof(peer));
 		}
 		if (!sock_proto)
 			continue;
 		snprintf(key, sizeof(key), "%s_proto", names[fd]);
 		ev_str(e, key, sock_proto);
-		snprintf(key, sizeof(key), "%s_local", names[fd]);
-		ev_str(e, key, local);
-		snprintf(key, sizeof(key), "%s_peer", names[fd]);
-		ev_str(e, key, peer);
+		/* Unbound or unconnected: no address to give. */
+		if (local[0]) {
+			snprintf(key, sizeof(key), "%s_local", names[fd]);
+			ev_str(e, key, local);
+		}
+		if (peer[0]) {
+			snprintf(key, sizeof(key), "%s_peer", names[fd]);
+			ev_str(e, key, peer);
+		}
 	}
 }

@@ -2,7 +2,8 @@
 /*
  * What a process's standard streams are, read from the kernel after the
  * fact at its exec stop: /proc/PID/fd/0..2 name a pipe, a socket, a
- * terminal, /dev/null or a file; a socket's addresses come from the
+ * terminal, /dev/null or a file; a socket's protocol and addresses come
+ * from a copy of the descriptor (pidfd_getfd), or before Linux 5.6 from the
  * process's own /proc/PID/net tables, read with a byte budget.
  */
 #ifndef SENTRACE_TRACER_STDSTREAMS_H

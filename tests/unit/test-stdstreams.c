@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -134,7 +135,7 @@ static void key_text(const msgpack_object *map, const char *key, char *out, size
 	}
 }
 
-START_TEST(test_own_fds)
+static void own_fds(void)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t sl = sizeof(sa);
@@ -184,6 +185,19 @@ START_TEST(test_own_fds)
 	msgpack_unpacked_destroy(&u);
 	evbuf_free(&e);
 }
+
+START_TEST(test_own_fds)
+{
+	own_fds();
+}
+END_TEST
+
+/* The same from /proc/PID/net/tcp, as on kernels without pidfd_getfd. */
+START_TEST(test_own_fds_tables)
+{
+	setenv("SENTRACE_NO_PIDFD_GETFD", "1", 1);
+	own_fds();
+}
 END_TEST
 
 static Suite *stdstreams_suite(void)
@@ -197,6 +211,7 @@ static Suite *stdstreams_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("kernel");
 	tcase_add_test(tc, test_own_fds);
+	tcase_add_test(tc, test_own_fds_tables);
 	suite_add_tcase(s, tc);
 	return s;
 }
