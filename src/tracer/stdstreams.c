@@ -340,6 +340,14 @@ static const char *socket_find(pid_t pid, int fd, uint64_t ino, char *local,
 
 	if (tried)
 		return proto;
+	/*
+	 * Only stdin's socket is searched for (stdout and stderr have its
+	 * answer when they are the same socket): the services whose stdout
+	 * is journald's unix socket would otherwise read every table at
+	 * every exec, to find nothing.
+	 */
+	if (fd != 0)
+		return NULL;
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
 		if (net_table_find(pid, tables[i].table, ino, tables[i].v6,
 				   local, lcap, peer, pcap) == 0)
