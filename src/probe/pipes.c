@@ -244,11 +244,27 @@ static void defer(struct engine *en, struct pipe_index *pi,
 	en->stats.pipes_deferred++;
 }
 
+#define REPLAY_MATCHES_MAX 64
+
+struct matches {
+	const struct rule *r[REPLAY_MATCHES_MAX];
+	size_t n;
+};
+
+static void collect(const struct rule *r, void *data)
+{
+	struct matches *m = data;
+
+	if (m->n < REPLAY_MATCHES_MAX)
+		m->r[m->n++] = r;
+}
+
 /* The kept exec d, evaluated again now that its pipe has a writer. */
 static void replay(struct engine *en, const struct engine_source *src,
 		   struct proc_table *t, struct deferred *d)
 {
 	const struct proc_entry *reader = proc_table_get(t, d->pid);
+	struct matches matches;
 	struct rules_ctx rctx;
 	msgpack_unpacked u;
 	size_t off = 0;
@@ -265,20 +281,17 @@ static void replay(struct engine *en, const struct engine_source *src,
 	field_ctx_reset(&en->fc, &u.data, t, reader, d->pid,
 			src->ts ? src->ts->container_id : "", d->ts);
 	rctx = field_ctx_rules(&en->fc);
-	for (size_t i = 0; i < rule_set_count(en->rules); i++) {
-		const struct rule *r = rule_set_at(en->rules, i);
-		uint64_t h;
-		int with, without;
+	/* The rules that match now (the index picks the candidates)... */
+	matches.n = 0;
+	rule_set_eval(en->rules, RULES_EV_EXEC, &rctx, collect, &matches);
+	for (size_t i = 0; i < matches.n; i++) {
+		const struct rule *r = matches.r[i];
+		uint64_t h = id_hash(rule_id(r));
+		int without;
 
-		if (!(rule_event_mask(r) & (1ull << RULES_EV_EXEC)))
-			continue;
-		h = id_hash(rule_id(r));
 		if (fired_has(d, h))
 			continue;
-		with = rule_eval(r, RULES_EV_EXEC, &rctx);
-		if (with != 1)
-			continue;
-		/* Matched before the writer was known: it alerted then. */
+		/* ... and did not without the writers: those alerted then. */
 		t->pipes->hide = true;
 		without = rule_eval(r, RULES_EV_EXEC, &rctx);
 		t->pipes->hide = false;
