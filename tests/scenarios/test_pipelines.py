@@ -90,6 +90,8 @@ class PipelineTest(unittest.TestCase):
         self.assertFired(run, 'download_piped_to_shell', 'curl | bash')
         (a,) = self.alerts_of(run, 'download_piped_to_shell')
         self.assertEqual(os.path.basename(a['process']['file']), 'bash', a)
+        # The alert shows what the streams were (docs/alerts.md).
+        self.assertEqual(a['output_fields'].get('exec.stdin.type'), 'pipe', a)
 
     def test_wget_piped_to_sh(self):
         run = self.sh('wget -q -O- %s/x.sh | sh' % self.url)
