@@ -327,6 +327,8 @@ void pipes_after_exec(struct engine *en, const struct engine_source *src,
 		if (pi->d[i].pid == proc->pid)
 			deferred_drop(pi, i);
 	if (writes) {
+		bool replayed = false;
+
 		for (size_t i = 0; i < pi->nd; i++) {
 			struct deferred *d = &pi->d[i];
 
@@ -336,9 +338,15 @@ void pipes_after_exec(struct engine *en, const struct engine_source *src,
 			    ((proc->stdio[1].type == PROC_STDIO_PIPE &&
 			      upstream_has(pi, d->ino, proc->stdio[1].ino)) ||
 			     (proc->stdio[2].type == PROC_STDIO_PIPE &&
-			      upstream_has(pi, d->ino, proc->stdio[2].ino))))
+			      upstream_has(pi, d->ino, proc->stdio[2].ino)))) {
 				replay(en, src, t, d);
+				replayed = true;
+			}
 		}
+		/* The context pointed at a kept event, freed by now. */
+		if (replayed)
+			field_ctx_reset(&en->fc, ev, t, proc, proc->pid,
+					src->ts->container_id, ts);
 	}
 	if (proc->stdio[0].type == PROC_STDIO_PIPE && proc->stdio[0].ino)
 		defer(en, pi, ev, proc, ts, fired, nfired);
