@@ -321,7 +321,7 @@ static void emit_exec(struct procscan *ps, size_t i)
 	procsnap_put_image(e, s->pid, &st);
 	/* Its fds 0-2 as they are now: a shell started on a socket by an
 	 * untraced process (docker exec, a backdoor) still shows as one. */
-	stdio_enrich(e, s->pid);
+	stdio_enrich(e, s->pid, false);
 	ev_i64(e, "ret", 0);
 	ev_end(e);
 	ps->ops.emit(ps->data, e);

@@ -261,9 +261,13 @@ static void sockaddr_text(const struct sockaddr_storage *ss, char *out, size_t c
  * The socket itself, through a copy of the descriptor (pidfd_getfd, Linux
  * 5.6+; the tracer may, as the tracee's ptracer): its domain, type and
  * addresses, without reading any table. None of these calls can block, and
- * closing the copy never is the socket's last close: the tracee, stopped
- * at its exec (which unshared its fd table), still holds it. NULL when the
- * kernel cannot, or for anything but TCP and UDP over IP (unix: "unix").
+ * closing the copy is not the socket's last close (which may wait, up to
+ * SO_LINGER's time): the tracee, stopped at its exec (which unshared its
+ * fd table), still holds it. Only a SIGKILL of the tracee in these few
+ * microseconds could leave the last reference to the copy. A process that
+ * runs could close its own at any time: never copied (stopped false). NULL
+ * when the kernel cannot, or for anything but TCP and UDP over IP (unix:
+ * "unix").
  */
 static const char *socket_by_copy(pid_t pid, int fd, char *local, size_t lcap,
 				  char *peer, size_t pcap, bool *ret_tried)
@@ -325,8 +329,8 @@ static const char *socket_by_copy(pid_t pid, int fd, char *local, size_t lcap,
  * namespace: from a copy of the descriptor, else from the /proc/PID/net
  * tables (kernels before 5.6), read with a budget.
  */
-static const char *socket_find(pid_t pid, int fd, uint64_t ino, char *local,
-			       size_t lcap, char *peer, size_t pcap)
+static const char *socket_find(pid_t pid, int fd, uint64_t ino, bool stopped,
+			       char *local, size_t lcap, char *peer, size_t pcap)
 {
 	static const struct {
 		const char *table;
@@ -336,7 +340,8 @@ static const char *socket_find(pid_t pid, int fd, uint64_t ino, char *local,
 	};
 
 	bool tried = false;
-	const char *proto = socket_by_copy(pid, fd, local, lcap, peer, pcap, &tried);
+	const char *proto = stopped ? socket_by_copy(pid, fd, local, lcap, peer,
+						     pcap, &tried) : NULL;
 
 	if (tried)
 		return proto;
@@ -355,7 +360,7 @@ static const char *socket_find(pid_t pid, int fd, uint64_t ino, char *local,
 	return NULL;
 }
 
-void stdio_enrich(struct evbuf *e, pid_t pid)
+void stdio_enrich(struct evbuf *e, pid_t pid, bool stopped)
 {
 	static const char *const names[3] = { "stdin", "stdout", "stderr" };
 	char target[SENTRACE_PATH_MAX], key[32];
@@ -388,8 +393,8 @@ void stdio_enrich(struct evbuf *e, pid_t pid)
 		/* fds 0-2 are often one socket (dup2 thrice): looked up once. */
 		if (ino != sock_done) {
 			sock_done = ino;
-			sock_proto = socket_find(pid, fd, ino, local, sizeof(local),
-						 peer, sizeof(peer));
+			sock_proto = socket_find(pid, fd, ino, stopped, local,
+						 sizeof(local), peer, sizeof(peer));
 		}
 		if (!sock_proto)
 			continue;

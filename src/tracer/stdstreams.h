@@ -44,7 +44,12 @@ enum stdio_type stdio_classify(const char *target, uint64_t *ret_ino);
 int stdio_inet_line_find(const char *text, size_t len, uint64_t ino, bool v6,
 			 char *local, size_t lcap, char *peer, size_t pcap);
 
-/* Adds the stdin_*, stdout_*, stderr_* keys of pid to an exec event. */
-void stdio_enrich(struct evbuf *e, pid_t pid);
+/*
+ * Adds the stdin_*, stdout_*, stderr_* keys of pid to an exec event.
+ * stopped: pid is a tracee stopped at its exec, whose sockets may be
+ * looked at through a copy of the descriptor (see stdstreams.c); any other
+ * process's only through the /proc/PID/net tables.
+ */
+void stdio_enrich(struct evbuf *e, pid_t pid, bool stopped);
 
 #endif

@@ -168,7 +168,8 @@ static void own_fds(bool tables)
 
 	evbuf_init(&e);
 	ev_begin_map(&e);
-	stdio_enrich(&e, getpid());
+	/* Not stopped, but this process closes nothing meanwhile. */
+	stdio_enrich(&e, getpid(), true);
 	ev_end(&e);
 	msgpack_unpacked_init(&u);
 	ck_assert(msgpack_unpack_next(&u, e.sb.data, e.sb.size, NULL) == MSGPACK_UNPACK_SUCCESS);
