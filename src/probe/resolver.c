@@ -324,6 +324,11 @@ void resolver_apply_snapshot(struct proc_table *t, const msgpack_object *snap)
 		set_comm_from_file(e);
 	if (wire_map_u64(snap, "start_time", &start) && start > 0)
 		e->start_ns = start;
+	/* A snapshot without them (an older tracer) keeps what execs said. */
+	if (wire_map_get(snap, "stdin")) {
+		set_stdio(e, snap);
+		pipes_note_exec(t, e, e->start_ns);
+	}
 }
 
 void resolver_recount(struct proc_table *t)

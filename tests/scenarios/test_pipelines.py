@@ -2,7 +2,8 @@
 """Standard-stream lineage under the real tracer and probe with the default
 policy: a downloaded script piped into a shell (curl, wget and python -c
 on the left, against a local HTTP server; curl through base64 -d), a
-pipeline whose writer execs after its reader, shells and renamed programs on a TCP socket; and
+pipeline whose writer execs after its reader, an attached pipeline
+whose writer is known from its PROCESS snapshot, shells and renamed programs on a TCP socket; and
 pipelines that must stay quiet (a CI-like `git log | grep | sort`, a
 download to a file then checked with sha256sum).
 """
@@ -13,6 +14,7 @@ import json
 import os
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import threading
@@ -21,6 +23,12 @@ import unittest
 import scenlib
 
 PY = os.path.realpath(sys.executable)
+
+
+def harness_kill(proc):
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -129,6 +137,65 @@ class PipelineTest(unittest.TestCase):
         self.assertFired(run, 'download_piped_to_shell', '(sleep; curl) | bash')
         self.assertEqual(len(self.alerts_of(run, 'download_piped_to_shell')), 1,
                          run.describe())
+
+    def test_attached_writer_from_its_snapshot(self):
+        """Attach mode: the writer was running before the tracer came and
+        never execs again; its snapshot says what its stdout is."""
+        go = os.path.join(self.tmp, 'go')
+        code = ('import os, time\n'
+                'while not os.path.exists(%r): time.sleep(0.02)\n'
+                'print("echo attached-ran")\n' % go)
+        out_path = os.path.join(self.tmp, 'reader.out')
+        with open(out_path, 'wb') as out:
+            writer = subprocess.Popen([PY, '-c', code], stdout=subprocess.PIPE,
+                                      stdin=subprocess.DEVNULL, start_new_session=True)
+            reader = subprocess.Popen(
+                ['/bin/sh', '-c', 'while [ ! -e %s ]; do :; done; exec bash' % go],
+                stdin=writer.stdout, stdout=out, start_new_session=True)
+        writer.stdout.close()
+        self.addCleanup(harness_kill, writer)
+        self.addCleanup(harness_kill, reader)
+        probe = scenlib.PolicyProbe(self.subdir_of('attach'), [scenlib.POLICY],
+                                    keep_events=True).start()
+        self.addCleanup(probe.stop)
+        err_path = os.path.join(self.tmp, 'tracer.err')
+        with open(err_path, 'wb') as err:
+            tracer = subprocess.Popen(
+                [scenlib.SENTRACE, 'trace', '--probe-addr', probe.addr,
+                 '--disable-proc-scan', '--pid', str(writer.pid), '--pid', str(reader.pid)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                start_new_session=True)
+        self.addCleanup(harness_kill, tracer)
+
+        def snapshots_in():
+            pids = set()
+            try:
+                with open(probe.events) as f:
+                    for line in f:
+                        rec = json.loads(line) if line.strip() else {}
+                        if rec.get('type') == 'process':
+                            pids.add((rec.get('process') or {}).get('pid'))
+            except (FileNotFoundError, ValueError):
+                return False
+            return {writer.pid, reader.pid} <= pids
+        scenlib.harness.wait_for(snapshots_in, timeout=30, what='both snapshots')
+        open(go, 'w').close()
+        reader.wait(30)
+        writer.wait(30)
+        tracer.wait(60)
+        self.assertEqual(probe.stop(), 0, probe.log_text())
+        with open(out_path) as f:
+            self.assertIn('attached-ran', f.read())
+        alerts = probe.alert_records()
+        with open(err_path, errors='replace') as f:
+            err = f.read()
+        self.assertIn('download_piped_to_shell', {a.get('rule_id') for a in alerts},
+                      '%s\n%s' % ([scenlib.describe_alert(a) for a in alerts], err[-2000:]))
+
+    def subdir_of(self, name):
+        path = os.path.join(self.tmp, name)
+        os.makedirs(path, exist_ok=True)
+        return path
 
     # ---- shells on a socket ----
 
