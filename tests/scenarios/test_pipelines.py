@@ -2,9 +2,9 @@
 """Standard-stream lineage under the real tracer and probe with the default
 policy: a downloaded script piped into a shell (curl, wget and python -c
 on the left, against a local HTTP server; curl through base64 -d), a
-pipeline whose writer execs after its reader, an attached pipeline
-whose writer is known from its PROCESS snapshot, shells and renamed programs on a TCP socket; and
-pipelines that must stay quiet (a CI-like `git log | grep | sort`, a
+pipeline whose writer execs after its reader, an attached pipeline whose
+writer is known from its PROCESS snapshot, shells and renamed programs on
+a TCP socket; and pipelines that must stay quiet (a CI-like `git log | grep | sort`, a
 download to a file then checked with sha256sum).
 """
 
