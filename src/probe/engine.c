@@ -21,6 +21,7 @@
 #include "log.h"
 #include "util.h"
 #include "engine.h"
+#include "pipes.h"
 #include "textfmt.h"
 
 /* The fields every alert's output_fields holds, then the event's own. */
@@ -577,7 +578,8 @@ static void json_output_fields(struct engine *en, int type)
 
 		/* The event's own fields; <type>.retval repeats event.retval. */
 		if (f->source == RULES_SRC_EVENT && f->event == type &&
-		    f->event != RULES_EV_ANY && f->id < 2000)
+		    f->event != RULES_EV_ANY &&
+		    !(f->id >= 2000 && f->id < 2000 + RULES_EV__COUNT))
 			json_field(en, f);
 	}
 	json_object_end(&en->j);
@@ -1019,6 +1021,8 @@ struct match {
 	uint64_t ts;
 	uint64_t now;
 	const struct rules_ctx *rctx;
+	const struct rule *fired[PIPES_FIRED_MAX]; /* for pipes_after_exec */
+	size_t nfired;
 };
 
 /* Sends the COMMAND; returns its id, or 0 with *status set. */
@@ -1113,9 +1117,15 @@ static void on_match(const struct rule *r, void *data)
 	int prio = engine_syslog_priority(rule_severity(r));
 	const struct rule_threshold *th = rule_threshold(r);
 
-	/* A rule with a threshold alerts once its count is reached. */
-	if (th && !window_match(en->windows, rule_id(r), th, m->rctx,
-				m->src->ts ? m->src->ts->id : 0, m->ts))
+	if (m->nfired < PIPES_FIRED_MAX)
+		m->fired[m->nfired++] = r;
+	/*
+	 * A rule with a threshold alerts once its count is reached; a late
+	 * alert from a pipeline (engine_alert, no field context) is not
+	 * counted again.
+	 */
+	if (th && (!m->rctx || !window_match(en->windows, rule_id(r), th, m->rctx,
+					     m->src->ts ? m->src->ts->id : 0, m->ts)))
 		return;
 	allowed = !st || limiter_take(st, m->now);
 	if (kill)
@@ -1185,4 +1195,18 @@ void engine_eval(struct engine *en, const struct engine_source *src,
 		.pid = pid, .ts = ts, .now = engine_now(en), .rctx = &rctx,
 	};
 	rule_set_eval(en->rules, type, &rctx, on_match, &m);
+	if (type == RULES_EV_EXEC)
+		pipes_after_exec(en, src, ev, proc, ts, m.fired, m.nfired);
+}
+
+void engine_alert(struct engine *en, const struct engine_source *src,
+		  const struct rule *r, const msgpack_object *ev, int type,
+		  const struct proc_entry *proc, int64_t pid, uint64_t ts)
+{
+	struct match m = {
+		.en = en, .src = src, .ev = ev, .type = type, .proc = proc,
+		.pid = pid, .ts = ts, .now = engine_now(en),
+	};
+
+	on_match(r, &m);
 }

@@ -6,11 +6,14 @@
 
 #include "sentrace/wire.h"
 #include "fieldget.h"
+#include "pipes.h"
 
 enum attr {
 	A_NONE, A_FILE, A_ARGV, A_COMM, A_PID, A_PPID, A_UID, A_GID, A_EUID,
 	A_EGID, A_USER, A_GROUP, A_CWD, A_ENVP, A_CONTAINER, A_TTY, A_START,
 	A_SERVER, A_PORTS, A_NAMES,
+	A_STDIN, A_STDOUT, A_STDERR, A_WRITER_FILE, A_WRITER_COMM, A_WRITER_PID,
+	A_UPSTREAM,
 };
 
 static enum attr attr_of(const char *key)
@@ -27,6 +30,11 @@ static enum attr attr_of(const char *key)
 		{ "tty", A_TTY }, { "start", A_START },
 		{ "is_server", A_SERVER }, { "listen_ports", A_PORTS },
 		{ "names", A_NAMES },
+		{ "stdin", A_STDIN }, { "stdout", A_STDOUT },
+		{ "stderr", A_STDERR }, { "stdin_writer_file", A_WRITER_FILE },
+		{ "stdin_writer_comm", A_WRITER_COMM },
+		{ "stdin_writer_pid", A_WRITER_PID },
+		{ "stdin_upstream", A_UPSTREAM },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -196,6 +204,22 @@ static int proc_scalar(struct field_ctx *c, const struct proc_entry *e,
 	case A_SERVER:
 		i = proc_entry_is_server(e);
 		break;
+	case A_STDIN: case A_STDOUT: case A_STDERR:
+		s = pipes_stdio_type_name(e->stdio[a - A_STDIN].type);
+		break;
+	case A_WRITER_FILE: case A_WRITER_COMM: case A_WRITER_PID: {
+		const struct pipe_writer *w = pipes_stdin_writer(c->procs, e);
+
+		if (!w)
+			return -1;
+		if (a == A_WRITER_FILE)
+			s = w->file;
+		else if (a == A_WRITER_COMM)
+			s = w->comm[0] ? w->comm : NULL;
+		else
+			i = w->pid;
+		break;
+	}
 	default:
 		break;
 	}
@@ -356,6 +380,23 @@ static bool iter_ancestors(void *data, struct rules_value *e)
 	return false;
 }
 
+/* Up a pipeline (pipes_stdin_upstream), the base names of the writers. */
+static bool iter_upstream(void *data, struct rules_value *e)
+{
+	struct field_iter *it = data;
+	const struct pipe_writer *w;
+
+	while ((w = pipes_stdin_upstream(it->ctx->procs, it->anc, it->k)) != NULL) {
+		it->k++;
+		if (!w->file)
+			continue;
+		memset(e, 0, sizeof(*e));
+		set_basename(e, w->file, strlen(w->file));
+		return true;
+	}
+	return false;
+}
+
 static struct field_iter *scratch_iter(struct field_ctx *c, const struct rules_field *f)
 {
 	struct field_iter *it = &c->it[c->it_next++ % FIELD_SCRATCH];
@@ -457,12 +498,12 @@ static int process_value(struct field_ctx *c, const struct rules_field *f,
 	struct field_iter *it;
 
 	if ((a == A_ARGV && f->xform == RULES_XFORM_NONE) || a == A_ENVP ||
-	    is_net_multi(a)) {
+	    is_net_multi(a) || a == A_UPSTREAM) {
 		if (!e)
 			return -1;
 		it = scratch_iter(c, f);
 		it->anc = e;
-		set_iter(v, it, iter_strv);
+		set_iter(v, it, a == A_UPSTREAM ? iter_upstream : iter_strv);
 		return 0;
 	}
 	return proc_scalar(c, e, a, f->xform, scratch_str(c), v);

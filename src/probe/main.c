@@ -481,6 +481,11 @@ static void log_totals(const struct probe *p, const struct engine *en)
 			 w->counted, w->fired, w->unkeyed, w->groups_expired,
 			 w->groups_evicted, w->entries_evicted);
 	}
+	log_info("pipelines: %" PRIu64 " execs kept for a late writer, %" PRIu64
+		 " evaluated again, %" PRIu64 " late alerts, %" PRIu64
+		 " dropped at a cap, %" PRIu64 " expired",
+		 s->pipes_deferred, s->pipes_replayed, s->pipes_late_alerts,
+		 s->pipes_dropped, s->pipes_expired);
 }
 
 static int cmd_run(void)

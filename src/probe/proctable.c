@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "pipes.h"
 #include "proctable.h"
 
 #define PROC_TABLE_MIN_BUCKETS 256
@@ -98,6 +99,7 @@ struct proc_table *proc_table_free(struct proc_table *t)
 		free(e);
 	}
 	free(t->buckets);
+	pipe_index_free(t->pipes);
 	free(t);
 	return NULL;
 }
@@ -516,6 +518,8 @@ int proc_entry_copy_image(struct proc_table *t, struct proc_entry *dst,
 		dst->envp_truncated = src->envp_truncated;
 	}
 	memcpy(dst->comm, src->comm, sizeof(dst->comm));
+	/* A child inherits its parent's descriptors. */
+	memcpy(dst->stdio, src->stdio, sizeof(dst->stdio));
 	dst->uid = src->uid;
 	dst->euid = src->euid;
 	dst->gid = src->gid;

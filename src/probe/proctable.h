@@ -70,6 +70,20 @@ struct proc_net {
 	bool ports_dropped;        /* more ports than PROC_PORTS_MAX */
 };
 
+/* What one of fds 0-2 was at the last exec (docs/protocol.md, exec). */
+enum proc_stdio_type {
+	PROC_STDIO_UNKNOWN,        /* not reported */
+	PROC_STDIO_NONE, PROC_STDIO_PIPE, PROC_STDIO_SOCKET, PROC_STDIO_TTY,
+	PROC_STDIO_NULL, PROC_STDIO_FILE, PROC_STDIO_OTHER,
+};
+
+struct proc_stdio {
+	uint8_t type;              /* enum proc_stdio_type */
+	uint64_t ino;              /* of a pipe or socket; 0 otherwise */
+};
+
+struct pipe_index;
+
 struct proc_entry {
 	int64_t pid;
 	int64_t ppid;              /* the creator (lineage); 0 when unknown */
@@ -92,6 +106,7 @@ struct proc_entry {
 	uint64_t start_ns;         /* wall clock; 0 when unknown */
 	uint64_t start_ticks;      /* /proc/PID/stat starttime, as the tracer
 				    * read it; 0 when unknown. Kills name it */
+	struct proc_stdio stdio[3]; /* fds 0-2 at the last exec (pipes.c) */
 	uint32_t nchildren;        /* entries whose ppid is this pid */
 	bool exited;
 	struct proc_net net;       /* sockets and server identity */
@@ -111,6 +126,7 @@ struct proc_table {
 	const struct proc_entry *pinned; /* never evicted (during a copy) */
 	uint64_t evicted;          /* entries dropped to stay in bounds */
 	size_t exited;             /* entries kept for their children */
+	struct pipe_index *pipes;  /* pipe ends and deferred readers (pipes.h) */
 };
 
 int proc_table_new(size_t max_entries, size_t max_bytes, struct proc_table **ret_table);

@@ -8,6 +8,7 @@
 
 #include "sentrace/wire.h"
 #include "rules.h"
+#include "pipes.h"
 #include "resolver.h"
 
 #define SNAPSHOT_START_SLACK_NS 1000000000ull
@@ -106,6 +107,27 @@ static void set_image(struct proc_table *t, struct proc_entry *e,
 		e->start_ticks = ticks;
 }
 
+/* fds 0-2 as the exec named them; unknown when it did not. */
+static void set_stdio(struct proc_entry *e, const msgpack_object *m)
+{
+	static const char *const keys[3][2] = {
+		{ "stdin", "stdin_ino" }, { "stdout", "stdout_ino" },
+		{ "stderr", "stderr_ino" },
+	};
+	struct wire_str s;
+
+	for (int fd = 0; fd < 3; fd++) {
+		struct proc_stdio *st = &e->stdio[fd];
+
+		st->type = PROC_STDIO_UNKNOWN;
+		st->ino = 0;
+		if (wire_map_str(m, keys[fd][0], &s))
+			st->type = pipes_stdio_type(s.ptr, s.len);
+		if (!wire_map_u64(m, keys[fd][1], &st->ino))
+			st->ino = 0;
+	}
+}
+
 static void apply_exec(struct proc_table *t, const msgpack_object *ev,
 		       int64_t pid, uint64_t ts)
 {
@@ -122,6 +144,8 @@ static void apply_exec(struct proc_table *t, const msgpack_object *ev,
 	/* First seen at its exec: the best bound we have on its start. */
 	if (!e->start_ns)
 		e->start_ns = ts;
+	set_stdio(e, ev);
+	pipes_note_exec(t, e, ts);
 }
 
 static void apply_fork(struct proc_table *t, const msgpack_object *ev,
@@ -339,6 +363,11 @@ void resolver_apply_snapshot(struct proc_table *t, const msgpack_object *snap)
 		set_comm_from_file(e);
 	if (wire_map_u64(snap, "start_time", &start) && start > 0)
 		e->start_ns = start;
+	/* A snapshot without them (an older tracer) keeps what execs said. */
+	if (wire_map_get(snap, "stdin")) {
+		set_stdio(e, snap);
+		pipes_note_exec(t, e, e->start_ns);
+	}
 }
 
 void resolver_recount(struct proc_table *t)

@@ -13,6 +13,7 @@
 #include "idnames.h"
 #include "mem.h"
 #include "procsnap.h"
+#include "stdstreams.h"
 #include "sentrace/wire.h"
 #include "util.h"
 
@@ -194,6 +195,9 @@ int procsnap_build(struct evbuf *e, pid_t pid)
 	ticks = proc_start_ticks(pid);
 	ev_u64(e, "start_time", ticks ? proc_ticks_to_ns(ticks) : 0);
 	ev_u64(e, "start_ticks", ticks);
+	/* Its fds 0-2 now (attach mode: a pipe writer that will not exec
+	 * again); the process may run, so sockets come from the tables. */
+	stdio_enrich(e, pid, false);
 	ev_end(e);
 	return 0;
 }

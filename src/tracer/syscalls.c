@@ -36,6 +36,7 @@
 #include "idnames.h"
 #include "mem.h"
 #include "procsnap.h"
+#include "stdstreams.h"
 #include "syscalls.h"
 #include "tracee.h"
 #include "tracer.h"
@@ -1231,13 +1232,15 @@ static void put_requested(struct evbuf *e, const struct exec_hold *h,
 	}
 }
 
+static void exec_enrich(struct evbuf *e, pid_t pid, bool at_exec);
+
 static void exit_exec(struct sc_ctx *c, int64_t ret)
 {
 	if (c->t->hold)
 		put_requested(c->e, (struct exec_hold *)c->t->hold, "file", "argv", true);
 	free(c->t->hold);
 	c->t->hold = NULL;
-	sc_exec_enrich(c->e, c->t->tgid);
+	exec_enrich(c->e, c->t->tgid, false);
 }
 
 /* cmdline as the kernel wrote it into the new image: NUL-separated. */
@@ -1398,7 +1401,12 @@ void sc_exec_finish(struct tracee *t)
 	t->hold = NULL;
 }
 
-void sc_exec_enrich(struct evbuf *e, pid_t pid)
+/*
+ * at_exec: pid is stopped at its exec, with an fd table of its own; a
+ * failed exec's exit stop is not (other threads may share and close its
+ * fds): stdstreams.c looks at sockets accordingly.
+ */
+static void exec_enrich(struct evbuf *e, pid_t pid, bool at_exec)
 {
 	struct proc_status st;
 	char buf[SENTRACE_PATH_MAX];
@@ -1430,6 +1438,12 @@ void sc_exec_enrich(struct evbuf *e, pid_t pid)
 		ev_str(e, "container_id", buf);
 	/* Exec keeps the start time; sent so that attached processes get it. */
 	ev_u64(e, "start_ticks", proc_start_ticks(pid));
+	stdio_enrich(e, pid, at_exec);
+}
+
+void sc_exec_enrich(struct evbuf *e, pid_t pid)
+{
+	exec_enrich(e, pid, true);
 }
 
 /* --- clone(CLONE_UNTRACED) ------------------------------------------------ */
