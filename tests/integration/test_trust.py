@@ -8,8 +8,10 @@ speaks the wire with tests/integration/wireclient.py.
 """
 
 import os
+import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -420,6 +422,202 @@ class TrustTest(harness.TracedTestCase):
         p.wait_log(r'closing connection: frame of %d bytes is over the limit of %d\n'
                    % (limit + 1, limit))
         self.assertEqual(p.stop(), 0, p.log_text()[-3000:])
+
+    def test_frame_sizes_with_token(self):
+        """With a token the connection stays unauthenticated until the AUTH
+        is proven: a CHALLENGEd connection still reads 64 KiB frames at
+        most (the AUTH included), and a HELLO_ACK opens the full 4 MiB."""
+        token = 'frame size token'
+        tfile = write_secret(os.path.join(self.tmp, 'token'), token)
+        p = self.arg_probe(['--no-policy', '--token-file', tfile])
+        pre_limit, limit = 64 << 10, 4 << 20
+
+        def sized(body, size):
+            base = len(w.pack(dict(body, pad='x' * 32))) - 32
+            payload = w.pack(dict(body, pad='x' * (size - base)))
+            self.assertEqual(len(payload), size)
+            return w.frame(payload)
+
+        def challenged(n, hello_size):
+            s = p.connect()
+            body = w.hello_body('tok-%d' % n, 1, 8000 + n, nonce=os.urandom(32))
+            s.sendall(sized(body, hello_size))
+            ch = w.read_frame(s)
+            self.assertEqual(ch['type'], w.CHALLENGE, hello_size)
+            return s, body, ch
+
+        for n, size in enumerate([256, pre_limit - 1, pre_limit]):
+            s, body, ch = challenged(n, size)
+            s.sendall(sized(dict(type=w.AUTH, proof=w.proof(token, 'tracer', body,
+                                                            ch['nonce'])), size))
+            ack = w.read_frame(s)
+            self.assertEqual((ack['type'], ack['error']), (w.HELLO_ACK, ''), size)
+            s.close()
+        # Challenged, not yet proven: an AUTH over 64 KiB is not read.
+        s, body, ch = challenged(10, pre_limit)
+        s.sendall(sized(dict(type=w.AUTH, proof=w.proof(token, 'tracer', body,
+                                                        ch['nonce'])), pre_limit + 1)[:4096])
+        self.assertIsNone(w.read_frame(s))
+        s.close()
+        p.wait_log(r'closing connection: frame of %d bytes is over the limit of %d '
+                   r'before the handshake is done' % (pre_limit + 1, pre_limit))
+        # Proven: every size up to 4 MiB.
+        s = p.connect()
+        ack = w.handshake(s, w.hello_body('tok-after', 1, 8100), token=token)
+        self.assertEqual((ack['type'], ack['error']), (w.HELLO_ACK, ''))
+        seq = 1
+        for size in [pre_limit + 1, limit]:
+            ev = dict(ev='open', syscall='openat', ts=1, pid=8101, tid=8101, ret=3,
+                      path='/tok/%d' % size, flags=0, mode=0)
+            s.sendall(sized(dict(type=w.EVENTS, seq=seq, events=[ev]), size))
+            seq += 1
+            f = w.read_frame(s)
+            self.assertEqual((f['type'], f['seq']), (w.ACK, seq), size)
+        s.close()
+        self.assertEqual(p.stop(), 0, p.log_text()[-3000:])
+
+    # ---- who may connect (docs/security.md "Trust model") ----
+
+    def connect_as(self, path, uid, gid, groups=()):
+        """Connects to PATH from a process that setpriv(1) made UID:GID
+        with only GROUPS (no capability left, checked), sends a HELLO and
+        returns ('ok', the HELLO_ACK's error) or ('refused', errno name)."""
+        hello = w.frame(w.pack(w.hello_body('as-%d' % uid, 1, 9000 + uid % 1000)))
+        child = (
+            'import errno, socket, struct, sys\n'
+            'cap = [l for l in open("/proc/self/status") if l.startswith("CapEff:")]\n'
+            'assert int(cap[0].split()[1], 16) == 0, cap\n'
+            's = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n'
+            'try:\n'
+            '    s.connect(sys.argv[1])\n'
+            'except OSError as e:\n'
+            '    print("refused", errno.errorcode[e.errno]); sys.exit(0)\n'
+            's.sendall(bytes.fromhex(sys.argv[2]))\n'
+            'head = s.recv(4, socket.MSG_WAITALL)\n'
+            'body = s.recv(struct.unpack(">I", head)[0], socket.MSG_WAITALL)\n'
+            'print("ok", body.hex())\n')
+        argv = ['setpriv', '--reuid=%d' % uid, '--regid=%d' % gid]
+        argv += ['--groups=' + ','.join(map(str, groups))] if groups else ['--clear-groups']
+        argv += [sys.executable, '-c', child, path, hello.hex()]
+        proc = subprocess.run(argv, capture_output=True, timeout=30)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode(errors='replace'))
+        what, arg = proc.stdout.decode().split()
+        if what == 'refused':
+            return what, arg
+        return what, w.unpack(bytes.fromhex(arg))[0]['error']
+
+    def test_unprivileged_user_and_the_socket(self):
+        """A real unprivileged user (nobody, no capabilities) is refused by
+        the kernel where the socket's mode and group leave it out, and
+        served where they let it in."""
+        nobody, nogroup, other = 65534, 65534, 65533
+        os.chmod(self.tmp, 0o755)
+        # The default: 0660, the probe's own group (root).
+        p = self.arg_probe(['--no-policy'])
+        self.assertEqual(stat.S_IMODE(os.stat(p.sock).st_mode), 0o660)
+        self.assertEqual(self.connect_as(p.sock, nobody, nogroup), ('refused', 'EACCES'))
+        self.assertEqual(p.stop(), 0, p.log_text())
+        self.assertNotIn('uid %d' % nobody, p.log_text())
+
+        # 0660 with its group: a member (primary or supplementary group) is
+        # served; anyone else is refused.
+        p = self.arg_probe(['--no-policy', '--socket-group', str(nogroup)])
+        self.assertEqual(self.connect_as(p.sock, nobody, nogroup), ('ok', ''))
+        self.assertEqual(self.connect_as(p.sock, other, other, [nogroup]), ('ok', ''))
+        self.assertEqual(self.connect_as(p.sock, other, other), ('refused', 'EACCES'))
+        p.wait_log(r'unix peer pid \d+ uid %d: session \d+ started' % nobody)
+        p.wait_log(r'unix peer pid \d+ uid %d: session \d+ started' % other)
+        self.assertEqual(p.stop(), 0, p.log_text())
+
+        # 0600: the group no longer counts.
+        p = self.arg_probe(['--no-policy', '--socket-mode', '0600',
+                            '--socket-group', str(nogroup)])
+        self.assertEqual(self.connect_as(p.sock, nobody, nogroup), ('refused', 'EACCES'))
+        self.assertEqual(p.stop(), 0, p.log_text())
+
+        # 0666: every local user, as documented.
+        p = self.arg_probe(['--no-policy', '--socket-mode', '0666'])
+        self.assertEqual(self.connect_as(p.sock, other, other), ('ok', ''))
+        self.assertEqual(p.stop(), 0, p.log_text())
+
+    def test_token_not_on_the_command_line(self):
+        """Neither program takes a token from argv (which every local user
+        reads in /proc/PID/cmdline): what follows --token is a file name."""
+        secret = 'a-secret-%d' % os.getpid()
+        sock = os.path.join(self.tmp, 'argv.sock')
+        probe = subprocess.run([harness.PROBE, 'run', '--listen', 'unix:' + sock,
+                                '--no-policy', '--output', 'none', '--token', secret],
+                               capture_output=True, timeout=30, cwd=self.tmp)
+        self.assertEqual(probe.returncode, 2, probe.stderr)
+        self.assertIn(b'token file %s: No such file' % secret.encode(), probe.stderr)
+        self.assertFalse(os.path.exists(sock))
+        tracer = subprocess.run([harness.SENTRACE, 'trace', '--probe-addr', 'unix:' + sock,
+                                 '--token', secret, '--', '/bin/echo', 'ran'],
+                                capture_output=True, timeout=30, cwd=self.tmp)
+        self.assertEqual(harness.exit_status(tracer.returncode), 125, tracer.stderr)
+        self.assertNotIn(b'ran', tracer.stdout)
+        self.assertIn(b'token file %s: No such file' % secret.encode(), tracer.stderr)
+
+    def test_resume_needs_the_secret(self):
+        """Resuming a session takes its id, its identity and the 32-byte
+        secret of its HELLO_ACK, and no other connection on it: a wrong
+        secret of the right length, or the right one while the session is
+        held, gets a new session, and the real one is untouched."""
+        p = self.arg_probe(['--no-policy'])
+        ident = ('resume-host', 77, 4711)
+
+        def events(s, seq, path):
+            ev = dict(ev='open', syscall='openat', ts=1, pid=4712, tid=4712, ret=3,
+                      path=path, flags=0, mode=0)
+            s.sendall(w.msg(w.EVENTS, seq=seq, events=[ev]))
+            f = w.read_frame(s)
+            self.assertEqual(f['type'], w.ACK, f)
+            return f['seq']
+
+        a = p.connect()
+        ack = w.handshake(a, w.hello_body(*ident))
+        self.assertEqual(ack['error'], '')
+        sid, secret = ack['session'], ack['secret']
+        self.assertEqual(len(secret), 32)
+        self.assertEqual(events(a, 1, '/resume/a-1'), 2)
+        # While A holds it, not even the right secret resumes it.
+        b = p.connect()
+        ack = w.handshake(b, w.hello_body(*ident, resume=(sid, secret)))
+        self.assertEqual(ack['error'], '')
+        self.assertNotEqual(ack['session'], sid)
+        b.close()
+        a.close()      # no GOODBYE: the session stays, idle
+        harness.wait_for(lambda: [r for r in p.records() if r.get('type') == 'session_end'
+                                  and r['session']['id'] == sid],
+                         what='the end of the first connection')
+        # A wrong secret of the right length, a secret one byte short, the
+        # secret of another session: new sessions, and seq 2^62 in them
+        # changes nothing for the real one.
+        other = ack['secret']
+        for bad in (bytes(32), bytes(b ^ 1 for b in secret), secret[:31], other):
+            c = p.connect()
+            ack = w.handshake(c, w.hello_body(*ident, resume=(sid, bad)))
+            self.assertEqual(ack['error'], '')
+            self.assertNotEqual(ack['session'], sid, bad)
+            self.assertEqual(events(c, 2**62 - 1, '/resume/forged'), 2**62)
+            c.close()
+        # The tracer itself, with its secret: resumed, its sequence intact.
+        a = p.connect()
+        ack = w.handshake(a, w.hello_body(*ident, resume=(sid, secret)))
+        self.assertEqual((ack['error'], ack['session']), ('', sid))
+        self.assertEqual(events(a, 2, '/resume/a-2'), 3)
+        a.sendall(w.msg(w.GOODBYE, reason='exit', exit_status=0))
+        a.shutdown(socket.SHUT_WR)
+        self.assertIsNone(w.read_frame(a))
+        a.close()
+        self.assertEqual(p.stop(), 0, p.log_text())
+        self.assertEqual(len(re.findall(r'not resuming session %d' % sid, p.log_text())), 5,
+                         p.log_text())
+        by = paths_by_session(p, '/resume/')
+        self.assertEqual(by.get(sid), {'/resume/a-1', '/resume/a-2'}, by)
+        resumed = [r for r in p.records() if r.get('type') == 'session_start'
+                   and r.get('resumed')]
+        self.assertEqual([r['session']['id'] for r in resumed], [sid])
 
     # ---- item 6: a refusal on a reconnect does not end delivery ----
 
