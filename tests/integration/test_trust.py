@@ -514,8 +514,8 @@ class TrustTest(harness.TracedTestCase):
         os.chmod(self.tmp, 0o755)
         # The default: 0660, the probe's own group (root).
         p = self.arg_probe(['--no-policy'])
-        self.assertEqual(stat.S_IMODE(os.stat(p.sock).st_mode), 0o660)
         self.assertEqual(self.connect_as(p.sock, nobody, nogroup), ('refused', 'EACCES'))
+        self.assertEqual(stat.S_IMODE(os.stat(p.sock).st_mode), 0o660)
         self.assertEqual(p.stop(), 0, p.log_text())
         self.assertNotIn('uid %d' % nobody, p.log_text())
 
