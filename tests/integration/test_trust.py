@@ -21,6 +21,10 @@ import harness
 import wireclient as w
 from test_security import Probe as ArgProbe, write_secret
 
+# An interpreter that a user other than root can run (sys.executable may
+# live under /root).
+SYSTEM_PYTHON = '/usr/bin/python3' if os.access('/usr/bin/python3', os.X_OK) \
+    else sys.executable
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # A traced workload that opens the files named on stdin, one per line, and
@@ -498,7 +502,7 @@ class TrustTest(harness.TracedTestCase):
             'print("ok", body.hex())\n')
         argv = ['setpriv', '--reuid=%d' % uid, '--regid=%d' % gid]
         argv += ['--groups=' + ','.join(map(str, groups))] if groups else ['--clear-groups']
-        argv += [sys.executable, '-c', child, path, hello.hex()]
+        argv += [SYSTEM_PYTHON, '-c', child, path, hello.hex()]
         proc = subprocess.run(argv, capture_output=True, timeout=30)
         self.assertEqual(proc.returncode, 0, proc.stderr.decode(errors='replace'))
         what, arg = proc.stdout.decode().split()
