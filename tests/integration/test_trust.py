@@ -239,6 +239,7 @@ class TrustTest(harness.TracedTestCase):
         real = self.arg_probe(['--no-policy', '--token-file', tfile])
         sock = real.sock
         _, early = self.markers('early', 10)
+        _, unacked = self.markers('unacked', 10)
         _, during = self.markers('during', 30)
         _, late = self.markers('late', 10)
         proc = self.start_opener(real.addr, ['--token-file', tfile])
@@ -246,17 +247,28 @@ class TrustTest(harness.TracedTestCase):
         harness.wait_for(lambda: set(early) <= {r['event'].get('path')
                                                 for r in events_of(real)},
                          what='the events before the restart')
+        # Events sent and never acknowledged: the probe is stopped when they
+        # go out, and dies before it reads them. The tracer keeps them for
+        # the next probe that passes the handshake, and for no other.
+        real.proc.send_signal(signal.SIGSTOP)
+        self.assertEqual(self.ask(proc, 'open ' + ' '.join(unacked)), 'done')
+        time.sleep(1)
 
         # The probe dies; a local user binds its address first.
         real.killed = True
         real.proc.kill()
         real.proc.wait()
         os.unlink(sock)
-        fake = FakeProbe(sock)
+        # The fake also knows the workload (pid and start time, as a fake
+        # without a token would from the events) and, before any answer,
+        # acknowledges everything and asks for its kill.
+        with open('/proc/%d/task/%d/children' % (proc.pid, proc.pid)) as f:
+            workload = int(f.read().split()[0])
+        fake = FakeProbe(sock, modes=(4, 0, 1, 2), target=(workload, start_ticks(workload)))
         self.addCleanup(fake.close)
         self.assertEqual(self.ask(proc, 'open ' + ' '.join(during)), 'done')
-        harness.wait_for(lambda: len(fake.conns) >= 4, timeout=30,
-                         what='the tracer to try the fake probe four times')
+        harness.wait_for(lambda: len(fake.conns) >= 5, timeout=40,
+                         what='the tracer to try the fake probe five times')
         fake.close()
         os.unlink(sock)
 
@@ -276,7 +288,7 @@ class TrustTest(harness.TracedTestCase):
         self.assertIn('accepted us without proving the token', err)
         # The real probe, back, got everything that happened meanwhile.
         got = {r['event'].get('path') for r in events_of(back)}
-        self.assertEqual((set(during) | set(late)) - got, set(), err)
+        self.assertEqual((set(unacked) | set(during) | set(late)) - got, set(), err)
 
     def test_tcp_without_token_warns(self):
         p = ArgProbe(self.subdir('tcp'), ['--no-policy'], tcp=True)
@@ -694,14 +706,22 @@ class TrustTest(harness.TracedTestCase):
         self.assertIn('no handshake with unix:%s within 5000 ms; trying again' % sock, err)
 
 
-class FakeProbe:
-    """Listens on PATH and plays three fake probes in turn: one that sends a
-    CHALLENGE it cannot prove, one that accepts every HELLO at once (and
-    acknowledges everything, and asks for a kill), one that refuses. Keeps
-    every byte it was sent."""
+def start_ticks(pid):
+    """Field 22 of /proc/PID/stat: what a COMMAND names a process by."""
+    with open('/proc/%d/stat' % pid) as f:
+        return int(f.read().rsplit(')', 1)[1].split()[19])
 
-    def __init__(self, path, modes=(0, 1, 2)):
+
+class FakeProbe:
+    """Listens on PATH and plays fake probes in turn (MODES): 0 sends a
+    CHALLENGE it cannot prove, 1 accepts every HELLO at once (and
+    acknowledges everything, and asks for the kill of TARGET, a pid and its
+    start time), 2 refuses, 3 says nothing, 4 acknowledges everything and
+    asks for the kill before any answer. Keeps every byte it was sent."""
+
+    def __init__(self, path, modes=(0, 1, 2), target=(1, 0)):
         self.modes = modes
+        self.target = target
         self.closed = False
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(path)
@@ -733,8 +753,12 @@ class FakeProbe:
                 conn.sendall(w.msg(w.HELLO_ACK, version=w.VERSION, probe_version='fake',
                                    session=1, error='')
                              + w.msg(w.ACK, seq=2**63)
-                             + w.msg(w.COMMAND, id=1, action='kill', pid=1, signal=9,
-                                     rule_id='fake'))
+                             + self.kill())
+            elif mode == 4:
+                # Before any answer: an ACK of everything and a kill; then
+                # end of stream.
+                conn.sendall(w.msg(w.ACK, seq=2**63) + self.kill())
+                conn.shutdown(socket.SHUT_WR)
             elif mode == 2:
                 conn.sendall(w.msg(w.HELLO_ACK, version=w.VERSION, probe_version='fake',
                                    session=0, error='maintenance'))
@@ -748,6 +772,11 @@ class FakeProbe:
             pass
         with self.lock:
             self.received.append(buf)
+
+    def kill(self):
+        pid, ticks = self.target
+        return w.msg(w.COMMAND, id=1, action='kill', pid=pid, start_ticks=ticks,
+                     signal=9, rule_id='fake')
 
     def frames(self):
         out = []
