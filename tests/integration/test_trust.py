@@ -395,7 +395,8 @@ class TrustTest(harness.TracedTestCase):
     def test_frame_sizes(self):
         """Before the handshake frames up to 64 KiB are read and a larger
         one closes the connection (its bytes are never buffered); after it
-        every size up to 4 MiB is accepted."""
+        every size up to 4 MiB is accepted (each power of two from 256
+        bytes and its neighbours, on both sides)."""
         p = self.arg_probe(['--no-policy'])
         pre_limit, limit = 64 << 10, 4 << 20
 
@@ -406,7 +407,14 @@ class TrustTest(harness.TracedTestCase):
             self.assertEqual(len(payload), size)
             return w.frame(payload)
 
-        for n, size in enumerate([300, 4096, pre_limit - 1, pre_limit]):
+        # Every power of two from 256 bytes, one byte either side of it, up
+        # to the limit: the msgpack header sizes (str 8/16/32) and the
+        # reader's buffer growth all change at such sizes.
+        def around(top):
+            return sorted({(1 << k) + d for k in range(8, top.bit_length())
+                           for d in (-1, 0, 1)} | {top - 1, top})
+        pre_sizes = [x for x in around(pre_limit) if x <= pre_limit]
+        for n, size in enumerate(pre_sizes):
             s = p.connect()
             s.sendall(sized(w.hello_body('size-%d' % n, 1, 5000 + n), size))
             ack = w.read_frame(s)
@@ -425,7 +433,7 @@ class TrustTest(harness.TracedTestCase):
         ack = w.handshake(s, w.hello_body('after', 1, 7000))
         self.assertEqual(ack['error'], '')
         seq = 1
-        for size in [pre_limit, pre_limit + 1, 1 << 20, limit - 1, limit]:
+        for size in [x for x in around(limit) if x <= limit]:
             ev = dict(ev='open', syscall='openat', ts=1, pid=7001, tid=7001, ret=3,
                       path='/size/%d' % size, flags=0, mode=0)
             s.sendall(sized(dict(type=w.EVENTS, seq=seq, events=[ev]), size))
