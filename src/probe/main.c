@@ -513,6 +513,8 @@ int main(int argc, char **argv)
 	int r;
 
 	log_init("sentrace-probe", LOG_LEVEL_WARN);
+	/* A stalled journal must not stop the probe from taking events. */
+	log_nonblocking();
 	if (argc < 2) {
 		help(stderr);
 		return EXIT_USAGE;

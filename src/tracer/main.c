@@ -309,6 +309,7 @@ int main(int argc, char **argv)
 	 */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		log_warn("prctl(PR_SET_DUMPABLE): %s", strerror(errno));
+	log_nonblocking();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
