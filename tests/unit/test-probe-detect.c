@@ -495,6 +495,18 @@ START_TEST(test_registry_reconnect)
 	ck_assert_int_eq(tracer_registry_attach(&reg, &h, &last, &b, &resumed), 0);
 	ck_assert(!resumed);
 	tracer_registry_detach(&reg, b, true);
+	/* Of the right length, one bit off: every byte counts. */
+	{
+		char wrong[WIRE_SECRET_LEN];
+
+		memcpy(wrong, a->secret, sizeof(wrong));
+		wrong[WIRE_SECRET_LEN - 1] ^= 1;
+		h.resume_secret = (struct wire_str){ wrong, WIRE_SECRET_LEN };
+		ck_assert_int_eq(tracer_registry_attach(&reg, &h, &last, &b, &resumed), 0);
+		ck_assert(!resumed);
+		tracer_registry_detach(&reg, b, true);
+	}
+	h.resume_secret = (struct wire_str){ (const char *)a->secret, WIRE_SECRET_LEN - 1 };
 	/* With it: resumed, but by one connection at a time. */
 	h.resume_secret.len = WIRE_SECRET_LEN;
 	ck_assert_int_eq(tracer_registry_attach(&reg, &h, &last, &b, &resumed), 0);
@@ -512,7 +524,7 @@ START_TEST(test_registry_reconnect)
 	h.pidns = 8;
 	ck_assert_int_eq(tracer_registry_attach(&reg, &h, &last, &c, &resumed), 0);
 	ck_assert(!resumed);
-	ck_assert_uint_eq(c->id, 5);
+	ck_assert_uint_eq(c->id, 6);
 	/* GOODBYE then close: forgotten. */
 	tracer_registry_detach(&reg, c, true);
 	ck_assert_uint_eq(reg.count, 1);
