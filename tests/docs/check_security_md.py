@@ -14,7 +14,9 @@ column is "Checked by" and fails unless each row
   START_TEST(test_name) and tcase_add_test(..., test_name) in C (a Check
   test that is not added to a case never runs). `test_name*` stands for
   every test with that prefix (at least one); `_suffix` right after
-  `test_some_thing` is a sibling, `test_some_suffix`.
+  `test_some_thing` is a sibling, `test_some_suffix`. Script-style tests
+  (tests/contrib) name a `check_name` function that the script defines or
+  calls from a module beside it.
 
 Elsewhere in the document (prose such as "Checked by `tests/...`"), every
 backticked `tests/...` path must exist and every backticked `test_name` must
@@ -31,7 +33,7 @@ import re
 import sys
 
 PATH_RE = re.compile(r'^tests/[\w./-]+$')
-NAME_RE = re.compile(r'^(test_\w+\*?|_\w+)$')
+NAME_RE = re.compile(r'^(test_\w+\*?|check_\w+|_\w+)$')
 SPAN_RE = re.compile(r'`([^`]+)`')
 
 
@@ -85,6 +87,16 @@ class Tree:
                 text = f.read()
             if rel.endswith('.py'):
                 names = set(re.findall(r'^\s+def (test_\w+)\(', text, re.M))
+                # Script-style tests (tests/contrib): a check_* function
+                # the script defines, or calls from a module beside it.
+                names |= set(re.findall(r'^def (check_\w+)\(', text, re.M))
+                here = os.path.dirname(path)
+                for called in set(re.findall(r'\b(check_\w+)\(', text)):
+                    for mod in os.listdir(here):
+                        if mod.endswith('.py') and mod != os.path.basename(path):
+                            with open(os.path.join(here, mod), errors='replace') as m:
+                                if re.search(r'^def %s\(' % called, m.read(), re.M):
+                                    names.add(called)
             elif rel.endswith('.c'):
                 defined = set(re.findall(r'START_TEST\((\w+)\)', text))
                 added = set(re.findall(r'tcase_add_\w*test\w*\(\s*\w+\s*,\s*(\w+)', text))
