@@ -836,6 +836,7 @@ struct rule {
 	bool has_threshold;
 	struct rule_threshold threshold;
 	char *counter;
+	bool asks_retval;           /* names event.retval or exec.retval */
 };
 
 struct rule_set {
@@ -845,6 +846,22 @@ struct rule_set {
 	size_t nby_type[RULES_EV__COUNT];
 	struct rules_index *index[RULES_EV__COUNT];  /* NULL: evaluate all */
 };
+
+/* Whether an expression reads a return value (event.retval, X.retval). */
+static bool node_asks_retval(const struct node *n)
+{
+	if (!n)
+		return false;
+	if (n->field && n->field->source == RULES_SRC_EVENT &&
+	    strcmp(n->field->key, "ret") == 0)
+		return true;
+	if (node_asks_retval(n->a) || node_asks_retval(n->b))
+		return true;
+	for (size_t i = 0; i < n->nitems; i++)
+		if (node_asks_retval(n->items[i]))
+			return true;
+	return false;
+}
 
 static struct rule *rule_free(struct rule *r)
 {
@@ -1392,6 +1409,7 @@ static int build_rule(struct loader *L, struct rule_def *d, struct rule **ret_ru
 		goto fail;
 	r->root = cr.root;
 	r->event_mask = cr.event_mask;
+	r->asks_retval = node_asks_retval(r->root);
 	if (at[RK_THRESHOLD]) {
 		ret = parse_threshold(L, af[RK_THRESHOLD], at[RK_THRESHOLD], r);
 		if (ret < 0)
@@ -1645,17 +1663,39 @@ static int eval_one(const struct rule *r, int event_type, const struct rules_ctx
 	return 1;
 }
 
+/*
+ * A failed exec (a $PATH search tries each directory in turn, ENOENT,
+ * EACCES) ran nothing: it reaches only the rules that ask for a return
+ * value, so that the attempts before the one that works neither alert
+ * nor kill (and disarm a kill rule by repeating it).
+ */
+static bool exec_failed(int event_type, const struct rules_ctx *ctx)
+{
+	struct rules_value v = { .kind = RULES_V_NONE };
+
+	if (event_type != RULES_EV_EXEC)
+		return false;
+	if (ctx->get(ctx->data, 2 /* event.retval */, &v) < 0)
+		return false;
+	return v.kind == RULES_V_INT && v.i < 0;
+}
+
 int rule_set_eval_unindexed(const struct rule_set *rs, int event_type,
 			    const struct rules_ctx *ctx, rules_match_cb on_match,
 			    void *data)
 {
 	int matches = 0;
+	bool failed;
 
 	if (event_type < 0 || event_type >= RULES_EV__COUNT)
 		return -EINVAL;
-	for (size_t i = 0; i < rs->nby_type[event_type]; i++)
+	failed = exec_failed(event_type, ctx);
+	for (size_t i = 0; i < rs->nby_type[event_type]; i++) {
+		if (failed && !rs->by_type[event_type][i]->asks_retval)
+			continue;
 		matches += eval_one(rs->by_type[event_type][i], event_type, ctx,
 				    on_match, data);
+	}
 	return matches;
 }
 
@@ -1682,18 +1722,22 @@ int rule_set_eval(const struct rule_set *rs, int event_type,
 	const struct rules_index *ix;
 	size_t nwords;
 	int matches = 0;
+	bool failed;
 
 	if (event_type < 0 || event_type >= RULES_EV__COUNT)
 		return -EINVAL;
 	ix = rs->index[event_type];
 	if (!ix)
 		return rule_set_eval_unindexed(rs, event_type, ctx, on_match, data);
+	failed = exec_failed(event_type, ctx);
 	/* Candidates in definition order: word by word, lowest bit first. */
 	nwords = rules_index_candidates(ix, event_type, ctx, cand);
 	for (size_t w = 0; w < nwords; w++) {
 		for (uint64_t bits = cand[w]; bits; bits &= bits - 1) {
 			size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
 
+			if (failed && !rs->by_type[event_type][i]->asks_retval)
+				continue;
 			matches += eval_one(rs->by_type[event_type][i], event_type, ctx,
 					    on_match, data);
 		}
