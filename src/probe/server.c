@@ -176,6 +176,10 @@ static void conn_finish(struct conn *c, const char *reason)
 		conn_close(c);
 }
 
+static bool conn_live(const struct conn *c);
+static size_t conn_sessions_of(const struct probe *p, const struct conn *except,
+			       const char *key);
+
 static void conn_fail(struct conn *c, const char *why)
 {
 	char reason[200];
@@ -259,6 +263,19 @@ static void conn_process(struct conn *c)
 			break;
 		}
 		r = session_handle_frame(c->sess, payload, plen, &reply);
+		if (!c->authed && c->sess->state == SESSION_ACTIVE &&
+		    !c->p->env.token &&
+		    conn_sessions_of(c->p, c, c->peer_key) >= PROBE_MAX_SESSIONS_PER_PEER) {
+			char why[96];
+
+			/* The HELLO_ACK is not sent: the session ends here. */
+			msgpack_sbuffer_clear(&reply);
+			c->p->refused_conns++;
+			snprintf(why, sizeof(why), "too many sessions from this peer "
+				 "(no token: at most %d)", PROBE_MAX_SESSIONS_PER_PEER);
+			conn_fail(c, why);
+			break;
+		}
 		if (!c->authed && c->sess->state == SESSION_ACTIVE) {
 			/* Authenticated: full-size frames from now on. */
 			c->authed = true;
@@ -294,6 +311,7 @@ static void conn_process(struct conn *c)
 }
 
 static void probe_arm_timer(struct probe *p);
+
 
 static void on_timer(uv_timer_t *t)
 {
@@ -412,6 +430,19 @@ static void conn_drain(struct conn *c);
 static bool conn_live(const struct conn *c)
 {
 	return !c->finishing && !c->closing;
+}
+
+/* Authenticated live connections of peer key, c excepted. */
+static size_t conn_sessions_of(const struct probe *p, const struct conn *except,
+			       const char *key)
+{
+	size_t n = 0;
+
+	for (const struct conn *c = p->conns; c; c = c->next)
+		if (c != except && conn_live(c) && c->authed &&
+		    strcmp(c->peer_key, key) == 0)
+			n++;
+	return n;
 }
 
 /*

@@ -30,6 +30,13 @@
  * unix peer, the address of a TCP one). */
 #define PROBE_MAX_PREAUTH 512
 #define PROBE_MAX_PREAUTH_PER_PEER 256
+/*
+ * Without a token a HELLO is all it takes to be "authenticated", so one
+ * peer (a unix uid, a TCP address) may hold at most half of the slots:
+ * a local user or a tracee under --uid that opens sessions by the
+ * thousand leaves the other half to the tracers of other uids.
+ */
+#define PROBE_MAX_SESSIONS_PER_PEER (PROBE_MAX_CONNS / 2)
 /* Default time a connection has to complete its handshake. */
 #define PROBE_HANDSHAKE_TIMEOUT_NS (5 * NSEC_PER_SEC)
 /* On shutdown, bytes read per connection from what the kernel buffered. */

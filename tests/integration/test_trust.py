@@ -583,6 +583,49 @@ class TrustTest(harness.TracedTestCase):
         self.assertEqual(self.connect_as(p.sock, other, other), ('ok', ''))
         self.assertEqual(p.stop(), 0, p.log_text())
 
+    def test_one_user_cannot_fill_the_sessions(self):
+        """Without a token a HELLO is all a session takes: nobody, let in by
+        a 0666 socket, opens 1,100 sessions and keeps them. It gets half
+        of the slots; a tracer of another uid still starts its workload."""
+        nobody = 65534
+        os.chmod(self.tmp, 0o755)
+        p = self.arg_probe(['--no-policy', '--socket-mode', '0666'])
+        hello = w.frame(w.pack(w.hello_body('flood', 1, 31337)))
+        child = (
+            'import socket, struct, sys, time\n'
+            'held, ok = [], 0\n'
+            'for i in range(1100):\n'
+            '    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n'
+            '    s.connect(sys.argv[1])\n'
+            '    s.sendall(bytes.fromhex(sys.argv[2]))\n'
+            '    s.settimeout(10)\n'
+            '    try:\n'
+            '        head = s.recv(4, socket.MSG_WAITALL)\n'
+            '    except OSError:\n'
+            '        head = b""\n'
+            '    if len(head) == 4:\n'
+            '        ok += 1\n'
+            '    held.append(s)\n'
+            'print(ok, flush=True)\n'
+            'sys.stdin.readline()\n')
+        flood = subprocess.Popen(
+            ['setpriv', '--reuid=%d' % nobody, '--regid=%d' % nobody, '--clear-groups',
+             SYSTEM_PYTHON, '-c', child, p.sock, hello.hex()],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(flood.stderr.close)
+        self.addCleanup(flood.stdout.close)
+        self.addCleanup(flood.kill)
+        served = int(flood.stdout.readline() or b'-1')
+        self.assertEqual(served, 512, flood.stderr.read(4000) if served < 0 else served)
+        rc, out, err = self.run_tracer(p, ['/bin/echo', 'still served'],
+                                       ['--handshake-timeout', '10s'])
+        self.assertEqual(rc, 0, err + p.log_text()[-2000:])
+        self.assertIn('still served', out)
+        p.wait_log(r'closing connection: too many sessions from this peer', 1)
+        flood.stdin.close()
+        flood.wait(timeout=30)
+        self.assertEqual(p.stop(), 0, p.log_text()[-2000:])
+
     def test_token_not_on_the_command_line(self):
         """Neither program takes a token from argv (which every local user
         reads in /proc/PID/cmdline): what follows --token is a file name."""
