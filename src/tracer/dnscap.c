@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -354,10 +355,41 @@ void dnscap_sendmsg(struct tracer *tr, struct tracee *t, const uint64_t a[6],
 		one_msg(tr, t, "sendmmsg", compat, fd, a[1] + i * stride);
 }
 
+/* Adds the socket to t's watch (the oldest goes when four are watched). */
+static void watch_add(struct tracee *t, int fd, uint64_t ino)
+{
+	unsigned i;
+
+	for (i = 0; i < t->dns_nsock; i++)
+		if (t->dns_fd[i] == fd && t->dns_ino[i] == ino)
+			break;
+	if (i == t->dns_nsock) {
+		if (t->dns_nsock == ARRAY_SIZE(t->dns_fd)) {
+			memmove(t->dns_fd, t->dns_fd + 1, sizeof(t->dns_fd) - sizeof(int));
+			memmove(t->dns_ino, t->dns_ino + 1, sizeof(t->dns_ino) - sizeof(uint64_t));
+			t->dns_nsock--;
+		}
+		t->dns_fd[t->dns_nsock] = fd;
+		t->dns_ino[t->dns_nsock++] = ino;
+	}
+	t->dns_watch = DNS_WATCH_CALLS;
+}
+
+static void watch_del(struct tracee *t, unsigned i)
+{
+	t->dns_nsock--;
+	memmove(t->dns_fd + i, t->dns_fd + i + 1, (t->dns_nsock - i) * sizeof(int));
+	memmove(t->dns_ino + i, t->dns_ino + i + 1, (t->dns_nsock - i) * sizeof(uint64_t));
+	if (t->dns_nsock == 0)
+		t->dns_watch = 0;
+}
+
 void dnscap_connect_exit(struct tracer *tr, struct tracee *t,
 			 const uint64_t a[6], int64_t ret)
 {
 	struct peer p = { 0 };
+	int fd = (int)(int32_t)a[0];
+	uint64_t ino;
 
 	/* A UDP connect succeeds at once; a non-blocking TCP one is still
 	 * on its way. */
@@ -372,22 +404,58 @@ void dnscap_connect_exit(struct tracer *tr, struct tracee *t,
 	 */
 	if ((t->flags & TRACEE_FILTERED) && !arch_probe_syscall_info(t->tid))
 		return;
-	t->dns_fd = (int)(int32_t)a[0];
-	t->dns_watch = DNS_WATCH_CALLS;
+	ino = sock_inode(t->tid, fd);
 	tr->stats.dns_watches++;
+	watch_add(t, fd, ino);
+	/*
+	 * The query may leave from another thread: Go's runtime gives the
+	 * goroutine to another thread when this one was slow to come back
+	 * from connect (and being stopped makes it slow). Every thread of
+	 * the process watches its next calls too; those waiting in a call
+	 * are interrupted (the call restarts) so that they stop at the
+	 * next one.
+	 */
+	for (size_t i = 0; i < tr->tracees.nbuckets; i++)
+		for (struct tracee *x = tr->tracees.buckets[i]; x; x = x->next) {
+			if (x == t || x->tgid != t->tgid || (x->flags & TRACEE_HELD))
+				continue;
+			watch_add(x, fd, ino);
+			if (ptrace(PTRACE_INTERRUPT, x->tid, 0, 0) < 0)
+				log_debug("ptrace(INTERRUPT, %d): %s", (int)x->tid,
+					  strerror(errno));
+		}
 }
 
 void dnscap_watch_entry(struct tracer *tr, struct tracee *t,
 			const struct sc_info *info)
 {
 	bool filtered = t->flags & TRACEE_FILTERED;
+	int fd = (int)(int32_t)info->args[0];
 	size_t n = 0;
 	const char *name = NULL;
+	bool sends = info->nr == SYS_write || info->nr == SYS_writev ||
+		     info->nr == SYS_sendto;
+	unsigned i;
+	uint64_t ino = 0;
 
-	/* The 32-bit ABI's write is not watched (docs/protocol.md). */
-	if (info->compat || (int)(int32_t)info->args[0] != t->dns_fd) {
-		if (--t->dns_watch == 0)
+	/*
+	 * The socket, under its own number or another: a shell's `>&3`
+	 * makes it fd 1 before printf writes (only a call that sends pays
+	 * for the readlink). The 32-bit ABI's calls are not watched
+	 * (docs/protocol.md).
+	 */
+	for (i = 0; !info->compat && i < t->dns_nsock; i++)
+		if (t->dns_fd[i] == fd)
+			break;
+	if (!info->compat && i == t->dns_nsock && sends && (ino = sock_inode(t->tid, fd)))
+		for (i = 0; i < t->dns_nsock; i++)
+			if (t->dns_ino[i] == ino)
+				break;
+	if (info->compat || i == t->dns_nsock) {
+		if (--t->dns_watch == 0) {
+			t->dns_nsock = 0;
 			tr->stats.dns_watch_expired++;
+		}
 		return;
 	}
 	switch (info->nr) {
@@ -408,17 +476,24 @@ void dnscap_watch_entry(struct tracer *tr, struct tracee *t,
 		n = read_flat(t->tid, info->args[1], info->args[2]);
 		break;
 	case SYS_close:
-		t->dns_watch = 0;
+		/* Closed under its own number: that is the end of it. */
+		if (t->dns_fd[i] == fd)
+			watch_del(t, i);
 		return;
 	default:
-		if (--t->dns_watch == 0)
+		if (--t->dns_watch == 0) {
+			t->dns_nsock = 0;
 			tr->stats.dns_watch_expired++;
+		}
 		return;
 	}
-	/* One query per socket (Go, glibc's TCP): after its first write the
-	 * watch is done, whatever the bytes were. */
-	t->dns_watch = 0;
+	/*
+	 * One query per socket (Go, glibc's TCP): after its first write the
+	 * socket is no longer watched on this thread, whatever the bytes
+	 * were. (Other threads keep it until their own budget runs out.)
+	 */
+	watch_del(t, i);
 	tr->stats.dns_watch_seen++;
 	if (n)
-		emit(tr, t, name, false, t->dns_fd, payload, n, NULL);
+		emit(tr, t, name, false, fd, payload, n, NULL);
 }
