@@ -1689,12 +1689,16 @@ static void add_rules(scmp_filter_ctx ctx, bool compat, bool deny_io_uring)
 		} else if (strcmp(name, "io_uring_setup") == 0 && deny_io_uring) {
 			/* As container runtimes' default profiles do. */
 			r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
-		} else if (strcmp(name, "sendto") == 0) {
+		} else if (strcmp(name, "sendto") == 0 && !compat) {
 			/*
 			 * A query goes to a destination (musl, unconnected
 			 * sockets) and is small; a server's send() has no
 			 * destination, bulk UDP is larger. send() on a
 			 * connected socket is watched after its connect.
+			 * i386: libseccomp puts the same conditions on
+			 * socketcall(SYS_SENDTO), whose arguments are in
+			 * memory, so there every sendto stops (the decoder
+			 * drops what is not a query).
 			 */
 			r = seccomp_rule_add(ctx, act, nr, 2, SCMP_A4(SCMP_CMP_NE, 0),
 					     SCMP_A2(SCMP_CMP_LE, DNS_QUERY_READ_MAX));
