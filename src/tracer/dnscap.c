@@ -189,6 +189,8 @@ static int dest_proto(pid_t tid, int fd)
 	return IPPROTO_UDP;
 }
 
+static void watch_done(struct tracer *tr, struct tracee *t, int fd);
+
 static void emit(struct tracer *tr, struct tracee *t, const char *syscall,
 		 bool compat, int fd, const uint8_t *buf, size_t len,
 		 const struct peer *given)
@@ -248,6 +250,7 @@ static void emit(struct tracer *tr, struct tracee *t, const char *syscall,
 		tracer_emit(tr, e);
 		tr->stats.dns_queries++;
 	}
+	watch_done(tr, t, fd);
 }
 
 /* Up to DNS_QUERY_READ_MAX + 2 bytes of a flat buffer. */
@@ -384,6 +387,30 @@ static void watch_del(struct tracee *t, unsigned i)
 		t->dns_watch = 0;
 }
 
+/*
+ * The query on this socket was seen (glibc's sendmmsg right after its
+ * connect, Go's write): no thread of the process needs to watch for it
+ * any longer. A thread whose watch ends so stops no more.
+ */
+static void watch_done(struct tracer *tr, struct tracee *t, int fd)
+{
+	uint64_t ino;
+
+	if (t->dns_nsock == 0)
+		return;
+	ino = sock_inode(t->tid, fd);
+	for (size_t b = 0; b < tr->tracees.nbuckets; b++)
+		for (struct tracee *x = tr->tracees.buckets[b]; x; x = x->next) {
+			if (x->tgid != t->tgid)
+				continue;
+			for (unsigned i = 0; i < x->dns_nsock; i++)
+				if (ino ? x->dns_ino[i] == ino : x->dns_fd[i] == fd) {
+					watch_del(x, i);
+					break;
+				}
+		}
+}
+
 void dnscap_connect_exit(struct tracer *tr, struct tracee *t,
 			 const uint64_t a[6], int64_t ret)
 {
@@ -413,12 +440,20 @@ void dnscap_connect_exit(struct tracer *tr, struct tracee *t,
 	 * from connect (and being stopped makes it slow). Every thread of
 	 * the process watches its next calls too; those waiting in a call
 	 * are interrupted (the call restarts) so that they stop at the
-	 * next one.
+	 * next one. At most DNS_WATCH_THREADS of them: a process with
+	 * more (a JVM) resolves through glibc, whose query the connecting
+	 * thread sends itself (then every watch of the socket ends).
+	 * Threads in the middle of an injection or a detach are left alone.
 	 */
-	for (size_t i = 0; i < tr->tracees.nbuckets; i++)
-		for (struct tracee *x = tr->tracees.buckets[i]; x; x = x->next) {
-			if (x == t || x->tgid != t->tgid || (x->flags & TRACEE_HELD))
+	if (tr->detaching)
+		return;
+	for (size_t i = 0, n = 0; i < tr->tracees.nbuckets && n < DNS_WATCH_THREADS; i++)
+		for (struct tracee *x = tr->tracees.buckets[i]; x && n < DNS_WATCH_THREADS;
+		     x = x->next) {
+			if (x == t || x->tgid != t->tgid ||
+			    (x->flags & (TRACEE_HELD | TRACEE_INJECT)) || x->inject)
 				continue;
+			n++;
 			watch_add(x, fd, ino);
 			if (ptrace(PTRACE_INTERRUPT, x->tid, 0, 0) < 0)
 				log_debug("ptrace(INTERRUPT, %d): %s", (int)x->tid,
@@ -490,10 +525,19 @@ void dnscap_watch_entry(struct tracer *tr, struct tracee *t,
 	/*
 	 * One query per socket (Go, glibc's TCP): after its first write the
 	 * socket is no longer watched on this thread, whatever the bytes
-	 * were. (Other threads keep it until their own budget runs out.)
+	 * were; a query ends its watch on every thread (emit).
 	 */
-	watch_del(t, i);
-	tr->stats.dns_watch_seen++;
-	if (n)
-		emit(tr, t, name, false, fd, payload, n, NULL);
+	{
+		int wfd = t->dns_fd[i];
+		uint64_t wino = t->dns_ino[i];
+
+		tr->stats.dns_watch_seen++;
+		if (n)
+			emit(tr, t, name, false, fd, payload, n, NULL);
+		for (i = 0; i < t->dns_nsock; i++)
+			if (t->dns_fd[i] == wfd && t->dns_ino[i] == wino) {
+				watch_del(t, i);
+				break;
+			}
+	}
 }

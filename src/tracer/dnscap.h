@@ -21,6 +21,8 @@ struct tracee;
 /* Calls of a thread watched after its connect() to a DNS port: Go makes
  * three or four (getsockname, getpeername, epoll_ctl) before its write. */
 #define DNS_WATCH_CALLS 24
+/* Other threads of the process that watch too (interrupted to start). */
+#define DNS_WATCH_THREADS 64
 
 /* The send calls, at their seccomp (or entry) stop; a are the call's
  * arguments in its ABI. Each question found is one dns event. */
