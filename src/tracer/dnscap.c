@@ -203,10 +203,15 @@ static void emit(struct tracer *tr, struct tracee *t, const char *syscall,
 	if (len < DNS_HEADER_LEN)
 		return;
 	if (given && given->family) {
-		/* The destination tells whether this is DNS at all, before
-		 * anything else is read. */
+		/* The destination tells whether this is DNS at all; then
+		 * the payload, before the kernel's tables are read. */
 		if (!is_dns_port(tr, given->port))
 			return;
+		if (dns_parse_query(buf, len, &q) < 0 &&
+		    dns_parse_query_tcp(buf, len, &q) < 0) {
+			tr->stats.dns_unparsed++;
+			return;
+		}
 		p = *given;
 		p.proto = dest_proto(t->tid, fd);
 	} else {
