@@ -349,16 +349,15 @@ static void one_msg(struct tracer *tr, struct tracee *t, const char *syscall,
 void dnscap_sendmsg(struct tracer *tr, struct tracee *t, const uint64_t a[6],
 		    bool compat, bool mmsg)
 {
+	/* struct mmsghdr: a msghdr and an unsigned int, padded. */
+	size_t stride = compat ? 32 : sizeof(struct mmsghdr);
+	uint64_t vlen = (uint32_t)a[2];
 	int fd = (int)(int32_t)a[0];
 
 	if (!mmsg) {
 		one_msg(tr, t, "sendmsg", compat, fd, a[1]);
 		return;
 	}
-	/* struct mmsghdr: a msghdr and an unsigned int, padded. */
-	size_t stride = compat ? 32 : sizeof(struct mmsghdr);
-	uint64_t vlen = (uint32_t)a[2];
-
 	for (uint64_t i = 0; i < vlen && i < MMSG_MAX_READ; i++)
 		one_msg(tr, t, "sendmmsg", compat, fd, a[1] + i * stride);
 }
