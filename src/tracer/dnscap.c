@@ -304,8 +304,18 @@ void dnscap_sendto(struct tracer *tr, struct tracee *t, const uint64_t a[6],
 		   bool compat)
 {
 	struct peer dest = { 0 };
-	size_t n = read_flat(t->tid, a[1], a[2]);
+	size_t n;
 
+	/*
+	 * What the filter lets through (a destination, DNS-sized) always
+	 * stops here; without the filter (attach, --disable-seccomp) and on
+	 * i386 every sendto does, and only a query can be worth reading: a
+	 * send() without destination is one only on a socket being watched
+	 * (the 32-bit ABI's are not watched, so they are read).
+	 */
+	if (a[2] > sizeof(payload) || (!a[4] && !compat && t->dns_nsock == 0))
+		return;
+	n = read_flat(t->tid, a[1], a[2]);
 	if (n == 0)
 		return;
 	if (a[4] && !read_sockaddr(t->tid, a[4], (uint32_t)a[5], &dest))
