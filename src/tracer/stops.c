@@ -39,7 +39,8 @@
 int tracer_resume(struct tracer *tr, struct tracee *t, int sig)
 {
 	/* Without the filter, every call must stop; with it, only the exit of
-	 * a call whose event waits for its result. */
+	 * a call whose event waits for its result, and every call of a
+	 * thread watched for a DNS query (dnscap.c). */
 	int req = (!(t->flags & TRACEE_FILTERED) || (t->flags & TRACEE_IN_SYSCALL) ||
 		   t->dns_watch) ? PTRACE_SYSCALL : PTRACE_CONT;
 
