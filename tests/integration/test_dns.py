@@ -19,6 +19,7 @@ connected, to other ports) cost no stop.
 import json
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -261,6 +262,70 @@ class DnsTest(harness.TracedTestCase):
         self.assertIn('127.1.2.3', run.stdout, run.summary())
         self.assertEqual([q[1:] for q in self.questions(run)],
                          [('port.example.test', 'A', 'udp', '127.0.0.1', 5300)])
+
+    def test_attach(self):
+        """Attach mode, from outside the resolver's network namespace: the
+        server's address comes from the tracee's own socket tables. Plain
+        attach (every call stops) and --attach-seccomp (the injected
+        filter stops sendmmsg)."""
+        for extra in ([], ['--attach-seccomp']):
+            with self.subTest(flags=extra):
+                self.attach_once(extra)
+
+    def attach_once(self, extra):
+        d = self.subdir('attach%d' % len(self.probes))
+        with open(os.path.join(d, 'resolv.conf'), 'w') as f:
+            f.write('nameserver 127.0.0.1\n')
+        script = os.path.join(d, 'ns.sh')
+        with open(script, 'w') as f:
+            f.write(NS_SCRIPT)
+        pidfile, stopfile = os.path.join(d, 'pid'), os.path.join(d, 'stop')
+        loop = self.py("import os, socket, sys, time\n"
+                       "open(sys.argv[1] + '.tmp', 'w').write(str(os.getpid()))\n"
+                       "os.rename(sys.argv[1] + '.tmp', sys.argv[1])\n"
+                       "end = time.time() + 60\n"
+                       "while time.time() < end and not os.path.exists(sys.argv[2]):\n"
+                       "    socket.getaddrinfo('attach.example.test', 80, type=socket.SOCK_STREAM)\n"
+                       "    time.sleep(0.05)\n", pidfile, stopfile)
+        env = dict(os.environ, DNS_DIR=d, DNS_PORT='53')
+        resolver = subprocess.Popen(['unshare', '-n', '-m', '--propagation', 'private', 'sh',
+                                     script] + loop, env=env, cwd=d,
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, start_new_session=True)
+        tracer = None
+        try:
+            harness.wait_for(lambda: os.path.exists(pidfile), what='resolver pid')
+            with open(pidfile) as f:
+                pid = int(f.read())
+            probe = self.start_probe()
+            tracer = subprocess.Popen([harness.SENTRACE, 'trace', '--probe-addr', probe.addr,
+                                       '--disable-proc-scan', '--pid', str(pid)] + extra,
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, start_new_session=True)
+
+            def seen():
+                return any(r.get('type') == 'event' and r['event'].get('ev') == 'dns'
+                           for r in probe.records())
+            harness.wait_for(seen, timeout=30, what='a dns event from the attached resolver')
+        finally:
+            open(stopfile, 'w').close()
+            try:
+                resolver.wait(30)
+            except subprocess.TimeoutExpired:
+                harness.kill_group(resolver)
+                resolver.wait()
+            if tracer:
+                tracer.send_signal(signal.SIGTERM)
+                err = tracer.communicate(timeout=30)[1]
+        self.assertEqual(probe.stop(), 0, probe.log_text())
+        run = harness.Run(['attach'], 0, '', err.decode(errors='replace'), probe)
+        evs = run.find(ev='dns', pid=pid)
+        self.assertTrue(evs, run.summary())
+        for e in evs:
+            self.assertEqual((e['name'], e['protocol'], e['addr'], e['port']),
+                             ('attach.example.test', 'udp', '127.0.0.1', 53), e)
+        self.assertEqual({e['type_name'] for e in evs}, {'A', 'AAAA'},
+                         run.describe(evs))
 
     # ---- attacks ----
 
