@@ -114,12 +114,12 @@ class DnsTest(harness.TracedTestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.work, ignore_errors=True)
 
-    def run_ns(self, cmd, tracer_args=(), dns_port=53):
+    def run_ns(self, cmd, tracer_args=(), dns_port=53, options='attempts:2 timeout:2'):
         """CMD under the tracer in a private network namespace with dnsmasq
         on 127.0.0.1:DNS_PORT; returns (Run, alerts)."""
         d = self.subdir('ns%d' % len(self.probes))
         with open(os.path.join(d, 'resolv.conf'), 'w') as f:
-            f.write('nameserver 127.0.0.1\noptions attempts:2 timeout:2\n')
+            f.write('nameserver 127.0.0.1\noptions %s\n' % options)
         script = os.path.join(d, 'ns.sh')
         with open(script, 'w') as f:
             f.write(NS_SCRIPT)
@@ -247,6 +247,19 @@ class DnsTest(harness.TracedTestCase):
         self.assertDnsEvents(run, [
             ('write', 'go.example.test', 'A', 'udp', '127.0.0.1', 53),
             ('write', 'go.example.test', 'AAAA', 'udp', '127.0.0.1', 53),
+        ], pid_of='goresolve')
+        self.assertEqual(alerts, [])
+
+    def test_go_tcp(self):
+        """Go over TCP (options use-vc): a non-blocking connect
+        (EINPROGRESS), the goroutine parks, and the write of length and
+        query comes later, from whichever thread runs it."""
+        run, alerts = self.run_ns([self.goprog, 'gotcp.example.test'], options='use-vc')
+        self.assertEqual(run.returncode, 0, run.summary())
+        self.assertIn('127.1.2.3', run.stdout)
+        self.assertDnsEvents(run, [
+            ('write', 'gotcp.example.test', 'A', 'tcp', '127.0.0.1', 53),
+            ('write', 'gotcp.example.test', 'AAAA', 'tcp', '127.0.0.1', 53),
         ], pid_of='goresolve')
         self.assertEqual(alerts, [])
 
