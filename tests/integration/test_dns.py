@@ -64,6 +64,28 @@ func main() {
 }
 '''
 
+MUSL_PROGRAM = r'''#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Resolves each argument with musl's resolver: sendto to the server. */
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		struct addrinfo hints, *res = NULL;
+		int r;
+
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_STREAM;
+		r = getaddrinfo(argv[i], "80", &hints, &res);
+		printf("%s %d\n", argv[i], r);
+		if (res)
+			freeaddrinfo(res);
+	}
+	return 0;
+}
+'''
+
 # The benign names: what ordinary programs ask (also used for the
 # false-positive count of dns_long_or_random_name, contrib/policy/README.md).
 BENIGN_NAMES = ['www.example.test', 'deb.debian.org', 'security.debian.org',
@@ -90,7 +112,8 @@ class DnsTest(harness.TracedTestCase):
 
     @classmethod
     def setUpClass(cls):
-        missing = [p for p in ('dnsmasq', 'dig', 'go', 'unshare', 'ip', 'getent', 'bash')
+        missing = [p for p in ('dnsmasq', 'dig', 'nslookup', 'go', 'musl-gcc', 'unshare', 'ip',
+                               'getent', 'bash')
                    if not shutil.which(p)]
         if missing:
             raise AssertionError('missing programs (tools/setup installs them): %s'
@@ -109,6 +132,15 @@ class DnsTest(harness.TracedTestCase):
                              timeout=300)
         if out.returncode != 0:
             raise AssertionError('go build failed:\n' + out.stdout)
+        src = os.path.join(cls.work, 'mresolve.c')
+        with open(src, 'w') as f:
+            f.write(MUSL_PROGRAM)
+        cls.muslprog = os.path.join(cls.work, 'mresolve')
+        out = subprocess.run(['musl-gcc', '-static', '-O2', '-o', cls.muslprog, src],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             timeout=120)
+        if out.returncode != 0:
+            raise AssertionError('musl-gcc failed:\n' + out.stdout)
 
     @classmethod
     def tearDownClass(cls):
@@ -248,6 +280,30 @@ class DnsTest(harness.TracedTestCase):
             ('write', 'go.example.test', 'A', 'udp', '127.0.0.1', 53),
             ('write', 'go.example.test', 'AAAA', 'udp', '127.0.0.1', 53),
         ], pid_of='goresolve')
+        self.assertEqual(alerts, [])
+
+    def test_musl(self):
+        """musl (Alpine's libc), statically linked: sendto with the
+        server as destination on an unconnected socket, A and AAAA."""
+        run, alerts = self.run_ns([self.muslprog, 'musl.example.test'])
+        self.assertEqual(run.returncode, 0, run.summary())
+        self.assertIn('musl.example.test 0', run.stdout)
+        self.assertDnsEvents(run, [
+            ('sendto', 'musl.example.test', 'A', 'udp', '127.0.0.1', 53),
+            ('sendto', 'musl.example.test', 'AAAA', 'udp', '127.0.0.1', 53),
+        ], pid_of='mresolve')
+        self.assertEqual(alerts, [])
+
+    def test_nslookup(self):
+        """nslookup (dnsutils): A and AAAA through libuv."""
+        run, alerts = self.run_ns(['nslookup', 'ns.example.test', '127.0.0.1'])
+        self.assertEqual(run.returncode, 0, run.summary())
+        self.assertIn('127.1.2.3', run.stdout)
+        got = self.questions(run)
+        self.assertEqual(sorted(g[1:] for g in got), [
+            ('ns.example.test', 'A', 'udp', '127.0.0.1', 53),
+            ('ns.example.test', 'AAAA', 'udp', '127.0.0.1', 53),
+        ], run.describe(run.find(ev='dns')) + run.summary())
         self.assertEqual(alerts, [])
 
     def test_go_tcp(self):
