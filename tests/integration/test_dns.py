@@ -8,9 +8,10 @@ every name, and /etc/resolv.conf is bind-mounted over with one naming
 outside, on a unix socket, with the default policy (contrib/policy).
 
 Resolvers: glibc (getent hosts: connect + send, python getaddrinfo:
-connect + sendmmsg, TCP: writev), dig (libuv's sendmmsg), Go's pure
-resolver (connect + write, built here with the Debian toolchain, offline),
-bash's /dev/udp (connect + write). Each asserts the exact dns events; the
+connect + sendmmsg, TCP: writev), musl (sendto, a static program built
+here with musl-gcc), dig and nslookup (libuv's sendmmsg), Go's pure
+resolver over UDP and TCP (connect + write, built here with the Debian
+toolchain, offline), bash's /dev/udp (connect + write), attach mode. Each asserts the exact dns events; the
 attack runs assert the alert naming the rule, the benign runs that no
 alert at all is raised; a last test shows that a server's sends (bulk or
 connected, to other ports) cost no stop.
