@@ -579,7 +579,7 @@ static void json_output_fields(struct engine *en, int type)
 		/* The event's own fields; <type>.retval repeats event.retval. */
 		if (f->source == RULES_SRC_EVENT && f->event == type &&
 		    f->event != RULES_EV_ANY &&
-		    !(f->id >= 2000 && f->id < 2000 + RULES_EV__COUNT))
+		    (f->id < 2000 || f->id >= 2000 + RULES_EV__COUNT))
 			json_field(en, f);
 	}
 	json_object_end(&en->j);

@@ -2,6 +2,7 @@
 /* Field values for the rule evaluator, from the event map and process table. */
 #include "config.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "sentrace/wire.h"
@@ -420,6 +421,44 @@ static void set_iter(struct rules_value *v, struct field_iter *it,
 }
 
 /* ---- sources ---- */
+/*
+ * The measures of a DNS name the tunnelling and generated-domain rules
+ * use. Entropy: -sum(p * log2 p) over the byte frequencies of the name
+ * without its dots, in hundredths of a bit (an int, as the language has
+ * no floats); at most 255 bytes, so a few hundred steps.
+ */
+static int64_t str_measure(enum rules_xform xf, const char *s, size_t len)
+{
+	unsigned counts[256] = { 0 };
+	size_t n = 0, run = 0, longest = 0;
+	double h = 0;
+
+	if (xf == RULES_XFORM_LENGTH)
+		return (int64_t)len;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '.') {
+			run = 0;
+			continue;
+		}
+		counts[c]++;
+		n++;
+		if (++run > longest)
+			longest = run;
+	}
+	if (xf == RULES_XFORM_LONGEST_LABEL)
+		return (int64_t)longest;
+	for (unsigned c = 0; c < 256 && n; c++) {
+		double p;
+
+		if (!counts[c])
+			continue;
+		p = (double)counts[c] / (double)n;
+		h -= p * log2(p);
+	}
+	return (int64_t)(h * 100.0 + 0.5);
+}
 
 static int event_value(struct field_ctx *c, const struct rules_field *f,
 		       struct rules_value *v)
@@ -441,6 +480,13 @@ static int event_value(struct field_ctx *c, const struct rules_field *f,
 		return -1;
 	switch (o->type) {
 	case MSGPACK_OBJECT_STR:
+		if (f->xform == RULES_XFORM_LENGTH ||
+		    f->xform == RULES_XFORM_ENTROPY ||
+		    f->xform == RULES_XFORM_LONGEST_LABEL) {
+			set_int(v, str_measure(f->xform, o->via.str.ptr,
+					       o->via.str.size));
+			return 0;
+		}
 		if (f->xform == RULES_XFORM_BASENAME)
 			set_basename(v, o->via.str.ptr, o->via.str.size);
 		else

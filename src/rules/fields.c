@@ -55,6 +55,7 @@ static const char *const event_names[RULES_EV__COUNT] = {
 	[RULES_EV_SECCOMP] = "seccomp",
 	[RULES_EV_IO_URING] = "io_uring",
 	[RULES_EV_TRACER_TAMPER] = "tracer_tamper",
+	[RULES_EV_DNS] = "dns",
 };
 
 const char *rules_event_type_name(int type)
@@ -386,6 +387,35 @@ static const struct rules_field fields[] = {
 	EV(1344, "tracer_tamper.fd", INT, TRACER_TAMPER, "fd", NONE,
 	   "the tracer's descriptor asked for (pidfd_getfd)")
 
+	/* DNS questions (the tracer's dnscap.c): ids 3000-3099. */
+	EV(3000, "dns.question.name", STRING, DNS, "name", NONE,
+	   "the name asked for: lower-case, dotted, no final dot (\".\" for "
+	   "the root); bytes outside printable ASCII, dots and backslashes "
+	   "inside a label as \\DDD")
+	EV(3001, "dns.question.name.length", INT, DNS, "name", LENGTH,
+	   "length of dns.question.name")
+	EV(3002, "dns.question.type", INT, DNS, "type", NONE,
+	   "question type: A, AAAA, TXT, MX, … (named constants)")
+	EV(3003, "dns.question.class", INT, DNS, "class", NONE,
+	   "question class (1: IN)")
+	EV(3004, "dns.question.count", INT, DNS, "count", NONE,
+	   "questions in the query (QDCOUNT); each is one event")
+	EV(3005, "dns.id", INT, DNS, "id", NONE, "the query's id")
+	EV(3006, "dns.question.name.entropy", INT, DNS, "name", ENTROPY,
+	   "Shannon entropy of the name's characters but the dots, in "
+	   "hundredths of a bit per character (0 to 800; ordinary names "
+	   "200 to 380, random base32 or base64 labels above 420)")
+	EV(3007, "dns.question.name.longest_label", INT, DNS, "name",
+	   LONGEST_LABEL, "length of the name's longest label (1 to 63)")
+	EV(3008, "network.destination.ip", IP, DNS, "addr", NONE,
+	   "the DNS server's address (for connections: connect.addr.ip)")
+	EV(3009, "network.destination.port", INT, DNS, "port", NONE,
+	   "the DNS server's port (for connections: connect.addr.port)")
+	EV(3010, "network.l4_protocol", STRING, DNS, "protocol", NONE,
+	   "\"udp\" or \"tcp\"")
+	EV(3011, "dns.syscall", STRING, DNS, "syscall", NONE,
+	   "the call that sent it: sendto, sendmsg, sendmmsg, write, writev")
+
 	EV(1900, "seccomp_mismatch.syscall", STRING, SECCOMP_MISMATCH, "syscall",
 	   NONE, "the call that stopped, by the kernel's number (absent: not "
 	   "in the catalog)")
@@ -516,6 +546,9 @@ static const char *source_doc(const struct rules_field *f, char *buf, size_t len
 		[RULES_XFORM_ARGV0] = ", argv[0]",
 		[RULES_XFORM_ENV_NAMES] = ", names",
 		[RULES_XFORM_AGE] = ", age at the event",
+		[RULES_XFORM_LENGTH] = ", length",
+		[RULES_XFORM_ENTROPY] = ", entropy",
+		[RULES_XFORM_LONGEST_LABEL] = ", longest label",
 	};
 	const char *where = "";
 
@@ -575,7 +608,10 @@ int rules_fields_write_doc(FILE *f)
 	      "`S_*` mode bits, `CAP_*` capability masks (`1 << n`, as in capset\n"
 	      "masks), `PTRACE_*` requests, `AF_*` families, `SOCK_*` types,\n"
 	      "`BPF_*` commands, `SIG*` signals, `PR_*` prctl options, `MS_*`\n"
-	      "mount flags. Values are those of the build machine's libc.\n\n", f);
+	      "mount flags; DNS question types `A`, `NS`, `CNAME`, `SOA`,\n"
+	      "`DNS_NULL`, `PTR`, `MX`, `TXT`, `AAAA`, `SRV`, `NAPTR`, `DS`,\n"
+	      "`RRSIG`, `DNSKEY`, `SVCB`, `HTTPS`, `ANY`, `CAA`. Values are those\n"
+	      "of the build machine's libc (DNS types: of the IANA registry).\n\n", f);
 	if (ferror(f))
 		return -EIO;
 	return 0;
@@ -675,6 +711,14 @@ static const struct constant constants[] = {
 	C(MS_SILENT), C(MS_POSIXACL), C(MS_UNBINDABLE), C(MS_PRIVATE),
 	C(MS_SLAVE), C(MS_SHARED), C(MS_RELATIME), C(MS_STRICTATIME),
 	C(MS_LAZYTIME),
+
+	/* DNS question types (RFC 1035 and later), as CWS names them. NULL
+	 * is DNS_NULL: the bare word would read as something else. */
+	{ "A", 1 }, { "NS", 2 }, { "CNAME", 5 }, { "SOA", 6 },
+	{ "DNS_NULL", 10 }, { "PTR", 12 }, { "MX", 15 }, { "TXT", 16 },
+	{ "AAAA", 28 }, { "SRV", 33 }, { "NAPTR", 35 }, { "DS", 43 },
+	{ "RRSIG", 46 }, { "DNSKEY", 48 }, { "SVCB", 64 }, { "HTTPS", 65 },
+	{ "ANY", 255 }, { "CAA", 257 },
 };
 
 int rules_constant_lookup(const char *name, size_t len, int64_t *ret_value)

@@ -44,6 +44,7 @@ struct trie_node {
 struct field_index {
 	const struct rules_field *field;
 	struct trie_node root;
+	struct trie_node sroot;       /* "*TAIL" globs, by TAIL read backwards */
 	uint64_t *all;                /* every rule indexed on this field */
 };
 
@@ -116,6 +117,31 @@ static size_t literal_prefix(const struct match *m, bool *exact)
 	return m->glob.len;
 }
 
+/*
+ * For a glob that is only leading '*'s then literal bytes ("*.example.com",
+ * a name list's usual shape), the literal tail every matching value ends
+ * with; 0 for anything else.
+ */
+static size_t literal_suffix(const struct match *m, const char **ret)
+{
+	size_t i = 0;
+
+	if (m->kind != M_GLOB)
+		return 0;
+	while (i < m->glob.len && m->glob.pat[i] == '*')
+		i++;
+	if (i == 0)
+		return 0;
+	for (size_t j = i; j < m->glob.len; j++) {
+		char c = m->glob.pat[j];
+
+		if (c == '*' || c == '?' || c == '[' || c == '\\')
+			return 0;
+	}
+	*ret = m->glob.pat + i;
+	return m->glob.len - i;
+}
+
 static const char *item_text(const struct match *m)
 {
 	return m->kind == M_STR ? m->s : m->glob.pat;
@@ -129,9 +155,13 @@ static size_t approver_quality(const struct approver *a)
 	for (size_t i = 0; i < a->n; i++) {
 		bool exact;
 		size_t len = literal_prefix(a->items[i], &exact);
+		const char *tail;
 
-		/* An exact "" still says a lot; a glob's empty prefix nothing. */
+		/* An exact "" still says a lot; a glob's empty prefix nothing,
+		 * unless it has a literal tail. */
 		len = exact ? len + 2 : len;
+		if (len == 0)
+			len = literal_suffix(a->items[i], &tail);
 		if (len < q)
 			q = len;
 	}
@@ -255,12 +285,26 @@ static int trie_add(struct trie_node *root, size_t nwords, const char *s, size_t
 	return 0;
 }
 
+/* The tail of a "*TAIL" glob, backwards, as a prefix of the reversed value. */
+static int trie_add_tail(struct trie_node *root, size_t nwords, const char *s,
+			 size_t len, size_t rule)
+{
+	char rev[256];
+	size_t n = len < sizeof(rev) ? len : sizeof(rev);
+
+	/* Past 256 bytes, the last 256: a shorter tail only admits more. */
+	for (size_t i = 0; i < n; i++)
+		rev[i] = s[len - 1 - i];
+	return trie_add(root, nwords, rev, n, false, rule);
+}
+
 void rules_index_free(struct rules_index *ix)
 {
 	if (!ix)
 		return;
 	for (size_t i = 0; i < ix->nfields; i++) {
 		trie_free(&ix->fields[i].root);
+		trie_free(&ix->fields[i].sroot);
 		free(ix->fields[i].all);
 	}
 	free(ix->fields);
@@ -317,10 +361,17 @@ int rules_index_build(struct node *const *roots, size_t n, struct rules_index **
 		bit_set(fx->all, r);
 		for (size_t i = 0; i < a.n; i++) {
 			bool exact;
-			size_t len = literal_prefix(a.items[i], &exact);
+			size_t len = literal_prefix(a.items[i], &exact), tlen;
+			const char *tail;
+			int rr;
 
-			if (trie_add(&fx->root, ix->nwords, item_text(a.items[i]), len,
-				     exact, r) < 0) {
+			if (len == 0 && !exact &&
+			    (tlen = literal_suffix(a.items[i], &tail)) > 0)
+				rr = trie_add_tail(&fx->sroot, ix->nwords, tail, tlen, r);
+			else
+				rr = trie_add(&fx->root, ix->nwords, item_text(a.items[i]),
+					      len, exact, r);
+			if (rr < 0) {
 				approver_fini(&a);
 				goto nomem;
 			}
@@ -362,6 +413,19 @@ static void walk(const struct field_index *fx, size_t nwords, const char *s,
 	}
 	if (i == len)
 		bits_or(ret, t->exact, nwords);
+	/* The "*TAIL" globs: the value read from its end. */
+	t = &fx->sroot;
+	for (i = len; i > 0 && t->child; i--) {
+		const struct trie_node *c = t->child;
+		unsigned char b = (unsigned char)s[i - 1];
+
+		while (c && c->c < b)
+			c = c->next;
+		if (!c || c->c != b)
+			break;
+		t = c;
+		bits_or(ret, t->prefix, nwords);
+	}
 }
 
 size_t rules_index_candidates(const struct rules_index *ix, int event_type,

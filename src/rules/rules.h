@@ -52,6 +52,7 @@ enum rules_event_type {
 	RULES_EV_SECCOMP,
 	RULES_EV_IO_URING,
 	RULES_EV_TRACER_TAMPER,
+	RULES_EV_DNS,
 	RULES_EV__COUNT,
 	RULES_EV_ANY = -1,        /* in the field table: every event type */
 };
@@ -89,6 +90,10 @@ enum rules_xform {
 	RULES_XFORM_ARGV0,        /* argv[0] */
 	RULES_XFORM_ENV_NAMES,    /* "NAME=value" strings -> the names */
 	RULES_XFORM_AGE,          /* a start time (ns) -> event ts minus it */
+	RULES_XFORM_LENGTH,       /* a string -> its length in bytes */
+	RULES_XFORM_ENTROPY,      /* a DNS name -> Shannon entropy of its
+				   * bytes but the dots, in 1/100 bit */
+	RULES_XFORM_LONGEST_LABEL, /* a DNS name -> its longest label's length */
 };
 
 struct rules_field {

@@ -36,6 +36,7 @@ static const char *const kind_names[EV_KIND_MAX] = {
 	[EV_SECCOMP_MISMATCH] = "seccomp_mismatch",
 	[EV_SECCOMP] = "seccomp", [EV_IO_URING] = "io_uring",
 	[EV_TRACER_TAMPER] = "tracer_tamper",
+	[EV_DNS] = "dns",
 };
 
 const char *ev_kind_name(enum ev_kind k)

@@ -27,6 +27,7 @@ enum ev_kind {
 	EV_ACCEPT,
 	EV_SECCOMP_MISMATCH,  /* RET_TRACE data that is not the call's */
 	EV_SECCOMP, EV_IO_URING, EV_TRACER_TAMPER,
+	EV_DNS,
 	EV_KIND_MAX,
 };
 

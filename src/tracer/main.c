@@ -80,6 +80,9 @@ static void usage(FILE *f)
 "                            container runtimes' default seccomp profiles do:\n"
 "                            operations submitted through io_uring are\n"
 "                            invisible to system-call tracing\n"
+"  --dns-port N              a port whose queries are reported as dns\n"
+"                            events (repeatable, at most 8; default 53 only;\n"
+"                            giving any replaces 53, so name it too)\n"
 "  --disable-seccomp         stop on every system call instead of using a\n"
 "                            seccomp filter (slower; for kernels without it)\n"
 "  --async                   start CMD at once; connect to the probe meanwhile\n"
@@ -112,7 +115,7 @@ enum {
 	OPT_HANDSHAKE_TIMEOUT, OPT_QUEUE_BYTES, OPT_QUEUE_FRAMES, OPT_VERBOSE,
 	OPT_DEBUG, OPT_PID, OPT_NO_DESCENDANTS, OPT_PROC_SCAN_RATE,
 	OPT_DISABLE_PROC_SCAN, OPT_PROC_SCAN, OPT_TOKEN_FILE, OPT_ATTACH_SECCOMP,
-	OPT_DENY_IO_URING, OPT_KEEP_ENV,
+	OPT_DENY_IO_URING, OPT_KEEP_ENV, OPT_DNS_PORT,
 };
 
 /* --keep-env NAMES: the first replaces the built-in list. */
@@ -153,6 +156,7 @@ static int cmd_trace(int argc, char **argv)
 		{ "attach-seccomp", no_argument, NULL, OPT_ATTACH_SECCOMP },
 		{ "deny-io-uring", no_argument, NULL, OPT_DENY_IO_URING },
 		{ "keep-env", required_argument, NULL, OPT_KEEP_ENV },
+		{ "dns-port", required_argument, NULL, OPT_DNS_PORT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -238,6 +242,15 @@ static int cmd_trace(int argc, char **argv)
 			break;
 		case OPT_DENY_IO_URING:
 			o.deny_io_uring = true;
+			break;
+		case OPT_DNS_PORT:
+			if (parse_u64(optarg, 65535, &v) < 0 || v == 0 ||
+			    o.n_dns_ports == ARRAY_SIZE(o.dns_ports)) {
+				log_err("--dns-port takes a port from 1 to 65535 (at most %zu of them), not '%s'",
+					ARRAY_SIZE(o.dns_ports), optarg);
+				return 2;
+			}
+			o.dns_ports[o.n_dns_ports++] = (uint16_t)v;
 			break;
 		case OPT_TOKEN_FILE:
 			o.token_file = optarg;

@@ -24,6 +24,7 @@
 
 #include "arch.h"
 #include "attach.h"
+#include "dnscap.h"
 #include "inject.h"
 #include "log.h"
 #include "mem.h"
@@ -38,9 +39,10 @@
 int tracer_resume(struct tracer *tr, struct tracee *t, int sig)
 {
 	/* Without the filter, every call must stop; with it, only the exit of
-	 * a call whose event waits for its result. */
-	int req = (!(t->flags & TRACEE_FILTERED) || (t->flags & TRACEE_IN_SYSCALL))
-			  ? PTRACE_SYSCALL : PTRACE_CONT;
+	 * a call whose event waits for its result, and every call of a
+	 * thread watched for a DNS query (dnscap.c). */
+	int req = (!(t->flags & TRACEE_FILTERED) || (t->flags & TRACEE_IN_SYSCALL) ||
+		   t->dns_watch) ? PTRACE_SYSCALL : PTRACE_CONT;
 
 	if (ptrace(req, t->tid, 0, sig) < 0) {
 		int r = -errno;
@@ -455,6 +457,10 @@ static void on_syscall_stop(struct tracer *tr, struct tracee *t)
 		return;
 	}
 	act = stopseq_classify(t->flags, STOP_KIND_SYSCALL, info.op, info.hint);
+	/* A thread that connected to a DNS port: is this its query? */
+	if (t->dns_watch && (info.op == SC_OP_ENTRY || act == STOP_ENTRY) &&
+	    !(t->flags & TRACEE_PREEXEC))
+		dnscap_watch_entry(tr, t, &info);
 	if (act == STOP_ENTRY && (t->flags & TRACEE_INJECT)) {
 		/* A syscall-entry stop is where a call can be swapped for
 		 * ours: put the filter into this process now. */

@@ -33,6 +33,8 @@
 #include "arch.h"
 #include "log.h"
 #include "container.h"
+#include "dns.h"
+#include "dnscap.h"
 #include "idnames.h"
 #include "mem.h"
 #include "procsnap.h"
@@ -1010,6 +1012,36 @@ static void exit_accept(struct sc_ctx *c, int64_t ret)
 	put_sockaddr(c, c->a[1], len);
 }
 
+/* A socket connected to a DNS port: its thread's next calls are watched
+ * for the query (dnscap.c). */
+static void exit_connect(struct sc_ctx *c, int64_t ret)
+{
+	dnscap_connect_exit(c->tr, c->t, c->a, ret);
+}
+
+/*
+ * The send calls are not events of their own: what a query asks is
+ * emitted at once as dns events (one per question), and the call goes on
+ * without an exit stop.
+ */
+static int dec_sendto(struct sc_ctx *c)
+{
+	dnscap_sendto(c->tr, c->t, c->a, c->compat);
+	return SC_SKIP;
+}
+
+static int dec_sendmsg(struct sc_ctx *c)
+{
+	dnscap_sendmsg(c->tr, c->t, c->a, c->compat, false);
+	return SC_SKIP;
+}
+
+static int dec_sendmmsg(struct sc_ctx *c)
+{
+	dnscap_sendmsg(c->tr, c->t, c->a, c->compat, true);
+	return SC_SKIP;
+}
+
 /* socketcall(2) is only in the 32-bit catalog; see sc_decode_entry(). */
 static int dec_socketcall(struct sc_ctx *c)
 {
@@ -1545,7 +1577,7 @@ const struct sc_desc sc_table[] = {
 	/* network */
 	SC("socket", EV_SOCKET, dec_socket, N, N, N, N, N),
 	SC("bind", EV_BIND, dec_bind_connect, N, N, N, N, N),
-	SC("connect", EV_CONNECT, dec_bind_connect, N, N, N, N, N),
+	{ "connect", EV_CONNECT, dec_bind_connect, exit_connect, { N }, 0, { 0 } },
 	SC("listen", EV_LISTEN, dec_listen, N, N, N, N, N),
 	{ "accept", EV_ACCEPT, dec_accept, exit_accept, { N }, 0, { 0 } },
 	{ "accept4", EV_ACCEPT, dec_accept, exit_accept, { N }, 0, { 0 } },
@@ -1583,6 +1615,11 @@ const struct sc_desc sc_table[] = {
 	SC("pidfd_getfd", EV_TRACER_TAMPER, dec_pidfd, 0, N, N, N, N),
 	SC("process_vm_readv", EV_TRACER_TAMPER, dec_process_vm, N, N, N, N, N),
 	SC("process_vm_writev", EV_TRACER_TAMPER, dec_process_vm, N, N, N, N, N),
+	/* DNS questions (dnscap.c); the filter lets only DNS-sized sendto
+	 * with a destination stop */
+	SC("sendto", EV_DNS, dec_sendto, N, N, N, N, N),
+	SC("sendmsg", EV_DNS, dec_sendmsg, N, N, N, N, N),
+	SC("sendmmsg", EV_DNS, dec_sendmmsg, N, N, N, N, N),
 };
 #undef SC
 #undef N
@@ -1606,6 +1643,8 @@ static const struct {
 	{ SYS_SOCKET, "socket", 3 },  { SYS_BIND, "bind", 3 },
 	{ SYS_CONNECT, "connect", 3 }, { SYS_LISTEN, "listen", 2 },
 	{ SYS_ACCEPT, "accept", 3 },  { SYS_ACCEPT4, "accept4", 4 },
+	{ SYS_SENDTO, "sendto", 6 },  { SYS_SENDMSG, "sendmsg", 3 },
+	{ SYS_SENDMMSG, "sendmmsg", 4 },
 };
 
 _Static_assert(sizeof(sc_table) / sizeof(sc_table[0]) <= SC_DATA_ID + 1,
@@ -1669,6 +1708,19 @@ static void add_rules(scmp_filter_ctx ctx, bool compat, bool deny_io_uring)
 		} else if (strcmp(name, "io_uring_setup") == 0 && deny_io_uring) {
 			/* As container runtimes' default profiles do. */
 			r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
+		} else if (strcmp(name, "sendto") == 0 && !compat) {
+			/*
+			 * A query goes to a destination (musl, unconnected
+			 * sockets) and is small; a server's send() has no
+			 * destination, bulk UDP is larger. send() on a
+			 * connected socket is watched after its connect.
+			 * i386: libseccomp puts the same conditions on
+			 * socketcall(SYS_SENDTO), whose arguments are in
+			 * memory, so there every sendto stops (the decoder
+			 * drops what is not a query).
+			 */
+			r = seccomp_rule_add(ctx, act, nr, 2, SCMP_A4(SCMP_CMP_NE, 0),
+					     SCMP_A2(SCMP_CMP_LE, DNS_QUERY_READ_MAX));
 		} else if (strcmp(name, "socketcall") == 0) {
 			r = 0;
 			for (size_t i = 0; i < ARRAY_SIZE(socketcalls) && r == 0; i++)
@@ -1834,7 +1886,8 @@ static int i386_direct_socket_nr(const char *name)
 		int nr;
 	} direct[] = {
 		{ "socket", 359 }, { "bind", 361 }, { "connect", 362 },
-		{ "listen", 363 }, { "accept4", 364 },
+		{ "listen", 363 }, { "accept4", 364 }, { "sendto", 369 },
+		{ "sendmsg", 370 }, { "sendmmsg", 345 },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(direct); i++)

@@ -44,6 +44,14 @@ struct tracee {
 					* or exec stop to check against the
 					* kernel's view (syscalls.c), or NULL */
 	uint64_t args[6];           /* entry arguments of the pending call */
+	/* Sockets of its process connected to a DNS port (dnscap.c): fd
+	 * and inode (a dup, a shell's >&3, is the same socket). */
+	int dns_fd[4];
+	uint64_t dns_ino[4];
+	uint8_t dns_nsock;
+	uint16_t dns_watch;         /* calls left to watch for their queries;
+				     * while not 0 the thread stops at every
+				     * call */
 	struct evbuf ev;            /* the pending event */
 	struct tracee *next;        /* hash chain */
 };

@@ -39,6 +39,8 @@ struct tracer_opts {
 	bool deny_io_uring;        /* io_uring_setup fails with ENOSYS */
 	int proc_scan;             /* PROC_SCAN_AUTO, _ON or _OFF */
 	uint64_t proc_scan_period_ns;
+	uint16_t dns_ports[8];     /* --dns-port; none given: 53 */
+	size_t n_dns_ports;
 };
 
 /*
@@ -71,6 +73,13 @@ struct tracer_stats {
 	uint64_t forks_late;       /* real fork events after ours: not sent */
 	uint64_t sweeps;           /* drains that took every waiting status */
 	uint64_t sweep_max;        /* ... the most statuses one of them took */
+	uint64_t dns_queries;      /* dns events (one per question) */
+	uint64_t dns_unparsed;     /* to a DNS port, but not a query */
+	uint64_t dns_peer_unknown; /* a connected socket not in the kernel's
+				    * tables we read: no event */
+	uint64_t dns_watches;      /* threads watched after a DNS connect */
+	uint64_t dns_watch_seen;   /* ... that wrote on the socket meanwhile */
+	uint64_t dns_watch_expired; /* ... that did not within the budget */
 };
 
 /* A status taken by a sweep of the drain, not handled yet (loop.c). */

@@ -537,6 +537,53 @@ static void gen_pipeline(void)
 	msg_end();
 }
 
+/* dns events (no ret): the names the DNS rules and the probe's measures
+ * (length, entropy, longest label) read, and odd ones. */
+static void dns_event(msgpack_packer *pk, const char *name, int64_t type, bool odd)
+{
+	msgpack_pack_map(pk, odd ? 8 : 14);
+	wire_pack_kv_str(pk, "ev", "dns");
+	wire_pack_kv_str(pk, "syscall", "write");
+	wire_pack_kv_u64(pk, "ts", 1700000000400000000ull);
+	wire_pack_kv_i64(pk, "pid", 200);
+	wire_pack_kv_i64(pk, "tid", 200);
+	if (odd) {
+		/* Wrong kinds: a name that is an int, a type that is a string. */
+		wire_pack_kv_i64(pk, "name", 7);
+		wire_pack_kv_str(pk, "type", name);
+		wire_pack_kv_str(pk, "port", "53");
+		return;
+	}
+	wire_pack_kv_i64(pk, "fd", 3);
+	wire_pack_kv_i64(pk, "id", 0x4242);
+	wire_pack_kv_str(pk, "name", name);
+	wire_pack_kv_i64(pk, "type", type);
+	wire_pack_kv_i64(pk, "class", 1);
+	wire_pack_kv_i64(pk, "count", 1);
+	wire_pack_kv_str(pk, "protocol", "udp");
+	wire_pack_kv_str(pk, "addr", "127.0.0.53");
+	wire_pack_kv_i64(pk, "port", 53);
+}
+
+static void gen_dns(void)
+{
+	msgpack_packer pk;
+
+	msg_begin("dns-events", &pk);
+	msgpack_pack_map(&pk, 3);
+	wire_pack_kv_u64(&pk, "type", WIRE_EVENTS);
+	wire_pack_kv_u64(&pk, "seq", 10);
+	wire_pack_str(&pk, "events");
+	msgpack_pack_array(&pk, 6);
+	dns_event(&pk, "xmr.pool.minergate.com", 1, false);
+	dns_event(&pk, "cmd.example.org", 16, false);
+	dns_event(&pk, "mfrggzdfmztwq2lknnwg23tpobyxe43uov3ho6dzpjqwey3e.t.example.com", 28, false);
+	dns_event(&pk, "a\\046\\000\\255.com", 16, false);
+	dns_event(&pk, "", 65535, false);
+	dns_event(&pk, "TXT", 0, true);
+	msg_end();
+}
+
 static void gen_conversations(void)
 {
 	static const char *const full[] = {
@@ -557,10 +604,15 @@ static void gen_conversations(void)
 	static const char *const token[] = {
 		"hello-token", "auth", "events-life", "goodbye",
 	};
+	static const char *const dns[] = {
+		"hello", "attack-process", "attack-events", "dns-events", "stats", "goodbye",
+	};
 
 	gen_attack();
 	gen_pipeline();
 	conversation("pipeline-json", 0, pipeline, sizeof(pipeline) / sizeof(pipeline[0]));
+	gen_dns();
+	conversation("dns-json", 0, dns, sizeof(dns) / sizeof(dns[0]));
 	conversation("full-json", 0, full, sizeof(full) / sizeof(full[0]));
 	conversation("full-text", 1, full, sizeof(full) / sizeof(full[0]));
 	conversation("full-no-engine", 2, full, sizeof(full) / sizeof(full[0]));

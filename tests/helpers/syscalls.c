@@ -1243,6 +1243,134 @@ static void do_sockets(void)
 	close(lfd);
 }
 
+/* A DNS query as a resolver builds it: id, RD, one question, class IN. */
+static size_t dns_query(unsigned char *q, unsigned id, const char *name, unsigned type)
+{
+	size_t o = 12;
+
+	memset(q, 0, 12);
+	q[0] = (unsigned char)(id >> 8);
+	q[1] = (unsigned char)id;
+	q[2] = 0x01;    /* RD */
+	q[5] = 1;       /* QDCOUNT */
+	while (*name) {
+		const char *dot = strchr(name, '.');
+		size_t l = dot ? (size_t)(dot - name) : strlen(name);
+
+		q[o++] = (unsigned char)l;
+		memcpy(q + o, name, l);
+		o += l;
+		name += l + (dot ? 1 : 0);
+	}
+	q[o++] = 0;
+	q[o++] = (unsigned char)(type >> 8);
+	q[o++] = (unsigned char)type;
+	q[o++] = 0;
+	q[o++] = 1;
+	return o;
+}
+
+static void rec_dns(const char *name, int fd, unsigned id, const char *qname,
+		    unsigned type, const char *type_name)
+{
+	/* A dns event has no result: it goes out at the call's entry. */
+	rec.len = 0;
+	rec.first = true;
+	rec_append("{");
+	rec_str("syscall", name);
+	rec_str("ev", "dns");
+	rec_int("pid", getpid());
+	if (COMPAT)
+		rec_bool("compat", true);
+	rec_int("fd", fd);
+	rec_int("id", id);
+	rec_str("name", qname);
+	rec_int("type", type);
+	rec_str("type_name", type_name);
+	rec_int("class", 1);
+	rec_int("count", 1);
+	rec_str("protocol", "udp");
+	rec_int("family", AF_INET);
+	rec_str("addr", "127.0.0.1");
+	rec_int("port", 53);
+	rec_end();
+}
+
+/*
+ * DNS questions (no server needed: UDP to a closed port is sent all the
+ * same): sendto with a destination, sendmsg with a name and the query in
+ * two iovecs, sendmmsg of two queries on a connected socket (glibc's way;
+ * the server's address then comes from the kernel). On i386 the sendto
+ * goes through socketcall(2). A 1,000-byte sendto to the same port is no
+ * query: no event.
+ */
+static void do_dns(void)
+{
+	unsigned char q[2][128], big[1000];
+	struct sockaddr_in ns = inet4(53);
+	struct iovec iov[2];
+	struct msghdr mh;
+	struct mmsghdr mm[2];
+	size_t n0, n1;
+	int fd, cfd;
+	long r;
+
+	fd = new_socket(AF_INET, SOCK_DGRAM);
+	n0 = dns_query(q[0], 0x1001, "Cat.Example.TEST", 1);
+#ifdef SYS_socketcall
+	if (COMPAT) {
+		unsigned long args[6] = { (unsigned long)fd, (unsigned long)q[0], n0, 0,
+					  (unsigned long)&ns, sizeof(ns) };
+
+		r = SC(SYS_socketcall, SYS_SENDTO, args);
+	} else
+#endif
+		r = SC(SYS_sendto, fd, q[0], n0, 0, &ns, sizeof(ns));
+	if (r < 0)
+		die("sendto");
+	rec_dns("sendto", fd, 0x1001, "cat.example.test", 1, "A");
+
+	memset(big, 'x', sizeof(big));
+	if (SC(SYS_sendto, fd, big, sizeof(big), 0, &ns, sizeof(ns)) < 0)
+		die("sendto 1000");
+
+	n0 = dns_query(q[0], 0x1002, "txt.example.test", 16);
+	iov[0].iov_base = q[0];
+	iov[0].iov_len = 12;
+	iov[1].iov_base = q[0] + 12;
+	iov[1].iov_len = n0 - 12;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_name = &ns;
+	mh.msg_namelen = sizeof(ns);
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 2;
+	if (SC(SYS_sendmsg, fd, &mh, 0) < 0)
+		die("sendmsg");
+	rec_dns("sendmsg", fd, 0x1002, "txt.example.test", 16, "TXT");
+	close(fd);
+
+	cfd = new_socket(AF_INET, SOCK_DGRAM);
+	r = sock_connect(cfd, &ns, sizeof(ns), false);
+	rec_inet("connect", "connect", r, cfd, AF_INET, "127.0.0.1", 53);
+	rec_end();
+	n0 = dns_query(q[0], 0x1003, "mm.example.test", 1);
+	n1 = dns_query(q[1], 0x1003, "mm.example.test", 28);
+	memset(mm, 0, sizeof(mm));
+	iov[0].iov_base = q[0];
+	iov[0].iov_len = n0;
+	iov[1].iov_base = q[1];
+	iov[1].iov_len = n1;
+	mm[0].msg_hdr.msg_iov = &iov[0];
+	mm[0].msg_hdr.msg_iovlen = 1;
+	mm[1].msg_hdr.msg_iov = &iov[1];
+	mm[1].msg_hdr.msg_iovlen = 1;
+	if (SC(SYS_sendmmsg, cfd, mm, 2, MSG_NOSIGNAL) < 0)
+		die("sendmmsg");
+	rec_dns("sendmmsg", cfd, 0x1003, "mm.example.test", 1, "A");
+	rec_dns("sendmmsg", cfd, 0x1003, "mm.example.test", 28, "AAAA");
+	close(cfd);
+}
+
 static void do_exec(void)
 {
 	char *argv_ok[] = { "true", "sentrace-arg", NULL };
@@ -1324,6 +1452,7 @@ int main(int argc, char **argv)
 	do_ptrace();
 	do_misc();
 	do_sockets();
+	do_dns();
 	do_exec();
 	return 0;
 }

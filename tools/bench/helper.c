@@ -13,6 +13,11 @@
  *   helper shadow N GAP_US PATH
  *                            N times: note CLOCK_REALTIME, openat(PATH),
  *                            close, print "T_NS", sleep GAP_US
+ *   helper sends N KIND      N sends of a UDP server to a loopback port
+ *                            (not DNS): KIND "sendto" 1,000 bytes with a
+ *                            destination, "send" 100 bytes on a connected
+ *                            socket, "write" 100 bytes on it; prints
+ *                            "ns_per_iter NS"
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,6 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -118,6 +126,46 @@ static int do_shadow(long n, long gap_us, const char *path)
 	return 0;
 }
 
+static int do_sends(long n, const char *kind)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	static char buf[1000];
+	int rx = socket(AF_INET, SOCK_DGRAM, 0), tx = socket(AF_INET, SOCK_DGRAM, 0);
+	uint64_t t0;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (rx < 0 || tx < 0 || bind(rx, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    getsockname(rx, (struct sockaddr *)&sin, &len) < 0) {
+		perror("socket");
+		return 1;
+	}
+	/* The receiver drops what does not fit: nobody reads it. */
+	if (strcmp(kind, "sendto") != 0 && connect(tx, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		perror("connect");
+		return 1;
+	}
+	memset(buf, 'x', sizeof(buf));
+	t0 = now_ns(CLOCK_MONOTONIC);
+	for (long i = 0; i < n; i++) {
+		ssize_t r;
+
+		if (strcmp(kind, "sendto") == 0)
+			r = sendto(tx, buf, sizeof(buf), 0, (struct sockaddr *)&sin, sizeof(sin));
+		else if (strcmp(kind, "send") == 0)
+			r = send(tx, buf, 100, 0);
+		else
+			r = write(tx, buf, 100);
+		if (r < 0 && errno != ENOBUFS && errno != EAGAIN) {
+			perror(kind);
+			return 1;
+		}
+	}
+	printf("ns_per_iter %.1f\n",
+	       (double)(now_ns(CLOCK_MONOTONIC) - t0) / (double)n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 4 && strcmp(argv[1], "opens") == 0)
@@ -128,7 +176,9 @@ int main(int argc, char **argv)
 		return do_forks(atol(argv[2]), argv[3]);
 	if (argc >= 5 && strcmp(argv[1], "shadow") == 0)
 		return do_shadow(atol(argv[2]), atol(argv[3]), argv[4]);
+	if (argc >= 4 && strcmp(argv[1], "sends") == 0)
+		return do_sends(atol(argv[2]), argv[3]);
 	fprintf(stderr, "usage: helper opens N PATH | getpid N | forks N FIFO | "
-		"shadow N GAP_US PATH\n");
+		"shadow N GAP_US PATH | sends N sendto|send|write\n");
 	return 2;
 }

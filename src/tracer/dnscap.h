@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * DNS questions from what traced processes send (docs/protocol.md, "dns"):
+ * sendto/sendmsg/sendmmsg at their seccomp stops, and write/writev/send on
+ * a socket the thread just connected to a DNS port, by watching that
+ * thread's next few calls (the only way to see Go's resolver without
+ * stopping every write of every process).
+ */
+#ifndef SENTRACE_DNSCAP_H
+#define SENTRACE_DNSCAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arch.h"
+
+struct tracer;
+struct tracee;
+
+#define DNS_PORTS_MAX   8
+/* Calls of a thread watched after its connect() to a DNS port: Go makes
+ * three or four (getsockname, getpeername, epoll_ctl) before its write. */
+#define DNS_WATCH_CALLS 24
+/* Other threads of the process that watch too (interrupted to start). */
+#define DNS_WATCH_THREADS 64
+
+/* The send calls, at their seccomp (or entry) stop; a are the call's
+ * arguments in its ABI. Each question found is one dns event. */
+void dnscap_sendto(struct tracer *tr, struct tracee *t, const uint64_t a[6],
+		   bool compat);
+void dnscap_sendmsg(struct tracer *tr, struct tracee *t, const uint64_t a[6],
+		    bool compat, bool mmsg);
+
+/* connect()'s exit: a socket connected to a DNS port is watched. */
+void dnscap_connect_exit(struct tracer *tr, struct tracee *t,
+			 const uint64_t a[6], int64_t ret);
+
+/* A syscall-entry stop of a thread with t->dns_watch set. */
+void dnscap_watch_entry(struct tracer *tr, struct tracee *t,
+			const struct sc_info *info);
+
+#endif
