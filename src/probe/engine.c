@@ -1146,3 +1146,9 @@ void engine_eval(struct engine *en, const struct engine_source *src,
 	};
 	rule_set_eval(en->rules, type, &rctx, on_match, &m);
 }
+
+void engine_write_line(struct engine *en, int prio, const char *line, size_t len)
+{
+	sinks_write(en, prio, line, len);
+	en->stats.alerts++;
+}

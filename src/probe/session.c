@@ -20,6 +20,7 @@
 #include "util.h"
 #include "resolver.h"
 #include "rules.h"
+#include "lifealert.h"
 #include "session.h"
 #include "textfmt.h"
 
@@ -60,6 +61,8 @@ struct session *session_free(struct session *s)
 	free(s->hostname);
 	free(s->mode);
 	free(s->session_json);
+	free(s->workload_json);
+	free(s->workload_text);
 	free(s->hello_buf);
 	explicit_bzero(s->nonce, sizeof(s->nonce));
 	free(s);
@@ -125,6 +128,57 @@ static void text_line_end(struct session *s)
 	output_line(s->out, s->text.data, s->text.len);
 }
 
+/*
+ * What the HELLO says about the workload, for the delivery alerts: they
+ * must name it after the tracer is gone (lifealert.h).
+ */
+static int session_render_workload(struct session *s, const struct wire_hello *h)
+{
+	struct strbuf sb;
+	struct json j;
+
+	json_init(&j);
+	json_object_begin(&j);
+	json_kv_strn(&j, "hostname", h->hostname.ptr, h->hostname.len);
+	json_kv_strn(&j, "container_id", h->container_id.ptr, h->container_id.len);
+	json_kv_strn(&j, "mode", h->mode.ptr, h->mode.len);
+	json_kv_int(&j, "tracer_pid", h->tracer_pid);
+	json_key(&j, "argv");
+	json_array_begin(&j);
+	for (uint32_t i = 0; i < h->argc; i++)
+		json_strn(&j, h->argv[i].ptr, h->argv[i].len);
+	json_array_end(&j);
+	json_object_end(&j);
+	strbuf_init(&sb);
+	strbuf_puts(&sb, "host=");
+	text_word(&sb, h->hostname.ptr, h->hostname.len);
+	strbuf_puts(&sb, " mode=");
+	text_word(&sb, h->mode.ptr, h->mode.len);
+	strbuf_printf(&sb, " tracer_pid=%" PRId64, h->tracer_pid);
+	if (h->container_id.len) {
+		strbuf_puts(&sb, " container_id=");
+		text_word(&sb, h->container_id.ptr, h->container_id.len);
+	}
+	strbuf_puts(&sb, " argv:");
+	for (uint32_t i = 0; i < h->argc; i++) {
+		strbuf_putc(&sb, ' ');
+		text_word(&sb, h->argv[i].ptr, h->argv[i].len);
+	}
+	free(s->workload_json);
+	free(s->workload_text);
+	s->workload_json = NULL;
+	s->workload_text = NULL;
+	if (json_failed(&j) || strbuf_failed(&sb)) {
+		json_fini(&j);
+		strbuf_fini(&sb);
+		return -ENOMEM;
+	}
+	s->workload_json = j.sb.data;
+	s->workload_json_len = j.sb.len;
+	s->workload_text = sb.data;
+	return 0;
+}
+
 static int session_render(struct session *s, const struct wire_hello *h)
 {
 	struct json j;
@@ -145,7 +199,7 @@ static int session_render(struct session *s, const struct wire_hello *h)
 	/* The writer's buffer becomes ours. */
 	s->session_json = j.sb.data;
 	s->session_json_len = j.sb.len;
-	return 0;
+	return session_render_workload(s, h);
 }
 
 static void session_start_line(struct session *s, const struct wire_hello *h)
@@ -722,6 +776,41 @@ out:
 	return r;
 }
 
+static void session_lifealert(struct session *s, struct lifealert_info *in)
+{
+	if (!s->env->lifealerts)
+		return;
+	in->session = s->id;
+	in->session_json = s->session_json;
+	in->session_json_len = s->session_json_len;
+	in->workload_json = s->workload_json;
+	in->workload_json_len = s->workload_json_len;
+	in->workload_text = s->workload_text;
+	in->hostname = s->hostname;
+	lifealert_raise(s->env->lifealerts, in);
+}
+
+void session_silent(struct session *s, uint64_t silent_ns)
+{
+	struct lifealert_info in = { .kind = LIFEALERT_SILENT, .silent_ns = silent_ns };
+
+	if (s->state != SESSION_ACTIVE || s->silent)
+		return;
+	s->silent = true;
+	s->totals->silent_sessions++;
+	session_lifealert(s, &in);
+}
+
+void session_heard(struct session *s, uint64_t silent_ns)
+{
+	struct lifealert_info in = { .kind = LIFEALERT_RESUMED, .silent_ns = silent_ns };
+
+	if (!s->silent)
+		return;
+	s->silent = false;
+	session_lifealert(s, &in);
+}
+
 void session_end(struct session *s, const char *reason)
 {
 	struct tracer_state *ts = s->ts;
@@ -732,6 +821,13 @@ void session_end(struct session *s, const char *reason)
 	s->state = SESSION_ENDED;
 	log_info("session %" PRIu64 " ended: %s, %" PRIu64 " events, %" PRIu64
 		 " duplicates", s->id, reason, s->events, s->duplicates);
+	/* The probe stopping is no news about the tracer. */
+	if (!s->goodbye && strcmp(reason, "shutdown") != 0) {
+		struct lifealert_info in = { .kind = LIFEALERT_LOST, .reason = reason };
+
+		s->totals->lost_sessions++;
+		session_lifealert(s, &in);
+	}
 	if (!s->out) {
 		session_detach(s);
 		return;

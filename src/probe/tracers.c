@@ -3,10 +3,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hmac.h"
+#include "log.h"
+#include "util.h"
 #include "tracers.h"
 
 void tracer_registry_init(struct tracer_registry *reg, size_t idle_max)
@@ -144,8 +147,10 @@ void tracer_registry_detach(struct tracer_registry *reg, struct tracer_state *ts
 {
 	struct tracer_state *t, *prev;
 
-	if (ts->live > 0 && --ts->live == 0)
+	if (ts->live > 0 && --ts->live == 0) {
 		reg->idle++;
+		ts->idle_since_ns = now_monotonic_ns();
+	}
 	if (ts->live == 0 && finished) {
 		ts_free(reg, ts);
 		return;
@@ -159,4 +164,24 @@ void tracer_registry_detach(struct tracer_registry *reg, struct tracer_state *ts
 			ts_free(reg, t);
 		t = prev;
 	}
+}
+
+size_t tracer_registry_expire(struct tracer_registry *reg, uint64_t now,
+			      uint64_t timeout_ns)
+{
+	struct tracer_state *ts, *next;
+	size_t n = 0;
+
+	for (ts = reg->head; ts; ts = next) {
+		next = ts->next;
+		if (ts->live > 0 || now < ts->idle_since_ns ||
+		    now - ts->idle_since_ns < timeout_ns)
+			continue;
+		log_info("session %" PRIu64 " expired: no tracer for %" PRIu64
+			 " s; %zu processes forgotten", ts->id,
+			 (uint64_t)((now - ts->idle_since_ns) / 1000000000ull), ts->procs->count);
+		ts_free(reg, ts);
+		n++;
+	}
+	return n;
 }

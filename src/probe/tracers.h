@@ -25,6 +25,8 @@
 
 /* Disconnected tracers kept for a reconnect; the oldest go first. */
 #define TRACERS_IDLE_MAX 256
+/* Default time a disconnected tracer's state is kept for its reconnect. */
+#define TRACERS_IDLE_TIMEOUT_NS (600ull * 1000000000ull)
 
 struct tracer_state {
 	uint64_t id;                /* session id, kept across reconnects */
@@ -43,6 +45,7 @@ struct tracer_state {
 	uint64_t suppressed;        /* alerts the limiter held back */
 	uint64_t connects;          /* HELLOs accepted */
 	unsigned live;              /* connections attached now */
+	uint64_t idle_since_ns;     /* monotonic; when live last fell to 0 */
 
 	struct tracer_state *prev, *next;
 };
@@ -71,5 +74,12 @@ int tracer_registry_attach(struct tracer_registry *reg, const struct wire_hello 
 /* A connection of ts ended; finished: the tracer said GOODBYE. */
 void tracer_registry_detach(struct tracer_registry *reg, struct tracer_state *ts,
 			    bool finished);
+/*
+ * Frees every state that has had no connection for timeout_ns or longer at
+ * now (monotonic), its process table with it: a tracer that never came back
+ * must not hold memory for the probe's life. Returns how many went.
+ */
+size_t tracer_registry_expire(struct tracer_registry *reg, uint64_t now,
+			      uint64_t timeout_ns);
 
 #endif
