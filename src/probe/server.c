@@ -525,6 +525,8 @@ static void on_sweep(uv_timer_t *t)
 	}
 	p->totals.expired_sessions += tracer_registry_expire(&p->tracers, now,
 							     p->idle_timeout_ns);
+	/* A "silent" alert must not wait for the next frame to be read. */
+	probe_flush(p);
 }
 
 /* Often enough for the shortest of the deadlines the sweep watches. */

@@ -1,0 +1,144 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Losses are visible where they matter (issue 11, item 6): a tracer killed
+without GOODBYE, or stopped so that it falls silent past the heartbeat
+timeout, raises an alert in the alert output naming the workload and the
+session; a stopped tracer that resumes says so; a disconnected tracer's
+session is forgotten after the idle timeout. Real tracer, real probe,
+real SIGKILL and SIGSTOP."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import harness
+from test_security import Probe as ArgProbe
+
+
+class LifelineTest(harness.TracedTestCase):
+
+    def probe(self, *args):
+        p = ArgProbe(self.subdir('probe%d' % len(self.probes)),
+                     ['--no-policy', '--alerts', os.path.join(self.tmp, 'alerts.json')]
+                     + list(args))
+        self.probes.append(p)
+        return p.start()
+
+    def alerts(self):
+        try:
+            with open(os.path.join(self.tmp, 'alerts.json')) as f:
+                lines = f.read().split('\n')
+        except FileNotFoundError:
+            return []
+        return [json.loads(l) for l in lines[:-1] if l.strip()]
+
+    def wait_alert(self, rule, count=1, timeout=20):
+        return harness.wait_for(
+            lambda: [a for a in self.alerts() if a.get('rule') == rule][count - 1:],
+            timeout, 'alert %s (have %r)' % (rule, [a.get('rule') for a in self.alerts()]))
+
+    def start_tracer(self, probe, marker):
+        """A wrapped loop that execs cat every 0.1 s until marker exists."""
+        script = ('while [ ! -e %s ]; do cat /proc/self/stat >/dev/null; sleep 0.1; done'
+                  % marker)
+        argv = self.tracer_argv(['sh', '-c', script, 'lifeline-workload'],
+                                probe_addr=probe.addr)
+        with open(os.path.join(self.tmp, 'tracer.err'), 'ab') as err:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=err,
+                                    start_new_session=True, cwd=self.tmp)
+        self.addCleanup(harness.kill_group, proc)
+        harness.wait_for(lambda: [r for r in probe.records() if r.get('type') == 'event'],
+                         20, 'events from the tracer')
+        return proc
+
+    def check_workload(self, alert, proc):
+        self.assertEqual(alert['source'], 'sentrace', alert)
+        self.assertIn('technique:T1562.001', alert['tags'], alert)
+        wl = alert['workload']
+        self.assertEqual(wl['hostname'], socket.gethostname(), alert)
+        self.assertEqual(wl['mode'], 'wrapped', alert)
+        self.assertEqual(wl['tracer_pid'], proc.pid, alert)
+        self.assertIn('lifeline-workload', wl['argv'], alert)
+        self.assertEqual(alert['session']['tracer_pid'], proc.pid, alert)
+        self.assertIn('session %d' % alert['session']['id'], alert['output'], alert)
+        self.assertIn('lifeline-workload', alert['output'], alert)
+
+    def test_sigkill_raises_lost_and_session_expires(self):
+        p = self.probe('--session-idle-timeout', '3s')
+        proc = self.start_tracer(p, os.path.join(self.tmp, 'never'))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(20)
+        lost = self.wait_alert('sentrace_tracer_lost')[0]
+        self.check_workload(lost, proc)
+        self.assertEqual(lost['severity'], 'high', lost)
+        self.assertTrue(lost['reason'] == 'eof' or lost['reason'].startswith('error'), lost)
+        # Kept for a reconnect that never comes, then forgotten with its tree.
+        p.wait_log(r'session %d expired: no tracer for \d+ s; \d+ processes forgotten'
+                   % lost['session']['id'], timeout=20)
+        self.assertEqual(p.stop(), 0, p.log_text())
+        self.assertIn('1 expired idle', p.log_text())
+
+    def test_sigstop_raises_silent_then_resumed(self):
+        p = self.probe('--heartbeat-timeout', '2s')
+        marker = os.path.join(self.tmp, 'stop')
+        proc = self.start_tracer(p, marker)
+        stopped = time.monotonic()
+        os.kill(proc.pid, signal.SIGSTOP)
+        silent = self.wait_alert('sentrace_tracer_silent')[0]
+        self.assertGreaterEqual(time.monotonic() - stopped, 1.5)
+        self.check_workload(silent, proc)
+        self.assertGreaterEqual(silent['silent_ms'], 2000, silent)
+        time.sleep(1)
+        # Once per silence, not once per sweep.
+        self.assertEqual(len([a for a in self.alerts()
+                              if a['rule'] == 'sentrace_tracer_silent']), 1)
+        os.kill(proc.pid, signal.SIGCONT)
+        resumed = self.wait_alert('sentrace_tracer_resumed')[0]
+        self.check_workload(resumed, proc)
+        self.assertEqual(resumed['severity'], 'info', resumed)
+        self.assertGreaterEqual(resumed['silent_ms'], 2000, resumed)
+        # A tracer that ends properly raises nothing more.
+        open(marker, 'w').close()
+        proc.wait(30)
+        with open(os.path.join(self.tmp, 'tracer.err')) as f:
+            self.assertEqual(proc.returncode, 0, f.read())
+        p.wait_log(r'session \d+ ended: goodbye')
+        self.assertEqual(p.stop(), 0, p.log_text())
+        self.assertEqual([a['rule'] for a in self.alerts()],
+                         ['sentrace_tracer_silent', 'sentrace_tracer_resumed'])
+
+    def test_text_alert_names_workload(self):
+        p = self.probe('--format', 'text')
+        proc = self.start_tracer_text(p)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(20)
+        path = os.path.join(self.tmp, 'alerts.json')
+
+        def lost_lines():
+            if not os.path.exists(path):
+                return None
+            with open(path) as f:
+                return [l for l in f.read().split('\n') if 'sentrace_tracer_lost' in l]
+        line = harness.wait_for(lost_lines, 20, 'text alert')[0]
+        self.assertIn('ALERT high sentrace_tracer_lost: session ', line)
+        self.assertIn('ended without GOODBYE', line)
+        self.assertIn('tracer_pid=%d' % proc.pid, line)
+        self.assertIn('lifeline-workload', line)
+
+    def start_tracer_text(self, probe):
+        argv = self.tracer_argv(['sh', '-c', 'while :; do sleep 0.1; done',
+                                 'lifeline-workload'], probe_addr=probe.addr)
+        with open(os.path.join(self.tmp, 'tracer.err'), 'ab') as err:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=err,
+                                    start_new_session=True, cwd=self.tmp)
+        self.addCleanup(harness.kill_group, proc)
+        probe.wait_log(r'session \d+ started')
+        return proc
+
+
+if __name__ == '__main__':
+    harness.main()
