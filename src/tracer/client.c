@@ -574,6 +574,34 @@ static void on_challenge(struct client *c, const msgpack_object *root)
 	send_auth(c, &ch);
 }
 
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x)  STRINGIFY_(x)
+
+static bool wire_str_starts(struct wire_str w, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return w.len >= n && memcmp(w.ptr, prefix, n) == 0;
+}
+
+/* What to do about a refusal at start-up, for the one message the user sees. */
+static const char *refusal_hint(const struct client *c, struct wire_str err)
+{
+	if (wire_str_starts(err, "authentication failed"))
+		return c->token ? " (the probe did not accept this tracer's proof: "
+				  "its token file holds another secret)"
+				: " (the probe requires a token: give this tracer "
+				  "the probe's with --token-file)";
+	if (wire_str_starts(err, "this probe has no token"))
+		return " (this tracer was given --token-file; the probe has none: "
+		       "give the probe the same token_file, or drop --token-file)";
+	if (wire_str_starts(err, "unsupported protocol version"))
+		return " (protocol mismatch: this tracer speaks version "
+		       STRINGIFY(WIRE_PROTOCOL_VERSION) "; run a tracer and a probe "
+		       "of the same release)";
+	return "";
+}
+
 static void on_hello_ack(struct client *c, const msgpack_object *root)
 {
 	struct wire_hello_ack ack;
@@ -598,7 +626,7 @@ static void on_hello_ack(struct client *c, const msgpack_object *root)
 			 * not start (docs/protocol.md). */
 			log_err("the probe at %s refused this tracer: %.*s%s",
 				c->addr_str, (int)ack.error.len, ack.error.ptr,
-				c->token ? "" : " (no token: see --token-file)");
+				refusal_hint(c, ack.error));
 			c->fatal = true;
 			return;
 		}

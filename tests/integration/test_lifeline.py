@@ -8,13 +8,15 @@ real SIGKILL and SIGSTOP."""
 
 import json
 import os
+import threading
 import signal
 import socket
 import subprocess
 import time
 
 import harness
-from test_security import Probe as ArgProbe
+import wireclient as w
+from test_security import Probe as ArgProbe, write_secret
 
 
 class LifelineTest(harness.TracedTestCase):
@@ -138,6 +140,88 @@ class LifelineTest(harness.TracedTestCase):
         self.addCleanup(harness.kill_group, proc)
         probe.wait_log(r'session \d+ started')
         return proc
+
+
+class StartupRefusalTest(harness.TracedTestCase):
+    """A refusal at start-up: one clear message naming the reason and the
+    probe's address, exit status 122 (documented), CMD never started."""
+
+    def run_tracer(self, addr, tracer_args=()):
+        marker = os.path.join(self.tmp, 'cmd-ran')
+        proc = subprocess.run(self.tracer_argv(['touch', marker], list(tracer_args), addr),
+                              capture_output=True, timeout=60, cwd=self.tmp)
+        self.assertFalse(os.path.exists(marker), 'the command ran')
+        return harness.exit_status(proc.returncode), proc.stderr.decode(errors='replace')
+
+    def probe(self, *args):
+        p = ArgProbe(self.subdir('probe%d' % len(self.probes)), ['--no-policy'] + list(args))
+        self.probes.append(p)
+        return p.start()
+
+    def test_missing_token(self):
+        good = write_secret(os.path.join(self.tmp, 'good'), 'the probe secret')
+        p = self.probe('--token-file', good)
+        rc, err = self.run_tracer(p.addr)
+        self.assertEqual(rc, 122, err)
+        self.assertIn('the probe at %s refused this tracer: authentication failed '
+                      '(the probe requires a token' % p.addr, err)
+        self.assertIn('CMD was not started (exit status 122)', err)
+
+    def test_wrong_token(self):
+        good = write_secret(os.path.join(self.tmp, 'good'), 'the probe secret')
+        wrong = write_secret(os.path.join(self.tmp, 'wrong'), 'another secret')
+        p = self.probe('--token-file', good)
+        rc, err = self.run_tracer(p.addr, ['--token-file', wrong,
+                                           '--handshake-timeout', '2s'])
+        self.assertEqual(rc, 122, err)
+        self.assertIn('the probe at %s could not prove the token' % p.addr, err)
+        self.assertIn('CMD was not started (exit status 122)', err)
+
+    def test_token_on_tracer_only(self):
+        tok = write_secret(os.path.join(self.tmp, 'tok'), 'only the tracer has it')
+        p = self.probe()
+        rc, err = self.run_tracer(p.addr, ['--token-file', tok, '--handshake-timeout', '2s'])
+        self.assertEqual(rc, 122, err)
+        self.assertIn('the probe at %s could not prove the token' % p.addr, err)
+
+    def test_protocol_mismatch(self):
+        # A probe of another release: it answers HELLO with the version error.
+        path = os.path.join(self.tmp, 'old.sock')
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(4)
+        srv.settimeout(30)
+        self.addCleanup(srv.close)
+        got = []
+
+        def serve():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                got.append(w.read_frame(conn))
+                conn.sendall(w.msg(w.HELLO_ACK, version=w.VERSION + 1,
+                                   probe_version='9.9', session=0, error=
+                                   'unsupported protocol version %d (probe speaks %d)'
+                                   % (w.VERSION, w.VERSION + 1)))
+                w.read_frame(conn)
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        rc, err = self.run_tracer('unix:' + path)
+        t.join(10)
+        self.assertEqual(got[0]['type'], w.HELLO, got)
+        self.assertEqual(rc, 122, err)
+        self.assertIn('the probe at unix:%s refused this tracer: unsupported protocol '
+                      'version %d' % (path, w.VERSION), err)
+        self.assertIn('protocol mismatch: this tracer speaks version %d' % w.VERSION, err)
+
+    def test_no_probe_is_still_125(self):
+        # Nobody at the address: not a refusal, the documented 125.
+        rc, err = self.run_tracer('unix:' + os.path.join(self.tmp, 'nobody.sock'),
+                                  ['--handshake-timeout', '1s'])
+        self.assertEqual(rc, 125, err)
+        self.assertIn('no answer from the probe', err)
 
 
 if __name__ == '__main__':
