@@ -513,8 +513,14 @@ static void on_sweep(uv_timer_t *t)
 	for (c = p->conns; c; c = next) {
 		next = c->next;
 		if (conn_live(c) && c->authed && p->heartbeat_timeout_ns &&
-		    now - c->heard_ns >= p->heartbeat_timeout_ns)
-			session_silent(c->sess, now - c->heard_ns);
+		    !c->sess->silent && now - c->heard_ns >= p->heartbeat_timeout_ns) {
+			/* The probe itself may have been stopped: what the
+			 * kernel holds for us is not silence. */
+			conn_drain(c);
+			if (conn_live(c) && c->heard_ns <= now &&
+			    now - c->heard_ns >= p->heartbeat_timeout_ns)
+				session_silent(c->sess, now - c->heard_ns);
+		}
 		if (!conn_live(c) || c->authed ||
 		    now - c->accepted_ns < p->handshake_timeout_ns)
 			continue;
@@ -873,6 +879,7 @@ static void conn_drain(struct conn *c)
 			break;
 		n = recv(fd, ptr, len, MSG_DONTWAIT);
 		if (n > 0) {
+			c->heard_ns = now_monotonic_ns();
 			frame_reader_commit(&c->fr, (size_t)n);
 			total += (size_t)n;
 			conn_process(c);

@@ -564,6 +564,18 @@ static void session_event(struct session *s, const msgpack_object *ev,
 	s->totals->events++;
 }
 
+/*
+ * Sequence numbers first .. last never arrived: the tracer dropped them
+ * (its STATS "drops" says when, see session_drops()), or something lost
+ * them on the way. Counted and logged either way.
+ */
+static void session_gap(struct session *s, uint64_t first, uint64_t last)
+{
+	s->ts->missing += last - first + 1;
+	log_warn("session %" PRIu64 ": events seq %" PRIu64 "-%" PRIu64
+		 " (%" PRIu64 ") never arrived", s->id, first, last, last - first + 1);
+}
+
 static int session_events(struct session *s, const msgpack_object *root,
 			  msgpack_sbuffer *reply)
 {
@@ -589,6 +601,8 @@ static int session_events(struct session *s, const msgpack_object *root,
 			s->totals->duplicates++;
 			continue;
 		}
+		if (has_seq && s->ts->last_seq && n > s->ts->last_seq + 1)
+			session_gap(s, s->ts->last_seq + 1, n - 1);
 		if (has_seq)
 			s->ts->last_seq = n;
 		if (ev->type != MSGPACK_OBJECT_MAP) {
@@ -666,10 +680,40 @@ static void session_command_result(struct session *s, const msgpack_object *root
 		engine_command_result(s->env->engine, s->ts, &res);
 }
 
+static void session_lifealert(struct session *s, struct lifealert_info *in);
+
+/*
+ * STATS "drops": each run of events the tracer dropped, with its sequence
+ * and time range, becomes a delivery alert, so that an analyst knows which
+ * window is missing. Bounded by the tracer (16 per STATS); checked here.
+ */
+static void session_drops(struct session *s, const msgpack_object *drops)
+{
+	if (!drops || drops->type != MSGPACK_OBJECT_ARRAY)
+		return;
+	for (uint32_t i = 0; i < drops->via.array.size && i < SESSION_DROPS_MAX; i++) {
+		const msgpack_object *d = &drops->via.array.ptr[i];
+		struct lifealert_info in = { .kind = LIFEALERT_DROPPED };
+
+		if (d->type != MSGPACK_OBJECT_MAP ||
+		    !wire_map_u64(d, "count", &in.count) || in.count == 0)
+			continue;
+		if (!wire_map_u64(d, "seq_first", &in.seq_first) ||
+		    !wire_map_u64(d, "seq_last", &in.seq_last) ||
+		    in.seq_last < in.seq_first)
+			in.seq_first = in.seq_last = 0;
+		if (!wire_map_u64(d, "ts_first", &in.ts_first) ||
+		    !wire_map_u64(d, "ts_last", &in.ts_last) || in.ts_last < in.ts_first)
+			in.ts_first = in.ts_last = 0;
+		s->ts->drop_ranges++;
+		session_lifealert(s, &in);
+	}
+}
+
 static void session_stats(struct session *s, const msgpack_object *root)
 {
 	static const char *const keys[] = { "counters", "dropped" };
-	const msgpack_object *dropped = wire_map_get(root, "dropped");
+	const msgpack_object *dropped = wire_map_get(root, "dropped"), *drops;
 	uint64_t now = now_realtime_ns();
 
 	/* The tracer's counts are over its life: keep the latest sum. */
@@ -682,6 +726,7 @@ static void session_stats(struct session *s, const msgpack_object *root)
 				sum += dropped->via.map.ptr[i].val.via.u64;
 		s->ts->dropped = sum;
 	}
+	session_drops(s, wire_map_get(root, "drops"));
 	if (!s->out)
 		return;
 	if (s->out->format == OUTPUT_TEXT) {
@@ -707,6 +752,16 @@ static void session_stats(struct session *s, const msgpack_object *root)
 		} else {
 			json_object_begin(&s->j);
 			json_object_end(&s->j);
+		}
+	}
+	drops = wire_map_get(root, "drops");
+	if (drops && drops->type == MSGPACK_OBJECT_ARRAY) {
+		if (s->out->format == OUTPUT_TEXT) {
+			strbuf_puts(&s->text, " drops=");
+			text_msgpack(&s->text, drops);
+		} else {
+			json_key(&s->j, "drops");
+			json_msgpack(&s->j, drops);
 		}
 	}
 	if (s->out->format == OUTPUT_TEXT)
@@ -843,6 +898,7 @@ void session_end(struct session *s, const char *reason)
 		strbuf_printf(&s->text, " duplicates=%" PRIu64 " dropped=%" PRIu64
 			      " alerts=%" PRIu64 " alerts_suppressed=%" PRIu64,
 			      ts->duplicates, ts->dropped, ts->alerts, ts->suppressed);
+		strbuf_printf(&s->text, " missing=%" PRIu64, ts->missing);
 		text_line_end(s);
 		session_detach(s);
 		return;
@@ -855,6 +911,7 @@ void session_end(struct session *s, const char *reason)
 		json_kv_int(&s->j, "exit_status", s->exit_status);
 	json_kv_uint(&s->j, "duplicates", ts->duplicates);
 	json_kv_uint(&s->j, "dropped", ts->dropped);
+	json_kv_uint(&s->j, "missing", ts->missing);
 	json_kv_uint(&s->j, "alerts", ts->alerts);
 	json_kv_uint(&s->j, "alerts_suppressed", ts->suppressed);
 	json_kv_uint(&s->j, "connections", ts->connects);

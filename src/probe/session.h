@@ -66,6 +66,9 @@ enum session_state {
 	SESSION_ENDED,     /* session_end written */
 };
 
+/* Drop ranges of one STATS turned into alerts, at most. */
+#define SESSION_DROPS_MAX 64
+
 /* session_handle_frame(): send the reply, then close the connection. */
 #define SESSION_CLOSE 1
 

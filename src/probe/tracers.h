@@ -41,6 +41,8 @@ struct tracer_state {
 	uint64_t events;            /* distinct events processed */
 	uint64_t duplicates;        /* re-sent events dropped */
 	uint64_t dropped;           /* the tracer's own drops (latest STATS) */
+	uint64_t missing;           /* sequence numbers skipped (gaps seen) */
+	uint64_t drop_ranges;       /* STATS drop ranges reported */
 	uint64_t alerts;            /* alert lines written */
 	uint64_t suppressed;        /* alerts the limiter held back */
 	uint64_t connects;          /* HELLOs accepted */

@@ -15,6 +15,7 @@ import subprocess
 import time
 
 import harness
+import test_delivery
 import wireclient as w
 from test_security import Probe as ArgProbe, write_secret
 
@@ -222,6 +223,73 @@ class StartupRefusalTest(harness.TracedTestCase):
                                   ['--handshake-timeout', '1s'])
         self.assertEqual(rc, 125, err)
         self.assertIn('no answer from the probe', err)
+
+
+class DropRangeTest(harness.TracedTestCase):
+    """Events the tracer could not keep (a frozen probe, a small queue)
+    are reported as ranges: the sequence numbers and the times they cover,
+    in the STATS line and in a delivery alert; the probe logs the gap."""
+
+    start = test_delivery.DeliveryTest.start
+    ask = test_delivery.DeliveryTest.ask
+    finish = test_delivery.DeliveryTest.finish
+    events = staticmethod(test_delivery.DeliveryTest.events)
+    alerts = LifelineTest.alerts
+
+    def test_frozen_probe_drops_are_ranges(self):
+        p = ArgProbe(self.subdir('probe'), ['--no-policy', '--alerts',
+                                            os.path.join(self.tmp, 'alerts.json')])
+        self.probes.append(p)
+        p.start()
+        proc = self.start(p, ['--queue-max-bytes', '262144'])
+        self.ask(proc, 'opens 200')
+        before = time.time_ns()
+        p.proc.send_signal(signal.SIGSTOP)
+        try:
+            self.assertTrue(self.ask(proc, 'opens 20000').startswith('opens done'))
+        finally:
+            p.proc.send_signal(signal.SIGCONT)
+        after = time.time_ns()
+        self.ask(proc, 'opens 200')
+        err = self.finish(proc)
+        self.assertEqual(p.stop(), 0, p.log_text())
+
+        stats = [r for r in p.records() if r.get('type') == 'stats']
+        dropped = sum(stats[-1]['dropped'].values())
+        self.assertGreater(dropped, 0, 'a frozen probe should have cost events\n' + err)
+        ranges = [d for st in stats for d in st.get('drops', [])]
+        self.assertTrue(ranges, stats)
+        # Every dropped event is in exactly one range; no delivered event is.
+        self.assertEqual(sum(d['count'] for d in ranges), dropped, ranges)
+        seqs = {e['seq'] for e in self.events(p)}
+        for d in ranges:
+            self.assertLessEqual(d['seq_first'], d['seq_last'], d)
+            self.assertEqual(d['count'], d['seq_last'] - d['seq_first'] + 1, d)
+            self.assertFalse(seqs & set(range(d['seq_first'], d['seq_last'] + 1)), d)
+            self.assertTrue(before <= d['ts_first'] <= d['ts_last'] <= after, (before, d, after))
+        # Received + dropped = produced, and the numbers leave no other hole.
+        produced = stats[-1]['counters']['events']
+        self.assertEqual(len(seqs) + dropped, produced)
+        self.assertEqual(max(seqs), produced)
+
+        # One alert per range, naming it; the log names the gaps.
+        alerts = [a for a in self.alerts() if a['rule'] == 'sentrace_events_dropped']
+        self.assertEqual(len(alerts), len(ranges), alerts)
+        for a, d in zip(alerts, ranges):
+            self.assertEqual((a['dropped']['seq_first'], a['dropped']['seq_last'],
+                              a['dropped']['count'], a['dropped']['ts_first'],
+                              a['dropped']['ts_last']),
+                             (d['seq_first'], d['seq_last'], d['count'], d['ts_first'],
+                              d['ts_last']))
+            self.assertIn('%d events lost, seq %d-%d, from '
+                          % (d['count'], d['seq_first'], d['seq_last']), a['output'])
+            self.assertEqual(a['workload']['tracer_pid'], proc.pid, a)
+        log = p.log_text()
+        for d in ranges:
+            self.assertIn('events seq %d-%d (%d) never arrived'
+                          % (d['seq_first'], d['seq_last'], d['count']), log)
+        end = [r for r in p.records() if r.get('type') == 'session_end'][-1]
+        self.assertEqual(end['missing'], dropped, end)
 
 
 if __name__ == '__main__':
