@@ -390,6 +390,16 @@ static int setup_access(const struct probe_config *cfg, const struct net_addr *a
 		p->handshake_timeout_ns = cfg->handshake_timeout_ns;
 	p->heartbeat_timeout_ns = cfg->heartbeat_timeout_ns;
 	p->idle_timeout_ns = cfg->session_idle_timeout_ns;
+	if (!cfg->table_max_entries || !cfg->table_max_bytes ||
+	    !cfg->total_max_entries || !cfg->total_max_bytes) {
+		log_err("runtime_security_config.ebpfless.process_table bounds must be "
+			"above 0");
+		return -EINVAL;
+	}
+	p->tracers.table_max_entries = (size_t)cfg->table_max_entries;
+	p->tracers.table_max_bytes = (size_t)cfg->table_max_bytes;
+	p->tracers.budget.max_entries = (size_t)cfg->total_max_entries;
+	p->tracers.budget.max_bytes = (size_t)cfg->total_max_bytes;
 	if (addr->is_unix) {
 		p->socket_mode = (uint32_t)cfg->socket_mode;
 		if (cfg->socket_group) {
@@ -447,6 +457,12 @@ static void log_totals(const struct probe *p, const struct engine *en)
 		 p->totals.lost_sessions, p->totals.silent_sessions,
 		 p->totals.expired_sessions, p->lifealerts.written,
 		 p->lifealerts.suppressed_total);
+	log_info("process tables: %zu entries, %zu bytes held now (bounds %zu, %zu in "
+		 "all); %" PRIu64 " evicted for the total bound, %" PRIu64
+		 " idle sessions forgotten for it",
+		 p->tracers.budget.count, p->tracers.budget.bytes,
+		 p->tracers.budget.max_entries, p->tracers.budget.max_bytes,
+		 p->tracers.budget.evicted, p->tracers.reclaimed_idle);
 	log_info("alerts: %" PRIu64 " written, %" PRIu64 " suppressed by the rate limit; "
 		 "kills: %" PRIu64 " sent, %" PRIu64 " done, %" PRIu64 " failed, %" PRIu64
 		 " timed out, %" PRIu64 " disarmed, %" PRIu64 " disabled",

@@ -14,6 +14,7 @@
 
 #include "util.h"
 #include "probe-config.h"
+#include "proctable.h"
 
 enum key_type {
 	K_BOOL,
@@ -46,6 +47,10 @@ static const struct key keys[] = {
 	KEY(RSC "ebpfless.handshake_timeout", K_DURATION, handshake_timeout_ns),
 	KEY(RSC "ebpfless.heartbeat_timeout", K_DURATION, heartbeat_timeout_ns),
 	KEY(RSC "ebpfless.session_idle_timeout", K_DURATION, session_idle_timeout_ns),
+	KEY(RSC "ebpfless.process_table.max_entries", K_UINT, table_max_entries),
+	KEY(RSC "ebpfless.process_table.max_bytes", K_UINT, table_max_bytes),
+	KEY(RSC "ebpfless.process_table.total_max_entries", K_UINT, total_max_entries),
+	KEY(RSC "ebpfless.process_table.total_max_bytes", K_UINT, total_max_bytes),
 	KEY(RSC "policies.dir", K_LIST, policies),
 	KEY(RSC "enforcement.enabled", K_BOOL, enforcement),
 	KEY(RSC "enforcement.disarmer.executable.max_allowed", K_UINT, disarm_max),
@@ -138,6 +143,10 @@ int probe_config_init(struct probe_config *c)
 	c->handshake_timeout_ns = 5 * NSEC_PER_SEC;
 	c->heartbeat_timeout_ns = 30 * NSEC_PER_SEC;
 	c->session_idle_timeout_ns = 600 * NSEC_PER_SEC;
+	c->table_max_entries = PROC_TABLE_MAX_ENTRIES;
+	c->table_max_bytes = PROC_TABLE_MAX_BYTES;
+	c->total_max_entries = PROC_TOTAL_MAX_ENTRIES;
+	c->total_max_bytes = PROC_TOTAL_MAX_BYTES;
 	c->alert_rate = 10;
 	c->alert_burst = 50;
 	c->socket_mode = PROBE_SOCKET_MODE_DEFAULT;

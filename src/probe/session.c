@@ -898,7 +898,11 @@ void session_end(struct session *s, const char *reason)
 		strbuf_printf(&s->text, " duplicates=%" PRIu64 " dropped=%" PRIu64
 			      " alerts=%" PRIu64 " alerts_suppressed=%" PRIu64,
 			      ts->duplicates, ts->dropped, ts->alerts, ts->suppressed);
-		strbuf_printf(&s->text, " missing=%" PRIu64, ts->missing);
+		if (ts->missing)
+			strbuf_printf(&s->text, " missing=%" PRIu64, ts->missing);
+		if (ts->procs->evicted)
+			strbuf_printf(&s->text, " processes_evicted=%" PRIu64,
+				      ts->procs->evicted);
 		text_line_end(s);
 		session_detach(s);
 		return;
@@ -911,10 +915,13 @@ void session_end(struct session *s, const char *reason)
 		json_kv_int(&s->j, "exit_status", s->exit_status);
 	json_kv_uint(&s->j, "duplicates", ts->duplicates);
 	json_kv_uint(&s->j, "dropped", ts->dropped);
-	json_kv_uint(&s->j, "missing", ts->missing);
 	json_kv_uint(&s->j, "alerts", ts->alerts);
 	json_kv_uint(&s->j, "alerts_suppressed", ts->suppressed);
 	json_kv_uint(&s->j, "connections", ts->connects);
+	if (ts->missing)
+		json_kv_uint(&s->j, "missing", ts->missing);
+	if (ts->procs->evicted)
+		json_kv_uint(&s->j, "processes_evicted", ts->procs->evicted);
 	json_line_end(s);
 	session_detach(s);
 }

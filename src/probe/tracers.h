@@ -48,6 +48,7 @@ struct tracer_state {
 	uint64_t connects;          /* HELLOs accepted */
 	unsigned live;              /* connections attached now */
 	uint64_t idle_since_ns;     /* monotonic; when live last fell to 0 */
+	bool budget_warned;         /* logged an eviction for the total bound */
 
 	struct tracer_state *prev, *next;
 };
@@ -57,6 +58,10 @@ struct tracer_registry {
 	size_t count;
 	size_t idle;
 	size_t idle_max;
+	/* Each tracer's process table, and all of them together. */
+	size_t table_max_entries, table_max_bytes;
+	struct proc_budget budget;
+	uint64_t reclaimed_idle;    /* idle tracers freed for the total bound */
 	/* Called before a state is freed (pending alerts refer to it). */
 	void (*on_free)(void *data, struct tracer_state *ts);
 	void *on_free_data;

@@ -238,6 +238,65 @@ START_TEST(test_proctable_basic)
 }
 END_TEST
 
+/* Fills ts's table with n leaves (pids from base) under one ancestor. */
+static void fill_tree(struct tracer_state *ts, int64_t base, int n)
+{
+	struct proc_entry *root = proc_table_upsert(ts->procs, base), *e;
+
+	ck_assert_ptr_nonnull(root);
+	for (int i = 1; i <= n; i++) {
+		e = proc_table_upsert(ts->procs, base + i);
+		ck_assert_ptr_nonnull(e);
+		proc_entry_set_ppid(ts->procs, e, base);
+		ck_assert_uint_le(ts->procs->budget->count, ts->procs->budget->max_entries);
+	}
+}
+
+START_TEST(test_proctable_total_bound)
+{
+	struct tracer_registry reg;
+	struct tracer_state *a, *b, *c;
+	struct wire_hello h = {
+		.version = WIRE_PROTOCOL_VERSION, .mode = wire_str_c("wrapped"),
+		.hostname = wire_str_c("box"), .pidns = 1, .tracer_pid = 10,
+	};
+	uint64_t last = 0;
+	bool resumed;
+
+	tracer_registry_init(&reg, TRACERS_IDLE_MAX);
+	reg.budget.max_entries = 1000;
+	ck_assert_int_eq(tracer_registry_attach(&reg, &h, &last, &a, &resumed), 0);
+	h.tracer_pid = 11;
+	ck_assert_int_eq(tracer_registry_attach(&reg, &h, &last, &b, &resumed), 0);
+	h.tracer_pid = 12;
+	ck_assert_int_eq(tracer_registry_attach(&reg, &h, &last, &c, &resumed), 0);
+
+	/* An idle tracer's table goes first, whole. */
+	fill_tree(c, 30000, 300);
+	tracer_registry_detach(&reg, c, false);
+	fill_tree(a, 10000, 600);
+	ck_assert_uint_eq(reg.budget.count, 902);
+	fill_tree(b, 20000, 300);
+	ck_assert_uint_eq(reg.reclaimed_idle, 1);
+	ck_assert_uint_eq(reg.count, 2);
+	ck_assert_uint_le(reg.budget.count, 1000);
+
+	/* Then the largest live table gives back leaves, never its ancestor. */
+	fill_tree(b, 40000, 500);
+	ck_assert_uint_le(reg.budget.count, 1000);
+	ck_assert_uint_eq(reg.budget.count, a->procs->count + b->procs->count);
+	ck_assert_uint_gt(a->procs->evicted, 0);
+	ck_assert_uint_gt(reg.budget.evicted, a->procs->evicted);
+	ck_assert_ptr_nonnull(proc_table_get(a->procs, 10000));
+	ck_assert_ptr_nonnull(proc_table_get(b->procs, 20000));
+	ck_assert_ptr_nonnull(proc_table_get(b->procs, 40000));
+	ck_assert_ptr_nonnull(proc_table_get(b->procs, 40500));
+	tracer_registry_fini(&reg);
+	ck_assert_uint_eq(reg.budget.count, 0);
+	ck_assert_uint_eq(reg.budget.bytes, 0);
+}
+END_TEST
+
 START_TEST(test_proctable_bounds)
 {
 	char arg[5000];
@@ -909,6 +968,7 @@ static Suite *probe_suite(void)
 	tc = tcase_create("proctable");
 	tcase_add_test(tc, test_proctable_basic);
 	tcase_add_test(tc, test_proctable_bounds);
+	tcase_add_test(tc, test_proctable_total_bound);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("session_json");
 	tcase_add_test(tc, test_session_json);
