@@ -457,11 +457,12 @@ static void log_totals(const struct probe *p, const struct engine *en)
 		 p->totals.lost_sessions, p->totals.silent_sessions,
 		 p->totals.expired_sessions, p->lifealerts.written,
 		 p->lifealerts.suppressed_total);
-	log_info("process tables: %zu entries, %zu bytes held now (bounds %zu, %zu in "
-		 "all); %" PRIu64 " evicted for the total bound, %" PRIu64
-		 " idle sessions forgotten for it",
-		 p->tracers.budget.count, p->tracers.budget.bytes,
+	log_info("process tables: at most %zu entries and %zu bytes held at once "
+		 "(bounds %zu, %zu in all), %zu and %zu now; %" PRIu64
+		 " evicted for the total bound, %" PRIu64 " idle sessions forgotten for it",
+		 p->tracers.budget.peak_count, p->tracers.budget.peak_bytes,
 		 p->tracers.budget.max_entries, p->tracers.budget.max_bytes,
+		 p->tracers.budget.count, p->tracers.budget.bytes,
 		 p->tracers.budget.evicted, p->tracers.reclaimed_idle);
 	log_info("alerts: %" PRIu64 " written, %" PRIu64 " suppressed by the rate limit; "
 		 "kills: %" PRIu64 " sent, %" PRIu64 " done, %" PRIu64 " failed, %" PRIu64

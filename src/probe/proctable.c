@@ -47,8 +47,11 @@ int proc_table_new(size_t max_entries, size_t max_bytes, struct proc_table **ret
 static void table_bytes(struct proc_table *t, size_t add, size_t sub)
 {
 	t->bytes = t->bytes + add - sub;
-	if (t->budget)
+	if (t->budget) {
 		t->budget->bytes = t->budget->bytes + add - sub;
+		if (t->budget->bytes > t->budget->peak_bytes)
+			t->budget->peak_bytes = t->budget->bytes;
+	}
 }
 
 static void table_count(struct proc_table *t, bool add)
@@ -62,6 +65,8 @@ static void table_count(struct proc_table *t, bool add)
 			t->budget->count++;
 		else
 			t->budget->count--;
+		if (t->budget->count > t->budget->peak_count)
+			t->budget->peak_count = t->budget->count;
 	}
 }
 

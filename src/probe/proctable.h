@@ -78,6 +78,7 @@ struct proc_budget {
 	size_t count, max_entries;
 	size_t bytes, max_bytes;
 	uint64_t evicted;          /* entries dropped for this bound */
+	size_t peak_count, peak_bytes; /* the most held at once */
 	void (*reclaim)(void *data, struct proc_table *asking,
 			const struct proc_entry *keep);
 	void *data;
