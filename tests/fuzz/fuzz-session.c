@@ -40,6 +40,8 @@
 static struct output *outs[2];      /* JSON, text; both to /dev/null */
 static struct engine *engine;
 
+static struct lifealert lifealerts;
+
 static void setup(void)
 {
 	static const char *const paths[] = {
@@ -59,6 +61,7 @@ static void setup(void)
 	fuzz_check(engine_load(engine) == 0);
 	fuzz_check(engine_rule_count(engine) > 0);
 	engine->fake_now = 1;
+	lifealert_init(&lifealerts, engine);
 }
 
 static void on_tracer_free(void *data, struct tracer_state *ts)
@@ -148,6 +151,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	env.totals = &totals;
 	env.tracers = &tracers;
 	env.engine = data[0] & 2 ? NULL : engine;
+	/* Delivery alerts: a lost session, drop ranges from STATS. */
+	env.lifealerts = &lifealerts;
 	if (data[0] & 4) {
 		env.token = "fuzz-token";
 		env.token_len = strlen(env.token);
