@@ -571,9 +571,28 @@ static void session_event(struct session *s, const msgpack_object *ev,
  */
 static void session_gap(struct session *s, uint64_t first, uint64_t last)
 {
-	s->ts->missing += last - first + 1;
+	struct tracer_state *ts = s->ts;
+	uint64_t now = now_monotonic_ns();
+
+	ts->missing += last - first + 1;
+	/* A tracer under pressure (or a hostile client) may gap every frame:
+	 * at most SESSION_GAP_LOG_BURST lines a second; the next says when
+	 * some were left out (the count of missing events is always whole). */
+	if (ts->gap_log_ns && now - ts->gap_log_ns >= NSEC_PER_SEC)
+		ts->gap_log_tokens = SESSION_GAP_LOG_BURST;
+	if (!ts->gap_log_ns)
+		ts->gap_log_tokens = SESSION_GAP_LOG_BURST;
+	if (ts->gap_log_tokens == 0) {
+		ts->gaps_unlogged++;
+		return;
+	}
+	ts->gap_log_tokens--;
+	ts->gap_log_ns = now;
 	log_warn("session %" PRIu64 ": events seq %" PRIu64 "-%" PRIu64
-		 " (%" PRIu64 ") never arrived", s->id, first, last, last - first + 1);
+		 " (%" PRIu64 ") never arrived (%" PRIu64 " missing in all%s)", s->id,
+		 first, last, last - first + 1, ts->missing,
+		 ts->gaps_unlogged ? "; some gaps were not logged" : "");
+	ts->gaps_unlogged = 0;
 }
 
 static int session_events(struct session *s, const msgpack_object *root,

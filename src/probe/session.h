@@ -68,6 +68,8 @@ enum session_state {
 
 /* Drop ranges of one STATS turned into alerts, at most. */
 #define SESSION_DROPS_MAX 64
+/* Gap warnings logged per tracer and second, at most. */
+#define SESSION_GAP_LOG_BURST 20
 
 /* session_handle_frame(): send the reply, then close the connection. */
 #define SESSION_CLOSE 1

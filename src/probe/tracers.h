@@ -43,6 +43,9 @@ struct tracer_state {
 	uint64_t dropped;           /* the tracer's own drops (latest STATS) */
 	uint64_t missing;           /* sequence numbers skipped (gaps seen) */
 	uint64_t drop_ranges;       /* STATS drop ranges reported */
+	uint64_t gap_log_ns;        /* the last gap warning (monotonic) */
+	unsigned gap_log_tokens;
+	uint64_t gaps_unlogged;
 	uint64_t alerts;            /* alert lines written */
 	uint64_t suppressed;        /* alerts the limiter held back */
 	uint64_t connects;          /* HELLOs accepted */
