@@ -148,6 +148,13 @@ static int session_render_workload(struct session *s, const struct wire_hello *h
 	for (uint32_t i = 0; i < h->argc; i++)
 		json_strn(&j, h->argv[i].ptr, h->argv[i].len);
 	json_array_end(&j);
+	if (h->npids) {
+		json_key(&j, "pids");
+		json_array_begin(&j);
+		for (uint32_t i = 0; i < h->npids; i++)
+			json_int(&j, h->pids[i]);
+		json_array_end(&j);
+	}
 	json_object_end(&j);
 	strbuf_init(&sb);
 	strbuf_puts(&sb, "host=");
@@ -158,6 +165,11 @@ static int session_render_workload(struct session *s, const struct wire_hello *h
 	if (h->container_id.len) {
 		strbuf_puts(&sb, " container_id=");
 		text_word(&sb, h->container_id.ptr, h->container_id.len);
+	}
+	if (h->npids) {
+		strbuf_puts(&sb, " pids:");
+		for (uint32_t i = 0; i < h->npids; i++)
+			strbuf_printf(&sb, " %" PRId64, h->pids[i]);
 	}
 	strbuf_puts(&sb, " argv:");
 	for (uint32_t i = 0; i < h->argc; i++) {

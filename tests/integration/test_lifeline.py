@@ -113,6 +113,26 @@ class LifelineTest(harness.TracedTestCase):
         self.assertEqual([a['rule'] for a in self.alerts()],
                          ['sentrace_tracer_silent', 'sentrace_tracer_resumed'])
 
+    def test_attached_tracer_killed_names_pids(self):
+        p = self.probe()
+        target = subprocess.Popen(['sh', '-c', 'while :; do sleep 0.2; done'],
+                                  start_new_session=True)
+        self.addCleanup(harness.kill_group, target)
+        argv = [harness.SENTRACE, 'trace', '--probe-addr', p.addr, '--pid', str(target.pid)]
+        with open(os.path.join(self.tmp, 'tracer.err'), 'ab') as err:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=err, start_new_session=True)
+        self.addCleanup(harness.kill_group, proc)
+        p.wait_log(r'session \d+ started: host .*, attached, tracer pid %d' % proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(20)
+        lost = self.wait_alert('sentrace_tracer_lost')[0]
+        self.assertEqual(lost['workload']['mode'], 'attached', lost)
+        self.assertEqual(lost['workload']['pids'], [target.pid], lost)
+        self.assertIn('pids: %d' % target.pid, lost['output'])
+        # Plain attach: the target runs on without its tracer.
+        self.assertIsNone(target.poll())
+
     def test_text_alert_names_workload(self):
         p = self.probe('--format', 'text')
         proc = self.start_tracer_text(p)
