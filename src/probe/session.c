@@ -24,6 +24,9 @@
 #include "session.h"
 #include "textfmt.h"
 
+/* Delivery alerts (lifealert.h), with this session's workload. */
+static void session_lifealert(struct session *s, struct lifealert_info *in);
+
 int session_new(const struct session_env *env, const char *peer,
 		struct session **ret_session)
 {
@@ -339,6 +342,15 @@ static int session_accept(struct session *s, const struct wire_hello *h,
 		 s->peer, s->id, s->resumed ? "resumed" : "started", s->hostname,
 		 s->mode, h->tracer_pid);
 	session_start_line(s, h);
+	if (s->resumed && s->ts->lost_ns) {
+		struct lifealert_info in = {
+			.kind = LIFEALERT_RESUMED,
+			.silent_ns = now_monotonic_ns() - s->ts->lost_ns,
+		};
+
+		s->ts->lost_ns = 0;
+		session_lifealert(s, &in);
+	}
 	return 0;
 }
 
@@ -711,8 +723,6 @@ static void session_command_result(struct session *s, const msgpack_object *root
 		engine_command_result(s->env->engine, s->ts, &res);
 }
 
-static void session_lifealert(struct session *s, struct lifealert_info *in);
-
 /*
  * STATS "drops": each run of events the tracer dropped, with its sequence
  * and time range, becomes a delivery alert, so that an analyst knows which
@@ -913,6 +923,9 @@ void session_end(struct session *s, const char *reason)
 
 		s->totals->lost_sessions++;
 		session_lifealert(s, &in);
+		/* Closed by a "resumed" if this tracer comes back. */
+		if (ts)
+			ts->lost_ns = now_monotonic_ns();
 	}
 	if (!s->out) {
 		session_detach(s);

@@ -52,6 +52,7 @@ struct tracer_state {
 	unsigned live;              /* connections attached now */
 	uint64_t idle_since_ns;     /* monotonic; when live last fell to 0 */
 	bool budget_warned;         /* logged an eviction for the total bound */
+	uint64_t lost_ns;           /* monotonic; a "lost" alert is open */
 
 	struct tracer_state *prev, *next;
 };
