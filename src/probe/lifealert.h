@@ -7,8 +7,9 @@
  * names the workload as its HELLO described it, so that an analyst knows
  * which machine and command went unwatched, and for how long. They go to
  * the alert outputs, in the alerts' format (docs/alerts.md "Delivery
- * alerts"), through their own rate limit: a client that opens and drops
- * sessions in a loop gets a bounded number of lines.
+ * alerts"), through their own rate limit, which holds back the log line
+ * as well: a client that opens and drops sessions in a loop, or sends
+ * STATS full of drop ranges, gets a bounded number of lines.
  */
 #ifndef SENTRACE_PROBE_LIFEALERT_H
 #define SENTRACE_PROBE_LIFEALERT_H

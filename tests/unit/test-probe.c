@@ -19,6 +19,7 @@
 #include "sentrace/wire.h"
 #include "frame.h"
 #include "json.h"
+#include "lifealert.h"
 #include "output.h"
 #include "probe-config.h"
 #include "proctable.h"
@@ -235,6 +236,64 @@ START_TEST(test_proctable_basic)
 	ck_assert_uint_eq(t->count, 1);
 	ck_assert_str_eq(proc_entry_name(NULL), "?");
 	proc_table_free(t);
+}
+END_TEST
+
+START_TEST(test_lifealert_limit)
+{
+	static char buf[1 << 20];
+	char path[] = "/tmp/sentrace-lifealert-XXXXXX";
+	struct lifealert_info in = {
+		.kind = LIFEALERT_DROPPED, .session = 3, .count = 5,
+		.seq_first = 10, .seq_last = 14,
+		.ts_first = 1700000000000000000ull, .ts_last = 1700000001000000000ull,
+	};
+	struct engine_config ec;
+	struct lifealert la;
+	struct engine *en;
+	struct output *o;
+	const char *last;
+	ssize_t n;
+	int fd, lines = 0;
+
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	engine_config_defaults(&ec);
+	ck_assert_int_eq(engine_new(&ec, &en), 0);
+	ck_assert_int_eq(output_new(path, OUTPUT_JSON, &o), 0);
+	ck_assert_int_eq(engine_add_sink(en, o), 0);
+	en->fake_now = 1;
+	lifealert_init(&la, en);
+
+	/* A client sending drop ranges without end gets the burst, no more. */
+	for (int i = 0; i < 300; i++)
+		lifealert_raise(&la, &in);
+	ck_assert_uint_eq(la.written, LIFEALERT_BURST);
+	ck_assert_uint_eq(la.suppressed_total, 300 - LIFEALERT_BURST);
+	/* A second later one more, saying how many were held back. */
+	en->fake_now += 1000000000ull;
+	lifealert_raise(&la, &in);
+	ck_assert_uint_eq(la.written, LIFEALERT_BURST + 1);
+	ck_assert_int_eq(output_flush(o), 0);
+
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	for (char *p = buf; (p = strchr(p, '\n')); p++)
+		lines++;
+	ck_assert_int_eq(lines, LIFEALERT_BURST + 1);
+	last = strstr(buf, "\"suppressed\":200");
+	ck_assert_ptr_nonnull(last);
+	ck_assert_ptr_nonnull(strstr(buf, "\"rule\":\"sentrace_events_dropped\""));
+	ck_assert_ptr_nonnull(strstr(buf, "\"dropped\":{\"count\":5,\"seq_first\":10,"
+				     "\"seq_last\":14,\"time_first\":\"2023-11-14T22:13:20"));
+	ck_assert_ptr_nonnull(strstr(buf, "5 events lost, seq 10-14, from 2023-11-14T22:13:20"));
+
+	lifealert_fini(&la);
+	engine_free(en);
+	output_free(o);
+	close(fd);
+	unlink(path);
 }
 END_TEST
 
@@ -969,6 +1028,7 @@ static Suite *probe_suite(void)
 	tcase_add_test(tc, test_proctable_basic);
 	tcase_add_test(tc, test_proctable_bounds);
 	tcase_add_test(tc, test_proctable_total_bound);
+	tcase_add_test(tc, test_lifealert_limit);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("session_json");
 	tcase_add_test(tc, test_session_json);
