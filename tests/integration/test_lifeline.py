@@ -283,8 +283,10 @@ class DropRangeTest(harness.TracedTestCase):
     alerts = LifelineTest.alerts
 
     def test_frozen_probe_drops_are_ranges(self):
-        p = ArgProbe(self.subdir('probe'), ['--no-policy', '--alerts',
-                                            os.path.join(self.tmp, 'alerts.json')])
+        # A short heartbeat timeout: the probe itself is frozen past it,
+        # which is no silence of the tracer's.
+        p = ArgProbe(self.subdir('probe'), ['--no-policy', '--heartbeat-timeout', '2s',
+                                            '--alerts', os.path.join(self.tmp, 'alerts.json')])
         self.probes.append(p)
         p.start()
         proc = self.start(p, ['--queue-max-bytes', '262144'])
@@ -293,6 +295,7 @@ class DropRangeTest(harness.TracedTestCase):
         p.proc.send_signal(signal.SIGSTOP)
         try:
             self.assertTrue(self.ask(proc, 'opens 20000').startswith('opens done'))
+            time.sleep(3)
         finally:
             p.proc.send_signal(signal.SIGCONT)
         self.ask(proc, 'opens 200')
@@ -322,6 +325,7 @@ class DropRangeTest(harness.TracedTestCase):
         # One alert per range, naming it; the log names the gaps (fewer
         # than the 20 it logs at once).
         self.assertLessEqual(len(ranges), 20)
+        self.assertEqual({a['rule'] for a in self.alerts()}, {'sentrace_events_dropped'})
         alerts = [a for a in self.alerts() if a['rule'] == 'sentrace_events_dropped']
         self.assertEqual(len(alerts), len(ranges), alerts)
         for a, d in zip(alerts, ranges):
