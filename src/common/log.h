@@ -19,6 +19,8 @@ enum log_level {
 extern int log_level;
 
 void log_init(const char *progname, int level);
+/* Never block on stderr again: full pipes lose lines, counted (tracer). */
+void log_nonblocking(void);
 void log_write(int level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

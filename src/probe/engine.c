@@ -21,6 +21,7 @@
 #include "log.h"
 #include "util.h"
 #include "engine.h"
+#include "pipes.h"
 #include "textfmt.h"
 
 /* The fields every alert's output_fields holds, then the event's own. */
@@ -104,6 +105,10 @@ int engine_new(const struct engine_config *cfg, struct engine **ret_engine)
 	en->cfg.policy_paths = (const char *const *)en->paths;
 	if (en->cfg.burst == 0)
 		en->cfg.burst = 1;
+	if (window_table_new(&en->windows) < 0) {
+		engine_free(en);
+		return -ENOMEM;
+	}
 	field_ctx_init(&en->fc);
 	json_init(&en->j);
 	strbuf_init(&en->text);
@@ -140,6 +145,7 @@ struct engine *engine_free(struct engine *en)
 	json_fini(&en->j);
 	strbuf_fini(&en->text);
 	strbuf_fini(&en->tmp);
+	window_table_free(en->windows);
 	free(en);
 	return NULL;
 }
@@ -305,6 +311,8 @@ static void install(struct engine *en, struct rule_set *rs, struct rule_state *s
 	en->by_ptr = ptrs;
 	en->by_ptr_idx = idx;
 	en->nrules = rs ? rule_set_count(rs) : 0;
+	/* New rules may count differently: every count starts again. */
+	window_table_clear(en->windows);
 }
 
 static void log_loaded(struct engine *en)
@@ -570,7 +578,8 @@ static void json_output_fields(struct engine *en, int type)
 
 		/* The event's own fields; <type>.retval repeats event.retval. */
 		if (f->source == RULES_SRC_EVENT && f->event == type &&
-		    f->event != RULES_EV_ANY && f->id < 2000)
+		    f->event != RULES_EV_ANY &&
+		    !(f->id >= 2000 && f->id < 2000 + RULES_EV__COUNT))
 			json_field(en, f);
 	}
 	json_object_end(&en->j);
@@ -589,6 +598,19 @@ static void json_id(struct json *j, const char *key, int64_t v)
 {
 	if (v >= 0)
 		json_kv_int(j, key, v);
+}
+
+/* Server identity (process.is_server): who in the lineage serves a port. */
+static void json_server(struct json *j, const struct proc_entry *e)
+{
+	if (!proc_entry_is_server(e))
+		return;
+	json_kv_bool(j, "is_server", true);
+	json_key(j, "listen_ports");
+	json_array_begin(j);
+	for (unsigned i = 0; i < e->net.nports; i++)
+		json_int(j, e->net.ports[i]);
+	json_array_end(j);
 }
 
 static void json_process(struct engine *en, const struct proc_entry *e, int64_t pid)
@@ -623,6 +645,7 @@ static void json_process(struct engine *en, const struct proc_entry *e, int64_t 
 			json_kv_str(j, "user", e->user);
 		if (e->group)
 			json_kv_str(j, "group", e->group);
+		json_server(j, e);
 	}
 	json_key(j, "ancestors");
 	json_array_begin(j);
@@ -636,6 +659,7 @@ static void json_process(struct engine *en, const struct proc_entry *e, int64_t 
 		json_strv(j, "argv", a->argv, a->argc);
 		if (a->exited)
 			json_kv_bool(j, "exited", true);
+		json_server(j, a);
 		json_object_end(j);
 	}
 	json_array_end(j);
@@ -754,6 +778,14 @@ static void render_json(struct engine *en, struct alert *al)
 		    al->proc->container_id : en->fc.container_id);
 	json_object_end(j);
 	json_kv_uint(j, "suppressed", al->suppressed);
+	if (rule_threshold(r)) {
+		/* What was counted: the event below is the one that reached it. */
+		json_key(j, "threshold");
+		json_object_begin(j);
+		json_kv_uint(j, "count", rule_threshold(r)->count);
+		json_kv_uint(j, "window_ns", rule_threshold(r)->window_ns);
+		json_object_end(j);
+	}
 	if (al->src->session_json) {
 		json_key(j, "session");
 		json_raw(j, al->src->session_json, al->src->session_json_len);
@@ -804,6 +836,10 @@ static void render_text(struct engine *en, struct alert *al)
 		strbuf_puts(sb, al->kill_status);
 		al->split_end = sb->len;
 	}
+	if (rule_threshold(al->r))
+		strbuf_printf(sb, " | threshold %" PRIu32 " within %" PRIu64 " ms",
+			      rule_threshold(al->r)->count,
+			      rule_threshold(al->r)->window_ns / 1000000);
 	if (al->suppressed)
 		strbuf_printf(sb, " | %" PRIu64 " earlier alerts suppressed", al->suppressed);
 }
@@ -984,6 +1020,9 @@ struct match {
 	int64_t pid;
 	uint64_t ts;
 	uint64_t now;
+	const struct rules_ctx *rctx;
+	const struct rule *fired[PIPES_FIRED_MAX]; /* for pipes_after_exec */
+	size_t nfired;
 };
 
 /* Sends the COMMAND; returns its id, or 0 with *status set. */
@@ -1076,7 +1115,18 @@ static void on_match(const struct rule *r, void *data)
 	uint64_t cmd_id = 0;
 	bool allowed;
 	int prio = engine_syslog_priority(rule_severity(r));
+	const struct rule_threshold *th = rule_threshold(r);
 
+	if (m->nfired < PIPES_FIRED_MAX)
+		m->fired[m->nfired++] = r;
+	/*
+	 * A rule with a threshold alerts once its count is reached; a late
+	 * alert from a pipeline (engine_alert, no field context) is not
+	 * counted again.
+	 */
+	if (th && (!m->rctx || !window_match(en->windows, rule_id(r), th, m->rctx,
+					     m->src->ts ? m->src->ts->id : 0, m->ts)))
+		return;
 	allowed = !st || limiter_take(st, m->now);
 	if (kill)
 		cmd_id = send_kill(en, m, r, kill, &status);
@@ -1142,9 +1192,23 @@ void engine_eval(struct engine *en, const struct engine_source *src,
 	rctx = field_ctx_rules(&en->fc);
 	m = (struct match){
 		.en = en, .src = src, .ev = ev, .type = type, .proc = proc,
-		.pid = pid, .ts = ts, .now = engine_now(en),
+		.pid = pid, .ts = ts, .now = engine_now(en), .rctx = &rctx,
 	};
 	rule_set_eval(en->rules, type, &rctx, on_match, &m);
+	if (type == RULES_EV_EXEC)
+		pipes_after_exec(en, src, ev, proc, ts, m.fired, m.nfired);
+}
+
+void engine_alert(struct engine *en, const struct engine_source *src,
+		  const struct rule *r, const msgpack_object *ev, int type,
+		  const struct proc_entry *proc, int64_t pid, uint64_t ts)
+{
+	struct match m = {
+		.en = en, .src = src, .ev = ev, .type = type, .proc = proc,
+		.pid = pid, .ts = ts, .now = engine_now(en),
+	};
+
+	on_match(r, &m);
 }
 
 void engine_write_line(struct engine *en, int prio, const char *line, size_t len)

@@ -21,6 +21,7 @@
 #include "output.h"
 #include "strbuf.h"
 #include "tracers.h"
+#include "window.h"
 
 #define ENGINE_RATE_DEFAULT      10     /* alerts per second per rule */
 #define ENGINE_BURST_DEFAULT     50
@@ -84,6 +85,13 @@ struct engine_stats {
 	uint64_t reloads;
 	uint64_t reload_failures;
 	uint64_t stray_results;         /* COMMAND_RESULTs nobody waited for */
+	/* Pipelines (pipes.h): execs kept for a late writer, evaluated again,
+	 * the alerts that came of it, and those dropped at a cap or expired. */
+	uint64_t pipes_deferred;
+	uint64_t pipes_replayed;
+	uint64_t pipes_late_alerts;
+	uint64_t pipes_dropped;
+	uint64_t pipes_expired;
 };
 
 struct engine {
@@ -111,6 +119,9 @@ struct engine {
 	struct strbuf text;
 	struct strbuf tmp;
 	struct engine_stats stats;
+
+	/* The groups of the rules with a threshold (window.c). */
+	struct window_table *windows;
 };
 
 int engine_new(const struct engine_config *cfg, struct engine **ret_engine);
@@ -147,6 +158,14 @@ struct engine_source {
 void engine_eval(struct engine *en, const struct engine_source *src,
 		 const msgpack_object *ev, int type, const struct proc_entry *proc,
 		 int64_t pid, uint64_t ts);
+
+/*
+ * One match of rule r found outside engine_eval() (a deferred evaluation,
+ * pipes.c), with en->fc pointing at ev: rate limit, kill, alert.
+ */
+void engine_alert(struct engine *en, const struct engine_source *src,
+		  const struct rule *r, const msgpack_object *ev, int type,
+		  const struct proc_entry *proc, int64_t pid, uint64_t ts);
 
 /* A COMMAND_RESULT from ts's tracer. */
 void engine_command_result(struct engine *en, struct tracer_state *ts,

@@ -6,10 +6,14 @@
 
 #include "sentrace/wire.h"
 #include "fieldget.h"
+#include "pipes.h"
 
 enum attr {
 	A_NONE, A_FILE, A_ARGV, A_COMM, A_PID, A_PPID, A_UID, A_GID, A_EUID,
 	A_EGID, A_USER, A_GROUP, A_CWD, A_ENVP, A_CONTAINER, A_TTY, A_START,
+	A_SERVER, A_PORTS, A_NAMES,
+	A_STDIN, A_STDOUT, A_STDERR, A_WRITER_FILE, A_WRITER_COMM, A_WRITER_PID,
+	A_UPSTREAM,
 };
 
 static enum attr attr_of(const char *key)
@@ -24,6 +28,13 @@ static enum attr attr_of(const char *key)
 		{ "user", A_USER }, { "group", A_GROUP }, { "cwd", A_CWD },
 		{ "envp", A_ENVP }, { "container_id", A_CONTAINER },
 		{ "tty", A_TTY }, { "start", A_START },
+		{ "is_server", A_SERVER }, { "listen_ports", A_PORTS },
+		{ "names", A_NAMES },
+		{ "stdin", A_STDIN }, { "stdout", A_STDOUT },
+		{ "stderr", A_STDERR }, { "stdin_writer_file", A_WRITER_FILE },
+		{ "stdin_writer_comm", A_WRITER_COMM },
+		{ "stdin_writer_pid", A_WRITER_PID },
+		{ "stdin_upstream", A_UPSTREAM },
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -190,6 +201,25 @@ static int proc_scalar(struct field_ctx *c, const struct proc_entry *e,
 		break;
 	case A_ARGV:
 		return strv_value(c, e->argv, e->argc, xf, sb, v);
+	case A_SERVER:
+		i = proc_entry_is_server(e);
+		break;
+	case A_STDIN: case A_STDOUT: case A_STDERR:
+		s = pipes_stdio_type_name(e->stdio[a - A_STDIN].type);
+		break;
+	case A_WRITER_FILE: case A_WRITER_COMM: case A_WRITER_PID: {
+		const struct pipe_writer *w = pipes_stdin_writer(c->procs, e);
+
+		if (!w)
+			return -1;
+		if (a == A_WRITER_FILE)
+			s = w->file;
+		else if (a == A_WRITER_COMM)
+			s = w->comm[0] ? w->comm : NULL;
+		else
+			i = w->pid;
+		break;
+	}
 	default:
 		break;
 	}
@@ -243,12 +273,55 @@ static bool iter_msgpack(void *data, struct rules_value *e)
 	return false;
 }
 
-/* Over one entry's argv or envp (process and parent arrays). */
+/* Arrays that are not argv or envp: process.names, process.listen.ports. */
+static bool is_net_multi(enum attr a)
+{
+	return a == A_PORTS || a == A_NAMES;
+}
+
+/*
+ * Element *k of p's names or ports, advancing *k past it; false at the
+ * end. Names the entry lacks (no file, no argv, no comm) are skipped.
+ */
+static bool net_multi_next(const struct proc_entry *p, enum attr a, uint32_t *k,
+			   struct rules_value *e)
+{
+	memset(e, 0, sizeof(*e));
+	if (a == A_PORTS) {
+		if (*k >= p->net.nports)
+			return false;
+		set_int(e, p->net.ports[(*k)++]);
+		return true;
+	}
+	/* The executable's base name, argv[0]'s and comm, alike: a rule on
+	 * names holds whichever of them a process dresses. */
+	while (*k < 3) {
+		const char *s = *k == 0 ? p->file
+			      : *k == 1 ? (p->argc ? p->argv[0] : NULL)
+			      : (p->comm[0] ? p->comm : NULL);
+
+		if (s && *s) {
+			/* comm is a name, not a path ("kworker/0:1"). */
+			if ((*k)++ < 2)
+				set_basename(e, s, strlen(s));
+			else
+				set_str(e, s, strlen(s));
+			return true;
+		}
+		(*k)++;
+	}
+	return false;
+}
+
+/* Over one entry's argv or envp (process and parent arrays), names, ports. */
 static bool iter_strv(void *data, struct rules_value *e)
 {
 	struct field_iter *it = data;
 	const struct proc_entry *p = it->anc;
 	bool env = field_attr(it->ctx, it->f) == A_ENVP;
+
+	if (is_net_multi(field_attr(it->ctx, it->f)))
+		return net_multi_next(p, field_attr(it->ctx, it->f), &it->k, e);
 	uint32_t n = env ? p->envc : p->argc;
 	char *const *v = env ? p->envp : p->argv;
 
@@ -278,7 +351,10 @@ static bool iter_ancestors(void *data, struct rules_value *e)
 			     a == A_ENVP;
 
 		memset(e, 0, sizeof(*e));
-		if (multi) {
+		if (is_net_multi(a)) {
+			if (net_multi_next(p, a, &it->k, e))
+				return true;
+		} else if (multi) {
 			uint32_t n = a == A_ENVP ? p->envc : p->argc;
 			char *const *v = a == A_ENVP ? p->envp : p->argv;
 
@@ -300,6 +376,23 @@ static bool iter_ancestors(void *data, struct rules_value *e)
 			it->anc = NULL;
 		else
 			it->anc = proc_table_parent(it->ctx->procs, p);
+	}
+	return false;
+}
+
+/* Up a pipeline (pipes_stdin_upstream), the base names of the writers. */
+static bool iter_upstream(void *data, struct rules_value *e)
+{
+	struct field_iter *it = data;
+	const struct pipe_writer *w;
+
+	while ((w = pipes_stdin_upstream(it->ctx->procs, it->anc, it->k)) != NULL) {
+		it->k++;
+		if (!w->file)
+			continue;
+		memset(e, 0, sizeof(*e));
+		set_basename(e, w->file, strlen(w->file));
+		return true;
 	}
 	return false;
 }
@@ -404,12 +497,13 @@ static int process_value(struct field_ctx *c, const struct rules_field *f,
 	enum attr a = field_attr(c, f);
 	struct field_iter *it;
 
-	if ((a == A_ARGV && f->xform == RULES_XFORM_NONE) || a == A_ENVP) {
+	if ((a == A_ARGV && f->xform == RULES_XFORM_NONE) || a == A_ENVP ||
+	    is_net_multi(a) || a == A_UPSTREAM) {
 		if (!e)
 			return -1;
 		it = scratch_iter(c, f);
 		it->anc = e;
-		set_iter(v, it, iter_strv);
+		set_iter(v, it, a == A_UPSTREAM ? iter_upstream : iter_strv);
 		return 0;
 	}
 	return proc_scalar(c, e, a, f->xform, scratch_str(c), v);

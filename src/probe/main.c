@@ -17,6 +17,7 @@
 #include "log.h"
 #include "util.h"
 #include "engine.h"
+#include "envkeep.h"
 #include "output.h"
 #include "probe-config.h"
 #include "rules.h"
@@ -67,10 +68,12 @@ static void help(FILE *f)
 		"      --no-policy      Load no policy: no detection\n"
 		"  -a, --alerts DEST    Write alerts to DEST: - (stdout, default), a file\n"
 		"                       (appended; SIGHUP reopens it), syslog, or none\n"
-		"                       (repeatable)\n"
+		"                       (repeatable). Files are made 0600, or 0640 for\n"
+		"                       the group of output.file_group (docs/config.md)\n"
 		"  -o, --output DEST    Write the event log to DEST: - (stdout), a file, none,\n"
 		"                       or auto (default: stdout when no rule is loaded,\n"
-		"                       none otherwise)\n"
+		"                       none otherwise). Environment values appear only\n"
+		"                       for the names of env_keep (docs/config.md)\n"
 		"  -f, --format FMT     json (one object per line, default) or text (one\n"
 		"                       readable line per record), for alerts and events\n"
 		"      --token-file FILE  Serve only tracers that prove the secret in FILE\n"
@@ -283,16 +286,39 @@ static void sinks_free(struct sinks *s)
 	s->n = 0;
 }
 
+static int parse_group(const char *s, gid_t *ret);
+
+/* output.file_group as a gid; (gid_t)-1 when none is set. */
+static int file_group(const struct probe_config *cfg, gid_t *ret)
+{
+	int r;
+
+	*ret = (gid_t)-1;
+	if (!cfg->file_group)
+		return 0;
+	r = parse_group(cfg->file_group, ret);
+	if (r < 0) {
+		log_err("output.file_group '%s': %s", cfg->file_group,
+			r == -ENOENT ? "no such group" : strerror(-r));
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* Opens the alert outputs and hands them to the engine. */
 static int open_alert_sinks(const struct probe_config *cfg, struct engine *en,
 			    struct sinks *s)
 {
 	int facility, r;
+	gid_t group;
 
 	if (output_syslog_facility_parse(cfg->syslog_facility, &facility) < 0) {
 		log_err("unknown syslog facility '%s'", cfg->syslog_facility);
 		return -EINVAL;
 	}
+	r = file_group(cfg, &group);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < cfg->alerts.n; i++) {
 		const char *dest = cfg->alerts.v[i];
 		struct output *o;
@@ -303,7 +329,7 @@ static int open_alert_sinks(const struct probe_config *cfg, struct engine *en,
 			log_err("at most %d alert outputs", ENGINE_SINKS_MAX);
 			return -E2BIG;
 		}
-		r = output_new(dest, cfg->alerts_format, &o);
+		r = output_new_file(dest, cfg->alerts_format, group, &o);
 		if (r < 0) {
 			log_err("opening alert output %s: %s", dest, strerror(-r));
 			return r;
@@ -440,6 +466,32 @@ static int setup_access(const struct probe_config *cfg, const struct net_addr *a
 	return 0;
 }
 
+/* The env_keep names, checked. */
+static int make_env_keep(const struct probe_config *cfg, struct env_keep *k)
+{
+	for (size_t i = 0; i < cfg->env_keep.n; i++) {
+		int r;
+
+		/* One name per item: a comma is not a name character. */
+		if (strchr(cfg->env_keep.v[i], ','))
+			r = -EINVAL;
+		else
+			r = env_keep_add(k, cfg->env_keep.v[i]);
+		if (r == -ENOMEM) {
+			log_err("out of memory");
+			return r;
+		}
+		if (r < 0) {
+			log_err("env_keep: '%s' %s", cfg->env_keep.v[i],
+				r == -E2BIG ? "is one name too many (at most 64)" :
+				"is not a variable name (letters, digits, '_', "
+				"and an optional trailing '*')");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 static void log_totals(const struct probe *p, const struct engine *en)
 {
 	const struct engine_stats *s = &en->stats;
@@ -469,6 +521,20 @@ static void log_totals(const struct probe *p, const struct engine *en)
 		 " timed out, %" PRIu64 " disarmed, %" PRIu64 " disabled",
 		 s->alerts, s->suppressed, s->kills_sent, s->kills_done, s->kills_failed,
 		 s->kills_timeout, s->kills_disarmed, s->kills_disabled);
+	if (en->windows) {
+		const struct window_stats *w = window_table_stats(en->windows);
+
+		log_info("thresholds: %" PRIu64 " events counted, %" PRIu64 " reached, %"
+			 PRIu64 " without a group value, %" PRIu64 " groups expired, %"
+			 PRIu64 " evicted at the cap (%" PRIu64 " entries)",
+			 w->counted, w->fired, w->unkeyed, w->groups_expired,
+			 w->groups_evicted, w->entries_evicted);
+	}
+	log_info("pipelines: %" PRIu64 " execs kept for a late writer, %" PRIu64
+		 " evaluated again, %" PRIu64 " late alerts, %" PRIu64
+		 " dropped at a cap, %" PRIu64 " expired",
+		 s->pipes_deferred, s->pipes_replayed, s->pipes_late_alerts,
+		 s->pipes_dropped, s->pipes_expired);
 }
 
 static int cmd_run(void)
@@ -478,6 +544,7 @@ static int cmd_run(void)
 	struct output *out = NULL;
 	struct engine *en = NULL;
 	struct sinks sinks = { .n = 0 };
+	struct env_keep env_keep = { .n = 0 };
 	struct probe *p = NULL;
 	const char *out_path;
 	uv_loop_t loop;
@@ -493,9 +560,16 @@ static int cmd_run(void)
 		probe_config_fini(&cfg);
 		return EXIT_USAGE;
 	}
+	r = make_env_keep(&cfg, &env_keep);
+	if (r < 0) {
+		env_keep_clear(&env_keep);
+		probe_config_fini(&cfg);
+		return r == -ENOMEM ? EXIT_FAILURE : EXIT_USAGE;
+	}
 	r = make_engine(&cfg, &sinks, &en);
 	if (r < 0) {
 		sinks_free(&sinks);
+		env_keep_clear(&env_keep);
 		probe_config_fini(&cfg);
 		return r == -ENOMEM ? EXIT_FAILURE : EXIT_USAGE;
 	}
@@ -504,11 +578,17 @@ static int cmd_run(void)
 	if (strcmp(out_path, "auto") == 0)
 		out_path = engine_rule_count(en) > 0 ? "none" : "-";
 	if (strcmp(out_path, "none") != 0) {
-		r = output_new(out_path, cfg.format, &out);
+		gid_t group;
+
+		/* Checked already by make_engine(). */
+		r = file_group(&cfg, &group);
+		if (r == 0)
+			r = output_new_file(out_path, cfg.format, group, &out);
 		if (r < 0) {
 			log_err("opening output %s: %s", out_path, strerror(-r));
 			engine_free(en);
 			sinks_free(&sinks);
+			env_keep_clear(&env_keep);
 			probe_config_fini(&cfg);
 			return EXIT_FAILURE;
 		}
@@ -522,11 +602,13 @@ static int cmd_run(void)
 		engine_free(en);
 		sinks_free(&sinks);
 		output_free(out);
+		env_keep_clear(&env_keep);
 		probe_config_fini(&cfg);
 		return EXIT_FAILURE;
 	}
 	r = probe_new(&loop, &addr, out, en, &p);
 	if (r == 0) {
+		p->env.env_keep = &env_keep;
 		r = setup_access(&cfg, &addr, p);
 		if (r < 0)
 			status = r == -EINVAL ? EXIT_USAGE : EXIT_FAILURE;
@@ -552,6 +634,7 @@ static int cmd_run(void)
 	if (out && output_flush(out) < 0)
 		status = EXIT_FAILURE;
 	output_free(out);
+	env_keep_clear(&env_keep);
 	probe_config_fini(&cfg);
 	return status;
 }
@@ -562,6 +645,8 @@ int main(int argc, char **argv)
 	int r;
 
 	log_init("sentrace-probe", LOG_LEVEL_WARN);
+	/* A stalled journal must not stop the probe from taking events. */
+	log_nonblocking();
 	if (argc < 2) {
 		help(stderr);
 		return EXIT_USAGE;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -31,18 +32,59 @@ const char *output_format_name(enum output_format f)
 /* Lines beyond this are written before the batch ends. */
 #define OUTPUT_BUF_MAX (64u << 10)
 
-static int output_open_file(const char *path, int *ret_fd)
+/*
+ * Event and alert files hold what the workload did (command lines, paths,
+ * addresses): readable by the probe's user only, 0600, or 0640 with the
+ * group given. A file we create gets exactly that mode, whatever the
+ * umask; an existing one is never loosened, and loses the bits beyond
+ * it. Devices and FIFOs (/dev/null, a pipe to a shipper) are left alone.
+ */
+static int output_open_file(const char *path, gid_t group, int *ret_fd)
 {
-	/* O_CLOEXEC: the file must not leak into anything we ever exec. */
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	mode_t want = group != (gid_t)-1 ? 0640 : 0600, mode;
+	bool created = false;
+	struct stat st;
+	int fd = -1;
 
+	/* O_CLOEXEC: the file must not leak into anything we ever exec. */
+	for (int tries = 0; fd < 0 && tries < 3; tries++) {
+		/* O_EXCL first: whether we made the file decides its mode. */
+		fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC |
+			  O_NOCTTY, want);
+		created = fd >= 0;
+		if (fd < 0 && errno == EEXIST)
+			fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
+		if (fd < 0 && errno != ENOENT)
+			break;
+	}
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		*ret_fd = fd;
+		return 0;
+	}
+	if (group != (gid_t)-1 && st.st_gid != group && fchown(fd, (uid_t)-1, group) < 0)
+		log_warn("%s: cannot give it group %u: %s", path, (unsigned)group,
+			 strerror(errno));
+	mode = created ? want : (st.st_mode & 07777 & want);
+	if ((created || mode != (st.st_mode & 07777)) && fchmod(fd, mode) < 0)
+		log_warn("%s: cannot set mode %04o: %s", path, (unsigned)mode,
+			 strerror(errno));
+	else if (!created && mode != (st.st_mode & 07777))
+		log_warn("%s was mode %04o: now %04o, for the probe's user%s only",
+			 path, (unsigned)(st.st_mode & 07777), (unsigned)mode,
+			 group != (gid_t)-1 ? " and group" : "");
 	*ret_fd = fd;
 	return 0;
 }
 
 int output_new(const char *path, enum output_format format, struct output **ret_out)
+{
+	return output_new_file(path, format, (gid_t)-1, ret_out);
+}
+
+int output_new_file(const char *path, enum output_format format, gid_t group,
+		    struct output **ret_out)
 {
 	struct output *o;
 	int r;
@@ -52,6 +94,7 @@ int output_new(const char *path, enum output_format format, struct output **ret_
 		return -ENOMEM;
 	o->format = format;
 	o->fd = -1;
+	o->group = group;
 	strbuf_init(&o->buf);
 	if (path && strcmp(path, OUTPUT_SYSLOG) == 0) {
 		/* The caller may change the facility before the first line. */
@@ -63,7 +106,7 @@ int output_new(const char *path, enum output_format format, struct output **ret_
 			free(o);
 			return -ENOMEM;
 		}
-		r = output_open_file(path, &o->fd);
+		r = output_open_file(path, group, &o->fd);
 		if (r < 0) {
 			free(o->path);
 			free(o);
@@ -98,7 +141,7 @@ int output_reopen(struct output *o)
 	if (!o->path)
 		return 0;
 	/* Open the new file first: on failure the old one keeps working. */
-	r = output_open_file(o->path, &nfd);
+	r = output_open_file(o->path, o->group, &nfd);
 	if (r < 0)
 		return r;
 	output_flush(o);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "strbuf.h"
 
@@ -33,6 +34,7 @@ struct output {
 	uint64_t lines;
 	uint64_t write_errors;
 	bool error_logged;        /* one warning per error streak */
+	gid_t group;              /* a file's group; (gid_t)-1: mode 0600 */
 };
 
 int output_format_parse(const char *s, enum output_format *ret);
@@ -40,6 +42,13 @@ const char *output_format_name(enum output_format f);
 
 /* path NULL or "-" is stdout, "syslog" is syslog (LOG_USER). */
 int output_new(const char *path, enum output_format format, struct output **ret_out);
+/*
+ * The same, with the group that may read a file output: a file is made
+ * (and reopened) 0640 and given that group; (gid_t)-1: 0600. An existing
+ * file keeps at most those bits. See output.c.
+ */
+int output_new_file(const char *path, enum output_format format, gid_t group,
+		    struct output **ret_out);
 /* "user", "daemon", "local0".."local7", "auth", "authpriv"; -EINVAL else. */
 int output_syslog_facility_parse(const char *s, int *ret);
 struct output *output_free(struct output *o);

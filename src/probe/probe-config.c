@@ -12,6 +12,7 @@
 
 #include <yaml.h>
 
+#include "envkeep.h"
 #include "util.h"
 #include "probe-config.h"
 #include "proctable.h"
@@ -56,6 +57,7 @@ static const struct key keys[] = {
 	KEY(RSC "enforcement.disarmer.executable.max_allowed", K_UINT, disarm_max),
 	KEY(RSC "enforcement.disarmer.executable.period", K_DURATION, disarm_period_ns),
 	KEY(RSC "enforcement.kill_timeout", K_DURATION, kill_timeout_ns),
+	KEY(RSC "env_keep", K_LIST, env_keep),
 	KEY("alerts.outputs", K_LIST, alerts),
 	KEY("alerts.format", K_FORMAT, alerts_format),
 	KEY("alerts.syslog_facility", K_STR, syslog_facility),
@@ -63,6 +65,7 @@ static const struct key keys[] = {
 	KEY("alerts.burst", K_UINT, alert_burst),
 	KEY("output.path", K_STR, output),
 	KEY("output.format", K_FORMAT, format),
+	KEY("output.file_group", K_OPTSTR, file_group),
 };
 
 int probe_config_parse_mode(const char *s, uint64_t *ret)
@@ -131,6 +134,25 @@ const char *probe_config_default_policy_dir(void)
 	return SENTRACE_DEFAULT_POLICY_DIR;
 }
 
+/* ENV_KEEP_DEFAULT as a list. */
+static int env_keep_default_list(struct probe_strlist *l)
+{
+	const char *p = ENV_KEEP_DEFAULT;
+
+	while (*p) {
+		size_t len = strcspn(p, ",");
+		char name[64];
+		int r;
+
+		snprintf(name, sizeof(name), "%.*s", (int)len, p);
+		r = probe_strlist_add(l, name);
+		if (r < 0)
+			return r;
+		p += len + (p[len] == ',');
+	}
+	return 0;
+}
+
 int probe_config_init(struct probe_config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -156,6 +178,7 @@ int probe_config_init(struct probe_config *c)
 	    probe_config_set(&c->output, "auto") < 0 ||
 	    probe_config_set(&c->syslog_facility, "user") < 0 ||
 	    probe_strlist_add(&c->alerts, "-") < 0 ||
+	    env_keep_default_list(&c->env_keep) < 0 ||
 	    probe_strlist_add(&c->policies, probe_config_default_policy_dir()) < 0) {
 		probe_config_fini(c);
 		return -ENOMEM;
@@ -174,6 +197,9 @@ void probe_config_fini(struct probe_config *c)
 	c->token_file = c->socket_group = NULL;
 	probe_strlist_clear(&c->policies);
 	probe_strlist_clear(&c->alerts);
+	probe_strlist_clear(&c->env_keep);
+	free(c->file_group);
+	c->file_group = NULL;
 }
 
 static void *field_of(struct probe_config *c, const struct key *k)

@@ -51,6 +51,8 @@ struct probe_config {
 	uint64_t alert_burst;
 	char *output;                /* "auto", "-", a file or "none" */
 	enum output_format format;
+	struct probe_strlist env_keep; /* names whose env values are kept */
+	char *file_group;            /* group of the output files; NULL: none */
 };
 
 int probe_config_init(struct probe_config *c);

@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "pipes.h"
 #include "proctable.h"
 
 #define PROC_TABLE_MIN_BUCKETS 256
@@ -133,6 +135,7 @@ struct proc_table *proc_table_free(struct proc_table *t)
 		free(e);
 	}
 	free(t->buckets);
+	pipe_index_free(t->pipes);
 	free(t);
 	return NULL;
 }
@@ -391,6 +394,8 @@ static void entry_init(struct proc_entry *e, int64_t pid)
 	e->uid = e->euid = e->gid = e->egid = -1;
 	e->suid = e->fsuid = e->sgid = e->fsgid = -1;
 	e->cap_effective = e->cap_permitted = -1;
+	for (unsigned i = 0; i < PROC_SOCKS_MAX; i++)
+		e->net.socks[i].fd = -1;
 }
 
 struct proc_entry *proc_table_upsert(struct proc_table *t, int64_t pid)
@@ -586,6 +591,8 @@ int proc_entry_copy_image(struct proc_table *t, struct proc_entry *dst,
 		dst->envp_truncated = src->envp_truncated;
 	}
 	memcpy(dst->comm, src->comm, sizeof(dst->comm));
+	/* A child inherits its parent's descriptors. */
+	memcpy(dst->stdio, src->stdio, sizeof(dst->stdio));
 	dst->uid = src->uid;
 	dst->euid = src->euid;
 	dst->gid = src->gid;
@@ -596,8 +603,153 @@ int proc_entry_copy_image(struct proc_table *t, struct proc_entry *dst,
 	dst->fsgid = src->fsgid;
 	dst->cap_effective = src->cap_effective;
 	dst->cap_permitted = src->cap_permitted;
+	/* The child inherits the fds, and is a server's fork until it execs
+	 * (proc_net); its own server bit comes from its own calls. */
+	memcpy(dst->net.socks, src->net.socks, sizeof(dst->net.socks));
+	dst->net.next = src->net.next;
+	dst->net.forked = proc_entry_is_server(src);
+	if (dst->net.forked) {
+		memcpy(dst->net.ports, src->net.ports, sizeof(dst->net.ports));
+		dst->net.nports = src->net.nports;
+		dst->net.ports_dropped = src->net.ports_dropped;
+	}
 	t->pinned = NULL;
 	return r;
+}
+
+/* ---- sockets and server identity ---- */
+
+static bool family_inet(int family)
+{
+	return family == AF_INET || family == AF_INET6;
+}
+
+static struct proc_sock *sock_find(struct proc_entry *e, int64_t fd)
+{
+	for (unsigned i = 0; i < PROC_SOCKS_MAX; i++)
+		if (e->net.socks[i].fd == fd)
+			return &e->net.socks[i];
+	return NULL;
+}
+
+/* The slot of fd, else a free one, else the next in turn (bounded). */
+static struct proc_sock *sock_slot(struct proc_entry *e, int64_t fd)
+{
+	struct proc_sock *s = sock_find(e, fd);
+
+	if (!s)
+		s = sock_find(e, -1);
+	if (!s) {
+		s = &e->net.socks[e->net.next];
+		e->net.next = (uint8_t)((e->net.next + 1) % PROC_SOCKS_MAX);
+	}
+	memset(s, 0, sizeof(*s));
+	s->fd = (int32_t)fd;
+	return s;
+}
+
+static void sock_forget(struct proc_entry *e, int64_t fd)
+{
+	struct proc_sock *s = sock_find(e, fd);
+
+	if (s) {
+		memset(s, 0, sizeof(*s));
+		s->fd = -1;
+	}
+}
+
+static void net_serves(struct proc_entry *e, uint16_t port)
+{
+	e->net.server = true;
+	if (port == 0)
+		return;
+	for (unsigned i = 0; i < e->net.nports; i++)
+		if (e->net.ports[i] == port)
+			return;
+	if (e->net.nports < PROC_PORTS_MAX)
+		e->net.ports[e->net.nports++] = port;
+	else
+		e->net.ports_dropped = true;
+}
+
+void proc_entry_net_socket(struct proc_entry *e, int64_t fd, int family, int type)
+{
+	struct proc_sock *s;
+
+	if (fd < 0 || fd > INT32_MAX)
+		return;
+	if (!family_inet(family)) {
+		sock_forget(e, fd);
+		return;
+	}
+	s = sock_slot(e, fd);
+	/* SOCK_NONBLOCK and SOCK_CLOEXEC ride in the high bits. */
+	type &= 0xf;
+	s->type = type == SOCK_STREAM || type == SOCK_DGRAM ? (uint8_t)type : 0;
+}
+
+void proc_entry_net_bind(struct proc_entry *e, int64_t fd, int family, int64_t port)
+{
+	struct proc_sock *s;
+
+	if (fd < 0 || fd > INT32_MAX)
+		return;
+	if (!family_inet(family)) {
+		sock_forget(e, fd);
+		return;
+	}
+	s = sock_find(e, fd);
+	if (!s) {
+		/* A socket we did not see made (before the trace began). */
+		s = sock_slot(e, fd);
+	}
+	s->port = port > 0 && port <= UINT16_MAX ? (uint16_t)port : 0;
+	/*
+	 * A UDP socket bound to a port is a UDP server (clients take an
+	 * ephemeral port by binding to 0 or not binding at all). TCP waits
+	 * for its listen.
+	 */
+	if (s->type == SOCK_DGRAM && s->port)
+		net_serves(e, s->port);
+}
+
+void proc_entry_net_listen(struct proc_entry *e, int64_t fd)
+{
+	struct proc_sock *s = sock_find(e, fd);
+
+	/*
+	 * Only a socket we know to be TCP/UDP: listen on an unknown fd may be
+	 * a unix socket's, which is not a port.
+	 */
+	if (fd < 0 || !s)
+		return;
+	s->listening = true;
+	net_serves(e, s->port);
+}
+
+void proc_entry_net_exec(struct proc_entry *e)
+{
+	if (!e->net.forked)
+		return;
+	e->net.forked = false;
+	if (!e->net.server) {
+		e->net.nports = 0;
+		e->net.ports_dropped = false;
+	}
+}
+
+void proc_entry_net_accept(struct proc_entry *e, int64_t fd, bool inet_peer)
+{
+	struct proc_sock *s = fd >= 0 ? sock_find(e, fd) : NULL;
+
+	/*
+	 * The peer's family said TCP: a server, even on an fd we never saw
+	 * made (a listener inherited from an untraced parent). Without a
+	 * peer address (accept(fd, NULL, NULL)) the fd must be a TCP/UDP
+	 * socket we know.
+	 */
+	if (inet_peer || s)
+		net_serves(e, s ? s->port : 0);
 }
 
 const char *proc_entry_name(const struct proc_entry *e)

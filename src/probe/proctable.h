@@ -35,6 +35,57 @@
 #define PROC_ENVP_BYTES        16384  /* bytes of environment kept */
 #define PROC_COMM_MAX          16     /* as the kernel's TASK_COMM_LEN */
 #define PROC_ANCESTORS_MAX     64     /* depth of an ancestry walk */
+#define PROC_SOCKS_MAX         8      /* TCP/UDP sockets remembered (by fd) */
+#define PROC_PORTS_MAX         8      /* ports a server listened on, kept */
+
+/*
+ * What the probe knows of one of a process's TCP/UDP sockets, from its
+ * socket, bind and listen events. The tracer does not see close or dup,
+ * so an fd may have been reused: a slot is replaced by the next socket
+ * or bind on its fd. Forks copy the slots (the child inherits the fds),
+ * so that a pre-forked worker's accept on its parent's listener knows the
+ * port.
+ */
+struct proc_sock {
+	int32_t fd;                /* -1: free slot */
+	uint16_t port;             /* bound port, 0: none or unknown */
+	uint8_t type;              /* SOCK_STREAM, SOCK_DGRAM, 0: unknown */
+	bool listening;            /* listen() succeeded on it */
+};
+
+/*
+ * Server identity by behaviour. `server`: the process (any of its threads,
+ * before or after an exec: the pid did it, and the fds survive the exec)
+ * listened on a TCP socket, bound a UDP socket to a port, or accepted a
+ * TCP connection. `forked`: it was forked by a server and has not exec'd
+ * since, so it holds the server's sockets and runs its code (a pre-forked
+ * worker before its first accept, a fork-per-connection handler); an exec
+ * ends that, as the new program has not used them. A worker that accepts
+ * on an inherited listener is a server by its accept.
+ */
+struct proc_net {
+	struct proc_sock socks[PROC_SOCKS_MAX];
+	uint16_t ports[PROC_PORTS_MAX]; /* listened or accepted on, first seen first */
+	uint8_t nports;
+	uint8_t next;              /* slot replaced next when all are in use */
+	bool server;
+	bool forked;               /* forked by a server, no exec since */
+	bool ports_dropped;        /* more ports than PROC_PORTS_MAX */
+};
+
+/* What one of fds 0-2 was at the last exec (docs/protocol.md, exec). */
+enum proc_stdio_type {
+	PROC_STDIO_UNKNOWN,        /* not reported */
+	PROC_STDIO_NONE, PROC_STDIO_PIPE, PROC_STDIO_SOCKET, PROC_STDIO_TTY,
+	PROC_STDIO_NULL, PROC_STDIO_FILE, PROC_STDIO_OTHER,
+};
+
+struct proc_stdio {
+	uint8_t type;              /* enum proc_stdio_type */
+	uint64_t ino;              /* of a pipe or socket; 0 otherwise */
+};
+
+struct pipe_index;
 
 struct proc_entry {
 	int64_t pid;
@@ -58,8 +109,10 @@ struct proc_entry {
 	uint64_t start_ns;         /* wall clock; 0 when unknown */
 	uint64_t start_ticks;      /* /proc/PID/stat starttime, as the tracer
 				    * read it; 0 when unknown. Kills name it */
+	struct proc_stdio stdio[3]; /* fds 0-2 at the last exec (pipes.c) */
 	uint32_t nchildren;        /* entries whose ppid is this pid */
 	bool exited;
+	struct proc_net net;       /* sockets and server identity */
 	size_t bytes;              /* accounted size of the strings */
 	struct proc_entry *hnext;  /* hash chain */
 	struct proc_entry *older, *newer; /* age list */
@@ -96,6 +149,7 @@ struct proc_table {
 	uint64_t evicted;          /* entries dropped to stay in bounds */
 	size_t exited;             /* entries kept for their children */
 	struct proc_budget *budget; /* NULL: this table's bounds only */
+	struct pipe_index *pipes;  /* pipe ends and deferred readers (pipes.h) */
 };
 
 int proc_table_new(size_t max_entries, size_t max_bytes, struct proc_table **ret_table);
@@ -153,6 +207,24 @@ int proc_entry_add_env(struct proc_table *t, struct proc_entry *e,
 /* dst gets a copy of src's file, argv, envp, cwd, tty, comm and creds (a fork). */
 int proc_entry_copy_image(struct proc_table *t, struct proc_entry *dst,
 			  const struct proc_entry *src);
+
+/*
+ * Network events of e (ret >= 0 only): a TCP/UDP socket created as fd, a
+ * bind of fd to port (family: AF_INET/AF_INET6 or other, which forgets the
+ * fd), a listen on fd, and an accept on the listener fd (inet_peer: the
+ * peer's address is AF_INET/AF_INET6; false when the call asked for none).
+ */
+void proc_entry_net_socket(struct proc_entry *e, int64_t fd, int family, int type);
+void proc_entry_net_bind(struct proc_entry *e, int64_t fd, int family, int64_t port);
+void proc_entry_net_listen(struct proc_entry *e, int64_t fd);
+void proc_entry_net_accept(struct proc_entry *e, int64_t fd, bool inet_peer);
+/* An exec: what was only inherited from a forking server is not ours. */
+void proc_entry_net_exec(struct proc_entry *e);
+/* process.is_server: by its own doing, or forked by a server (no exec). */
+static inline bool proc_entry_is_server(const struct proc_entry *e)
+{
+	return e->net.server || e->net.forked;
+}
 
 /* The last path component of the executable, or "?" when unknown. */
 const char *proc_entry_name(const struct proc_entry *e);

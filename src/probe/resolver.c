@@ -4,9 +4,11 @@
 
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 
 #include "sentrace/wire.h"
 #include "rules.h"
+#include "pipes.h"
 #include "resolver.h"
 
 #define SNAPSHOT_START_SLACK_NS 1000000000ull
@@ -105,6 +107,27 @@ static void set_image(struct proc_table *t, struct proc_entry *e,
 		e->start_ticks = ticks;
 }
 
+/* fds 0-2 as the exec named them; unknown when it did not. */
+static void set_stdio(struct proc_entry *e, const msgpack_object *m)
+{
+	static const char *const keys[3][2] = {
+		{ "stdin", "stdin_ino" }, { "stdout", "stdout_ino" },
+		{ "stderr", "stderr_ino" },
+	};
+	struct wire_str s;
+
+	for (int fd = 0; fd < 3; fd++) {
+		struct proc_stdio *st = &e->stdio[fd];
+
+		st->type = PROC_STDIO_UNKNOWN;
+		st->ino = 0;
+		if (wire_map_str(m, keys[fd][0], &s))
+			st->type = pipes_stdio_type(s.ptr, s.len);
+		if (!wire_map_u64(m, keys[fd][1], &st->ino))
+			st->ino = 0;
+	}
+}
+
 static void apply_exec(struct proc_table *t, const msgpack_object *ev,
 		       int64_t pid, uint64_t ts)
 {
@@ -117,9 +140,12 @@ static void apply_exec(struct proc_table *t, const msgpack_object *ev,
 	e->suid = e->fsuid = e->euid;
 	e->sgid = e->fsgid = e->egid;
 	set_comm_from_file(e);
+	proc_entry_net_exec(e);
 	/* First seen at its exec: the best bound we have on its start. */
 	if (!e->start_ns)
 		e->start_ns = ts;
+	set_stdio(e, ev);
+	pipes_note_exec(t, e, ts);
 }
 
 static void apply_fork(struct proc_table *t, const msgpack_object *ev,
@@ -210,6 +236,37 @@ static void apply_setid(struct proc_entry *e, const msgpack_object *ev, bool gid
 		*fs = v;
 }
 
+/* Server identity (proc_net): which sockets listen, who accepts. */
+static void apply_net(struct proc_entry *e, const msgpack_object *ev, int type,
+		      int64_t ret)
+{
+	int64_t fd = -1, family = -1, v;
+
+	wire_map_i64(ev, "fd", &fd);
+	wire_map_i64(ev, "family", &family);
+	switch (type) {
+	case RULES_EV_SOCKET:
+		if (wire_map_i64(ev, "type", &v))
+			proc_entry_net_socket(e, ret, (int)family, (int)v);
+		break;
+	case RULES_EV_BIND:
+		if (!wire_map_i64(ev, "port", &v))
+			v = 0;
+		proc_entry_net_bind(e, fd, (int)family, v);
+		break;
+	case RULES_EV_LISTEN:
+		proc_entry_net_listen(e, fd);
+		break;
+	case RULES_EV_ACCEPT:
+		/* No family: the call asked for no peer address. */
+		if (family < 0 || family == AF_INET || family == AF_INET6)
+			proc_entry_net_accept(e, fd, family >= 0);
+		break;
+	default:
+		break;
+	}
+}
+
 void resolver_apply_event(struct proc_table *t, const msgpack_object *ev,
 			  int type, int64_t pid, int64_t ret, uint64_t ts)
 {
@@ -261,6 +318,12 @@ void resolver_apply_event(struct proc_table *t, const msgpack_object *ev,
 		if (wire_map_str(ev, "path", &s))
 			proc_entry_set_cwd(t, e, s.ptr, s.len);
 		break;
+	case RULES_EV_SOCKET:
+	case RULES_EV_BIND:
+	case RULES_EV_LISTEN:
+	case RULES_EV_ACCEPT:
+		apply_net(e, ev, type, ret);
+		break;
 	case RULES_EV_PRCTL:
 		if (wire_map_i64(ev, "option", &v) && v == PR_SET_NAME &&
 		    wire_map_str(ev, "name", &s))
@@ -300,6 +363,11 @@ void resolver_apply_snapshot(struct proc_table *t, const msgpack_object *snap)
 		set_comm_from_file(e);
 	if (wire_map_u64(snap, "start_time", &start) && start > 0)
 		e->start_ns = start;
+	/* A snapshot without them (an older tracer) keeps what execs said. */
+	if (wire_map_get(snap, "stdin")) {
+		set_stdio(e, snap);
+		pipes_note_exec(t, e, e->start_ns);
+	}
 }
 
 void resolver_recount(struct proc_table *t)

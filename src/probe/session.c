@@ -18,6 +18,7 @@
 #include "hmac.h"
 #include "log.h"
 #include "util.h"
+#include "redact.h"
 #include "resolver.h"
 #include "rules.h"
 #include "lifealert.h"
@@ -835,6 +836,8 @@ int session_handle_frame(struct session *s, const char *payload, size_t len,
 		r = session_auth(s, root, type, reply);
 		goto out;
 	}
+	/* Values out before anything reads the frame (redact.h). */
+	redact_frame_env(s->env->env_keep, root, type);
 	switch (type) {
 	case WIRE_EVENTS:
 		r = session_events(s, root, reply);

@@ -23,6 +23,8 @@
 #include "strbuf.h"
 #include "tracers.h"
 
+struct env_keep;
+
 /* Counters over the probe's whole life, shared by all sessions. */
 struct probe_totals {
 	uint64_t last_session_id;
@@ -46,6 +48,7 @@ struct session_env {
 	const char *token;          /* the secret tracers must prove; NULL: none */
 	size_t token_len;
 	struct lifealert *lifealerts; /* delivery alerts; NULL: none */
+	const struct env_keep *env_keep; /* values kept (redact.h); NULL: none */
 };
 
 /* Longest token compared; a longer one never matches. */

@@ -267,7 +267,12 @@ bool node_eval(const struct node *n, int event_type, const struct rules_ctx *ctx
 	case N_BOOL_FIELD:
 		rules_get_value(ctx, event_type, n->field, &v);
 		c = (struct cursor){ .v = &v, .f = n->field };
-		return cursor_next(&c, &e) && e.i != 0;
+		/* A multi-valued boolean (process.ancestors.is_server) holds
+		 * when any element does, as an array compared with ==. */
+		while (cursor_next(&c, &e))
+			if (e.i != 0)
+				return true;
+		return false;
 	case N_CMP:
 		return cmp_eval(n, event_type, ctx);
 	default:

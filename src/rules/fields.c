@@ -109,7 +109,34 @@ int rules_event_type_from_name(const char *name, size_t len)
 	X(17, "tty_name", STRING, STRING_ARRAY, "tty", NONE, \
 	  "controlling terminal, \"\" when none") \
 	X(18, "created_at", DURATION, NONE, "start", AGE, \
-	  "time since the process started (compare with a duration)")
+	  "time since the process started (compare with a duration)") \
+	X(19, "is_server", BOOL, BOOL, "is_server", NONE, \
+	  "listened on a TCP port, bound a UDP port or accepted a TCP " \
+	  "connection, or was forked by such a process and has not exec'd " \
+	  "since (by behaviour, whatever its name; see docs/rules.md)") \
+	X(20, "listen.ports", INT_ARRAY, INT_ARRAY, "listen_ports", NONE, \
+	  "ports it listened or accepted on (at most 8; unknown ports of " \
+	  "inherited listeners are left out)") \
+	X(21, "names", STRING_ARRAY, STRING_ARRAY, "names", NONE, \
+	  "its names: base names of the executable and of argv[0], and comm") \
+	X(30, "stdin.type", STRING, STRING_ARRAY, "stdin", NONE, \
+	  "what fd 0 was at the exec: pipe, socket, tty, file, null, none, other") \
+	X(31, "stdout.type", STRING, STRING_ARRAY, "stdout", NONE, \
+	  "what fd 1 was at the exec (as stdin.type)") \
+	X(32, "stderr.type", STRING, STRING_ARRAY, "stderr", NONE, \
+	  "what fd 2 was at the exec (as stdin.type)") \
+	X(33, "stdin.writer.file.path", STRING, STRING_ARRAY, \
+	  "stdin_writer_file", NONE, "executable of the last exec'd process " \
+	  "whose stdout or stderr is the pipe that is this stdin") \
+	X(34, "stdin.writer.file.name", STRING, STRING_ARRAY, \
+	  "stdin_writer_file", BASENAME, "base name of stdin.writer.file.path") \
+	X(35, "stdin.writer.comm", STRING, STRING_ARRAY, "stdin_writer_comm", \
+	  NONE, "thread name of the stdin writer") \
+	X(36, "stdin.writer.pid", INT, INT_ARRAY, "stdin_writer_pid", NONE, \
+	  "process id of the stdin writer") \
+	X(37, "stdin.upstream.file.name", STRING_ARRAY, NONE, "stdin_upstream", \
+	  BASENAME, "base names of the processes up the pipeline, nearest " \
+	  "first: the stdin writer, the writer of its stdin, … (8 at most)")
 
 #define T_NONE ((enum rules_type)-1)
 #define T(x) RULES_TYPE_##x
@@ -369,6 +396,30 @@ static const struct rules_field fields[] = {
 	EV(1903, "seccomp_mismatch.claimed", STRING, SECCOMP_MISMATCH,
 	   "claimed", NONE, "the call the data named with our tag, \"\": "
 	   "not our tag")
+
+	/* Standard streams at exec (ids 3300-3399). */
+	EV(3300, "exec.stdin.type", STRING, EXEC, "stdin", NONE,
+	   "what fd 0 is: pipe, socket, tty, file, null, none, other")
+	EV(3301, "exec.stdout.type", STRING, EXEC, "stdout", NONE,
+	   "what fd 1 is (as exec.stdin.type)")
+	EV(3302, "exec.stderr.type", STRING, EXEC, "stderr", NONE,
+	   "what fd 2 is (as exec.stdin.type)")
+	EV(3303, "exec.stdin.path", STRING, EXEC, "stdin_path", NONE,
+	   "path of fd 0 when a file, tty or other")
+	EV(3304, "exec.stdout.path", STRING, EXEC, "stdout_path", NONE,
+	   "path of fd 1 when a file, tty or other")
+	EV(3305, "exec.stdin.socket.protocol", STRING, EXEC, "stdin_proto",
+	   NONE, "tcp, tcp6, udp or udp6 when fd 0 is an internet socket")
+	EV(3306, "exec.stdin.socket.peer", STRING, EXEC, "stdin_peer", NONE,
+	   "peer address of fd 0's socket, \"ip:port\" ([ip]:port for IPv6)")
+	EV(3307, "exec.stdin.socket.local", STRING, EXEC, "stdin_local", NONE,
+	   "local address of fd 0's socket")
+	EV(3308, "exec.stdout.socket.protocol", STRING, EXEC, "stdout_proto",
+	   NONE, "as exec.stdin.socket.protocol, for fd 1")
+	EV(3309, "exec.stdout.socket.peer", STRING, EXEC, "stdout_peer", NONE,
+	   "peer address of fd 1's socket")
+	EV(3310, "exec.stderr.socket.protocol", STRING, EXEC, "stderr_proto",
+	   NONE, "as exec.stdin.socket.protocol, for fd 2")
 
 	RETVAL(EXEC, "exec") RETVAL(FORK, "fork") RETVAL(OPEN, "open")
 	RETVAL(UNLINK, "unlink") RETVAL(RMDIR, "rmdir")

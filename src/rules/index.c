@@ -60,10 +60,16 @@ static void approver_fini(struct approver *a)
 	*a = (struct approver){ 0 };
 }
 
-static bool is_scalar_string(const struct node *n)
+/*
+ * A string field, or a string array (process.names): a comparison that is
+ * not negated holds on an array when one of its elements matches, so each
+ * element's walk admits the rule.
+ */
+static bool is_string_field(const struct node *n)
 {
 	return n && n->kind == N_FIELD && n->field &&
-	       n->field->type == RULES_TYPE_STRING;
+	       (n->field->type == RULES_TYPE_STRING ||
+		n->field->type == RULES_TYPE_STRING_ARRAY);
 }
 
 /* Appends the string items of m; false if m holds anything else. */
@@ -142,7 +148,7 @@ static bool find_approver(const struct node *n, struct approver *ret)
 
 	switch (n->kind) {
 	case N_CMP:
-		if (n->neg || !is_scalar_string(n->a))
+		if (n->neg || !is_string_field(n->a))
 			return false;
 		a.field = n->a->field;
 		if (!add_items(&a, &n->m)) {
@@ -335,43 +341,63 @@ static void bits_or(uint64_t *dst, const uint64_t *src, size_t nwords)
 			dst[i] |= src[i];
 }
 
+/* Admits the rules whose approvers on one field could hold for s. */
+static void walk(const struct field_index *fx, size_t nwords, const char *s,
+		 size_t len, uint64_t *ret)
+{
+	const struct trie_node *t = &fx->root;
+	size_t i;
+
+	bits_or(ret, t->prefix, nwords);
+	for (i = 0; i < len; i++) {
+		const struct trie_node *c = t->child;
+		unsigned char b = (unsigned char)s[i];
+
+		while (c && c->c < b)
+			c = c->next;
+		if (!c || c->c != b)
+			break;
+		t = c;
+		bits_or(ret, t->prefix, nwords);
+	}
+	if (i == len)
+		bits_or(ret, t->exact, nwords);
+}
+
 size_t rules_index_candidates(const struct rules_index *ix, int event_type,
 			      const struct rules_ctx *ctx, uint64_t *ret)
 {
 	memcpy(ret, ix->always, ix->nwords * sizeof(*ret));
 	for (size_t f = 0; f < ix->nfields; f++) {
 		const struct field_index *fx = &ix->fields[f];
-		const struct trie_node *t = &fx->root;
-		struct rules_value v;
-		const char *s;
-		size_t len, i;
+		struct rules_value v, e;
 
 		rules_get_value(ctx, event_type, fx->field, &v);
-		if (v.kind == RULES_V_NONE) {
-			s = "";
-			len = 0;
-		} else if (v.kind == RULES_V_STR) {
-			s = v.s ? v.s : "";
-			len = v.s ? v.len : 0;
-		} else {
-			/* Not what the evaluator reads as one string: admit all. */
+		switch (v.kind) {
+		case RULES_V_NONE:
+			walk(fx, ix->nwords, "", 0, ret);
+			break;
+		case RULES_V_STR:
+			walk(fx, ix->nwords, v.s ? v.s : "", v.s ? v.len : 0, ret);
+			break;
+		case RULES_V_STRS:
+			/* As the evaluator reads an array: any element. */
+			for (size_t k = 0; k < v.n; k++)
+				walk(fx, ix->nwords, v.strs[k].ptr ? v.strs[k].ptr : "",
+				     v.strs[k].ptr ? v.strs[k].len : 0, ret);
+			break;
+		case RULES_V_ITER:
+			/* The evaluator asks again and gets a fresh iterator. */
+			while (v.next && v.next(v.it, &e))
+				if (e.kind == RULES_V_STR)
+					walk(fx, ix->nwords, e.s ? e.s : "",
+					     e.s ? e.len : 0, ret);
+			break;
+		default:
+			/* Not what the evaluator reads as strings: admit all. */
 			bits_or(ret, fx->all, ix->nwords);
-			continue;
+			break;
 		}
-		bits_or(ret, t->prefix, ix->nwords);
-		for (i = 0; i < len; i++) {
-			const struct trie_node *c = t->child;
-			unsigned char b = (unsigned char)s[i];
-
-			while (c && c->c < b)
-				c = c->next;
-			if (!c || c->c != b)
-				break;
-			t = c;
-			bits_or(ret, t->prefix, ix->nwords);
-		}
-		if (i == len)
-			bits_or(ret, t->exact, ix->nwords);
 	}
 	return ix->nwords;
 }

@@ -289,7 +289,7 @@ struct macro_def {
 
 enum rule_key {
 	RK_EXPRESSION, RK_DESCRIPTION, RK_SEVERITY, RK_TAGS, RK_DISABLED,
-	RK_ACTIONS, RK_EVERY, RK__COUNT,
+	RK_ACTIONS, RK_EVERY, RK_THRESHOLD, RK__COUNT,
 };
 
 static const char *const rule_keys[RK__COUNT] = {
@@ -300,6 +300,7 @@ static const char *const rule_keys[RK__COUNT] = {
 	[RK_DISABLED] = "disabled",
 	[RK_ACTIONS] = "actions",
 	[RK_EVERY] = "every",
+	[RK_THRESHOLD] = "threshold",
 };
 
 /* Keys of other engines, accepted and ignored without a warning. */
@@ -832,6 +833,10 @@ struct rule {
 	uint64_t every_ns;
 	uint64_t event_mask;
 	struct node *root;
+	bool has_threshold;
+	struct rule_threshold threshold;
+	char *counter;
+	bool asks_retval;           /* names event.retval or exec.retval */
 };
 
 struct rule_set {
@@ -841,6 +846,22 @@ struct rule_set {
 	size_t nby_type[RULES_EV__COUNT];
 	struct rules_index *index[RULES_EV__COUNT];  /* NULL: evaluate all */
 };
+
+/* Whether an expression reads a return value (event.retval, X.retval). */
+static bool node_asks_retval(const struct node *n)
+{
+	if (!n)
+		return false;
+	if (n->field && n->field->source == RULES_SRC_EVENT &&
+	    strcmp(n->field->key, "ret") == 0)
+		return true;
+	if (node_asks_retval(n->a) || node_asks_retval(n->b))
+		return true;
+	for (size_t i = 0; i < n->nitems; i++)
+		if (node_asks_retval(n->items[i]))
+			return true;
+	return false;
+}
 
 static struct rule *rule_free(struct rule *r)
 {
@@ -868,6 +889,7 @@ static struct rule *rule_free(struct rule *r)
 	}
 	free(r->actions);
 	node_free(r->root);
+	free(r->counter);
 	free(r);
 	return NULL;
 }
@@ -1103,6 +1125,197 @@ static int parse_actions(struct loader *L, struct src_file *f, yaml_node_t *n,
 	return 0;
 }
 
+/*
+ * One field of a threshold's `by` or `distinct`: a scalar (a string, an
+ * integer, a boolean, an address or a duration) that every event of the
+ * rule has, so that events of one group are comparable.
+ */
+static int threshold_field(struct loader *L, struct src_file *f, yaml_node_t *n,
+			   const char *key, uint64_t mask,
+			   const struct rules_field **ret)
+{
+	const char *name = scalar(n);
+	const struct rules_field *fd;
+
+	if (!name || !*name) {
+		lerr(L, false, f, n, "threshold %s: a field name is expected", key);
+		return -EINVAL;
+	}
+	fd = rules_field_by_name(name, strlen(name));
+	if (!fd) {
+		lerr(L, false, f, n, "threshold %s: unknown field '%s'", key, name);
+		return -EINVAL;
+	}
+	if (fd->type == RULES_TYPE_STRING_ARRAY || fd->type == RULES_TYPE_INT_ARRAY) {
+		lerr(L, false, f, n, "threshold %s: '%s' is an array; a group needs "
+		     "one value per event", key, name);
+		return -EINVAL;
+	}
+	if (fd->event != RULES_EV_ANY && mask != (1ull << fd->event)) {
+		lerr(L, false, f, n, "threshold %s: '%s' is a field of %s events, "
+		     "and the rule applies to other event types too", key, name,
+		     rules_event_type_name(fd->event));
+		return -EINVAL;
+	}
+	*ret = fd;
+	return 0;
+}
+
+/* `by:` or `distinct:`: one field name, or a list of up to four. */
+static int threshold_fields(struct loader *L, struct src_file *f, yaml_node_t *n,
+			    const char *key, uint64_t mask,
+			    const struct rules_field **v, size_t *nv)
+{
+	yaml_node_t *it;
+	int r;
+
+	if (n->type == YAML_SCALAR_NODE) {
+		r = threshold_field(L, f, n, key, mask, &v[0]);
+		if (r == 0)
+			*nv = 1;
+		return r;
+	}
+	if (n->type != YAML_SEQUENCE_NODE ||
+	    n->data.sequence.items.top == n->data.sequence.items.start) {
+		lerr(L, false, f, n, "threshold %s: a field name or a list of "
+		     "field names is expected", key);
+		return -EINVAL;
+	}
+	FOR_ITEMS(f, n, it) {
+		if (*nv == RULES_THRESHOLD_FIELDS_MAX) {
+			lerr(L, false, f, it, "threshold %s: at most %d fields", key,
+			     RULES_THRESHOLD_FIELDS_MAX);
+			return -EINVAL;
+		}
+		r = threshold_field(L, f, it, key, mask, &v[*nv]);
+		if (r < 0)
+			return r;
+		(*nv)++;
+	}
+	return 0;
+}
+
+/*
+ * threshold: {count: 5, window: 30s, by: process.parent.pid,
+ *             distinct: exec.file.name}
+ * Checked after the expression compiled: the fields must fit its events.
+ */
+static int parse_threshold(struct loader *L, struct src_file *f, yaml_node_t *n,
+			   struct rule *r)
+{
+	struct rule_threshold *t = &r->threshold;
+	yaml_node_t *k, *v, *count = NULL, *window = NULL;
+	int64_t c;
+	int ret;
+	bool alert = true;
+
+	if (n->type != YAML_MAPPING_NODE) {
+		lerr(L, false, f, n, "threshold must be a mapping such as "
+		     "{count: 5, window: 30s, by: process.pid}");
+		return -EINVAL;
+	}
+	memset(t, 0, sizeof(*t));
+	FOR_PAIRS(f, n, k, v) {
+		const char *key = scalar(k) ? scalar(k) : "";
+
+		if (!strcmp(key, "count")) {
+			count = v;
+		} else if (!strcmp(key, "window")) {
+			window = v;
+		} else if (!strcmp(key, "by")) {
+			ret = threshold_fields(L, f, v, key, r->event_mask, t->by, &t->nby);
+			if (ret < 0)
+				return ret;
+		} else if (!strcmp(key, "distinct")) {
+			ret = threshold_fields(L, f, v, key, r->event_mask, t->distinct,
+					       &t->ndistinct);
+			if (ret < 0)
+				return ret;
+		} else if (!strcmp(key, "counter")) {
+			if (!scalar(v) || !*scalar(v)) {
+				lerr(L, false, f, v, "threshold counter must be a name");
+				return -EINVAL;
+			}
+			free(r->counter);
+			r->counter = strdup(scalar(v));
+			if (!r->counter)
+				return -ENOMEM;
+		} else if (!strcmp(key, "alert")) {
+			if (!scalar(v) || parse_bool(scalar(v), &alert) < 0) {
+				lerr(L, false, f, v, "threshold alert must be true or false");
+				return -EINVAL;
+			}
+		} else {
+			lerr(L, false, f, k, "threshold: unknown key '%s' (count, window, "
+			     "by, distinct, counter, alert)", key);
+			return -EINVAL;
+		}
+	}
+	if (!count || !scalar(count) || !parse_int(scalar(count), &c) || c < 1 ||
+	    c > RULES_THRESHOLD_COUNT_MAX) {
+		lerr(L, false, f, count ? count : n, "threshold count must be an "
+		     "integer from 1 to %d", RULES_THRESHOLD_COUNT_MAX);
+		return -EINVAL;
+	}
+	t->count = (uint32_t)c;
+	if (!window || !scalar(window) || parse_every(scalar(window), &t->window_ns) < 0 ||
+	    t->window_ns > RULES_THRESHOLD_WINDOW_MAX) {
+		lerr(L, false, f, window ? window : n, "threshold window must be a "
+		     "positive duration of at most 24h, such as 30s or 10m");
+		return -EINVAL;
+	}
+	if (!alert && !r->counter) {
+		lerr(L, false, f, n, "threshold alert: false needs a counter shared "
+		     "with a rule that alerts");
+		return -EINVAL;
+	}
+	t->counter = r->counter;
+	t->alert = alert;
+	r->has_threshold = true;
+	return 0;
+}
+
+static bool same_fields(const struct rules_field *const *a, size_t na,
+			const struct rules_field *const *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (a[i]->type != b[i]->type)
+			return false;
+	return true;
+}
+
+/*
+ * The rules of one counter count into the same groups: they must agree on
+ * what a group and a value are, and on the count and window. The first
+ * rule of a counter sets them; a later one that differs is an error.
+ */
+static int check_counter(struct loader *L, const struct rule_set *rs,
+			 struct rule_def *d, const struct rule *r)
+{
+	const struct rule_threshold *t = &r->threshold, *o;
+
+	if (!r->has_threshold || !r->counter)
+		return 0;
+	for (size_t i = 0; i < rs->n; i++) {
+		if (!rs->rules[i]->has_threshold || !rs->rules[i]->counter ||
+		    strcmp(rs->rules[i]->counter, r->counter))
+			continue;
+		o = &rs->rules[i]->threshold;
+		if (o->count != t->count || o->window_ns != t->window_ns ||
+		    !same_fields(o->by, o->nby, t->by, t->nby) ||
+		    !same_fields(o->distinct, o->ndistinct, t->distinct, t->ndistinct)) {
+			lerr(L, false, d->attr_file[RK_THRESHOLD], d->attr[RK_THRESHOLD],
+			     "threshold counter '%s': count, window, by and distinct "
+			     "must be those of rule '%s'", r->counter, rs->rules[i]->id);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	return 0;
+}
+
 /* Compiles a final definition: 0, -EINVAL (reported) or -ENOMEM. */
 static int build_rule(struct loader *L, struct rule_def *d, struct rule **ret_rule)
 {
@@ -1196,6 +1409,12 @@ static int build_rule(struct loader *L, struct rule_def *d, struct rule **ret_ru
 		goto fail;
 	r->root = cr.root;
 	r->event_mask = cr.event_mask;
+	r->asks_retval = node_asks_retval(r->root);
+	if (at[RK_THRESHOLD]) {
+		ret = parse_threshold(L, af[RK_THRESHOLD], at[RK_THRESHOLD], r);
+		if (ret < 0)
+			goto fail;
+	}
 	*ret_rule = r;
 	return 0;
 nomem:
@@ -1324,6 +1543,10 @@ static int load(const char *const *names, const char *const *texts,
 		struct rule *rule;
 		int b = build_rule(&L, &L.rules[i], &rule);
 
+		if (b == 0 && check_counter(&L, rs, &L.rules[i], rule) < 0) {
+			rule_free(rule);
+			continue;
+		}
 		if (b == -ENOMEM)
 			r = b;
 		else if (b == 0 && set_add(rs, rule) < 0) {
@@ -1398,6 +1621,11 @@ const char *rule_expression(const struct rule *r) { return r->expression; }
 const char *rule_file(const struct rule *r) { return r->file; }
 unsigned rule_line(const struct rule *r) { return r->line; }
 
+const struct rule_threshold *rule_threshold(const struct rule *r)
+{
+	return r->has_threshold ? &r->threshold : NULL;
+}
+
 const struct rule_tag *rule_tag_at(const struct rule *r, size_t i)
 {
 	return i < r->ntags ? &r->tags[i] : NULL;
@@ -1435,17 +1663,39 @@ static int eval_one(const struct rule *r, int event_type, const struct rules_ctx
 	return 1;
 }
 
+/*
+ * A failed exec (a $PATH search tries each directory in turn, ENOENT,
+ * EACCES) ran nothing: it reaches only the rules that ask for a return
+ * value, so that the attempts before the one that works neither alert
+ * nor kill (and disarm a kill rule by repeating it).
+ */
+static bool exec_failed(int event_type, const struct rules_ctx *ctx)
+{
+	struct rules_value v = { .kind = RULES_V_NONE };
+
+	if (event_type != RULES_EV_EXEC)
+		return false;
+	if (ctx->get(ctx->data, 2 /* event.retval */, &v) < 0)
+		return false;
+	return v.kind == RULES_V_INT && v.i < 0;
+}
+
 int rule_set_eval_unindexed(const struct rule_set *rs, int event_type,
 			    const struct rules_ctx *ctx, rules_match_cb on_match,
 			    void *data)
 {
 	int matches = 0;
+	bool failed;
 
 	if (event_type < 0 || event_type >= RULES_EV__COUNT)
 		return -EINVAL;
-	for (size_t i = 0; i < rs->nby_type[event_type]; i++)
+	failed = exec_failed(event_type, ctx);
+	for (size_t i = 0; i < rs->nby_type[event_type]; i++) {
+		if (failed && !rs->by_type[event_type][i]->asks_retval)
+			continue;
 		matches += eval_one(rs->by_type[event_type][i], event_type, ctx,
 				    on_match, data);
+	}
 	return matches;
 }
 
@@ -1472,18 +1722,22 @@ int rule_set_eval(const struct rule_set *rs, int event_type,
 	const struct rules_index *ix;
 	size_t nwords;
 	int matches = 0;
+	bool failed;
 
 	if (event_type < 0 || event_type >= RULES_EV__COUNT)
 		return -EINVAL;
 	ix = rs->index[event_type];
 	if (!ix)
 		return rule_set_eval_unindexed(rs, event_type, ctx, on_match, data);
+	failed = exec_failed(event_type, ctx);
 	/* Candidates in definition order: word by word, lowest bit first. */
 	nwords = rules_index_candidates(ix, event_type, ctx, cand);
 	for (size_t w = 0; w < nwords; w++) {
 		for (uint64_t bits = cand[w]; bits; bits &= bits - 1) {
 			size_t i = w * 64 + (size_t)__builtin_ctzll(bits);
 
+			if (failed && !rs->by_type[event_type][i]->asks_retval)
+				continue;
 			matches += eval_one(rs->by_type[event_type][i], event_type, ctx,
 					    on_match, data);
 		}

@@ -187,6 +187,39 @@ const char *rule_file(const struct rule *r);
 unsigned rule_line(const struct rule *r);
 
 /*
+ * `threshold:` (docs/rules.md, "Thresholds and windows"): the rule raises an
+ * alert only when count events that match it (or count distinct values of
+ * the distinct fields) fall within window, in one group of events with the
+ * same values of the by fields. The rules library checks the definition;
+ * the probe keeps the counts (src/probe/window.c).
+ */
+#define RULES_THRESHOLD_COUNT_MAX   1000
+#define RULES_THRESHOLD_WINDOW_MAX  (24ull * 3600 * 1000000000ull)
+#define RULES_THRESHOLD_FIELDS_MAX  4
+
+struct rule_threshold {
+	uint32_t count;           /* 1..RULES_THRESHOLD_COUNT_MAX */
+	uint64_t window_ns;       /* 1 ns..RULES_THRESHOLD_WINDOW_MAX */
+	/* Scalar fields that apply to every event type of the rule. */
+	const struct rules_field *by[RULES_THRESHOLD_FIELDS_MAX];
+	size_t nby;               /* 0: one group for the whole rule */
+	const struct rules_field *distinct[RULES_THRESHOLD_FIELDS_MAX];
+	size_t ndistinct;         /* 0: count events, not values */
+	/*
+	 * `counter: NAME`: the rules with the same name share their groups
+	 * (and must agree on count, window, by and distinct); NULL: the
+	 * rule's own. `alert: false`: the rule's events only count, and only
+	 * the other rules of the counter alert (a sequence: read, then
+	 * connect).
+	 */
+	const char *counter;
+	bool alert;
+};
+
+/* The rule's threshold, or NULL when every match is an alert. */
+const struct rule_threshold *rule_threshold(const struct rule *r);
+
+/*
  * Loads policy files and directories (every *.policy, *.yaml and *.yml in a
  * directory, sorted by name), in order: a later definition with the same id
  * overrides an earlier one. Every problem goes to diag (may be NULL); a broken

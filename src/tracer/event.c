@@ -154,3 +154,10 @@ void ev_reset(struct evbuf *e)
 		msgpack_sbuffer_init(&e->sb);
 	}
 }
+
+struct env_keep arg_keep_env;
+
+void ev_env_item(struct evbuf *e, const char *s, size_t len)
+{
+	wire_pack_strn(&e->pk, s, env_keep_cut(&arg_keep_env, s, len));
+}

@@ -15,6 +15,8 @@
 
 #include <msgpack.h>
 
+#include "envkeep.h"
+
 /* Event kinds: the "ev" strings, and the unit of drop accounting. */
 enum ev_kind {
 	EV_EXEC, EV_FORK, EV_EXIT, EV_OPEN, EV_UNLINK, EV_RMDIR, EV_RENAME,
@@ -63,5 +65,14 @@ void ev_key(struct evbuf *e, const char *key);
 void ev_end(struct evbuf *e);
 /* Forgets the event and, if it grew large (exec), gives memory back. */
 void ev_reset(struct evbuf *e);
+
+/*
+ * The names whose environment values the tracer reports (--keep-env; the
+ * built-in ENV_KEEP_DEFAULT otherwise). Every other "NAME=value" goes out
+ * as NAME alone: values stay in the tracee.
+ */
+extern struct env_keep arg_keep_env;
+/* Packs one environment string (an array item) as arg_keep_env allows. */
+void ev_env_item(struct evbuf *e, const char *s, size_t len);
 
 #endif

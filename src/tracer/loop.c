@@ -290,7 +290,11 @@ static void forward_signal(struct tracer *tr, const struct signalfd_siginfo *si)
 		return;
 	}
 	if (!tr->main_exited) {
-		kill(tr->main_pid, sig);
+		/* CMD under --uid is another user's process: without
+		 * CAP_KILL the signal would be lost in silence. */
+		if (kill(tr->main_pid, sig) < 0 && errno == EPERM)
+			log_warn("passing %s on to CMD: %s (it runs as another user: "
+				 "sentrace needs CAP_KILL)", strsignal(sig), strerror(EPERM));
 		return;
 	}
 	/* CMD is gone but its descendants live (a daemon): they get it. */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 
+#include "event.h"
 #include "log.h"
 #include "setup.h"
 #include "trace.h"
@@ -70,6 +71,13 @@ static void usage(FILE *f)
 "  --uid N                   run CMD as user id N (its group: --gid, else the\n"
 "                            user's primary group from the passwd database)\n"
 "  --gid N                   run CMD as group id N (supplementary groups: N)\n"
+"  --keep-env NAMES          report the values of these environment variables\n"
+"                            (comma-separated, repeatable; NAME* is a prefix);\n"
+"                            every other variable is reported by its name\n"
+"                            alone, its value stays in the process. The first\n"
+"                            use replaces the default list,\n"
+"                            %s;\n"
+"                            --keep-env '' reports no value\n"
 "  --deny-io-uring           make io_uring_setup fail with ENOSYS, as\n"
 "                            container runtimes' default seccomp profiles do:\n"
 "                            operations submitted through io_uring are\n"
@@ -98,7 +106,7 @@ static void usage(FILE *f)
 "id sent to the probe; otherwise it comes from /proc (docs/containers.md).\n"
 "SENTRACE_NO_PIDFD=1 makes kills use kill() instead of pidfds, as on kernels\n"
 "before 5.3 (for tests; docs/protocol.md, \"Commands\").\n",
-		SENTRACE_DEFAULT_PROBE_ADDR);
+		SENTRACE_DEFAULT_PROBE_ADDR, ENV_KEEP_DEFAULT);
 }
 
 enum {
@@ -106,8 +114,24 @@ enum {
 	OPT_HANDSHAKE_TIMEOUT, OPT_QUEUE_BYTES, OPT_QUEUE_FRAMES, OPT_VERBOSE,
 	OPT_DEBUG, OPT_PID, OPT_NO_DESCENDANTS, OPT_PROC_SCAN_RATE,
 	OPT_DISABLE_PROC_SCAN, OPT_PROC_SCAN, OPT_TOKEN_FILE, OPT_ATTACH_SECCOMP,
-	OPT_DENY_IO_URING,
+	OPT_DENY_IO_URING, OPT_KEEP_ENV,
 };
+
+/* --keep-env NAMES: the first replaces the built-in list. */
+static int keep_env(const char *list, bool *seen)
+{
+	int r;
+
+	if (!*seen)
+		env_keep_clear(&arg_keep_env);
+	*seen = true;
+	r = env_keep_add(&arg_keep_env, list);
+	if (r < 0)
+		log_err("--keep-env takes variable names separated by commas (a "
+			"trailing * makes a prefix), at most %d, not '%s'",
+			ENV_KEEP_MAX, list);
+	return r;
+}
 
 static int cmd_trace(int argc, char **argv)
 {
@@ -130,6 +154,7 @@ static int cmd_trace(int argc, char **argv)
 		{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 		{ "attach-seccomp", no_argument, NULL, OPT_ATTACH_SECCOMP },
 		{ "deny-io-uring", no_argument, NULL, OPT_DENY_IO_URING },
+		{ "keep-env", required_argument, NULL, OPT_KEEP_ENV },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -144,6 +169,7 @@ static int cmd_trace(int argc, char **argv)
 	pid_t *pids = NULL;
 	size_t npids = 0;
 	int level = LOG_LEVEL_WARN, ret;
+	bool keep_env_seen = false;
 	uint64_t v;
 	int c;
 
@@ -157,6 +183,12 @@ static int cmd_trace(int argc, char **argv)
 		switch (c) {
 		case OPT_PROBE_ADDR:
 			o.probe_addr = optarg;
+			break;
+		case OPT_KEEP_ENV:
+			if (keep_env(optarg, &keep_env_seen) < 0) {
+				free(pids);
+				return 2;
+			}
 			break;
 		case OPT_UID:
 		case OPT_GID:
@@ -261,6 +293,11 @@ static int cmd_trace(int argc, char **argv)
 		}
 	}
 	log_level = level;
+	if (!keep_env_seen && env_keep_add(&arg_keep_env, ENV_KEEP_DEFAULT) < 0) {
+		log_err("out of memory");
+		free(pids);
+		return 1;
+	}
 	if (npids > 0 && optind < argc) {
 		log_err("give either --pid or a command, not both");
 		free(pids);
@@ -311,6 +348,7 @@ int main(int argc, char **argv)
 	 */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		log_warn("prctl(PR_SET_DUMPABLE): %s", strerror(errno));
+	log_nonblocking();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

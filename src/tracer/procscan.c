@@ -24,6 +24,7 @@
 #include "mem.h"
 #include "procscan.h"
 #include "procsnap.h"
+#include "stdstreams.h"
 #include "util.h"
 
 /* PF_KTHREAD of include/linux/sched.h: stable since 2.6.27. */
@@ -318,6 +319,9 @@ static void emit_exec(struct procscan *ps, size_t i)
 	ev_i64(e, "ppid", st.ppid);
 	ev_u64(e, "start_ticks", s->start_ticks);
 	procsnap_put_image(e, s->pid, &st);
+	/* Its fds 0-2 as they are now: a shell started on a socket by an
+	 * untraced process (docker exec, a backdoor) still shows as one. */
+	stdio_enrich(e, s->pid, false);
 	ev_i64(e, "ret", 0);
 	ev_end(e);
 	ps->ops.emit(ps->data, e);

@@ -13,6 +13,7 @@
 #include "idnames.h"
 #include "mem.h"
 #include "procsnap.h"
+#include "stdstreams.h"
 #include "sentrace/wire.h"
 #include "util.h"
 
@@ -21,7 +22,7 @@
 
 /* A NUL-separated /proc file as an array; cut (and flagged) at cap bytes. */
 static void put_nul_list(struct evbuf *e, pid_t pid, const char *what,
-			 const char *key, const char *tkey, size_t cap)
+			 const char *key, const char *tkey, size_t cap, bool env)
 {
 	char *buf = malloc(cap + 1);
 	int n = buf ? proc_read_file(pid, what, buf, cap + 1) : -ENOMEM;
@@ -52,7 +53,10 @@ static void put_nul_list(struct evbuf *e, pid_t pid, const char *what,
 	for (int i = 0; i < n; ) {
 		size_t len = strnlen(buf + i, (size_t)(n - i));
 
-		wire_pack_strn(&e->pk, buf + i, len);
+		if (env)
+			ev_env_item(e, buf + i, len);
+		else
+			wire_pack_strn(&e->pk, buf + i, len);
 		i += (int)len + 1;
 	}
 	ev_bool(e, tkey, trunc);
@@ -149,8 +153,10 @@ void procsnap_put_image(struct evbuf *e, pid_t pid, const struct proc_status *st
 
 	if (proc_readlink(pid, "exe", buf, sizeof(buf)) >= 0)
 		ev_str(e, "file", buf);
-	put_nul_list(e, pid, "cmdline", "argv", "argv_truncated", SNAP_ARGV_BYTES);
-	put_nul_list(e, pid, "environ", "envp", "envp_truncated", SNAP_ENVP_BYTES);
+	put_nul_list(e, pid, "cmdline", "argv", "argv_truncated", SNAP_ARGV_BYTES,
+		     false);
+	put_nul_list(e, pid, "environ", "envp", "envp_truncated", SNAP_ENVP_BYTES,
+		     true);
 	ev_i64(e, "uid", st->uid);
 	ev_i64(e, "euid", st->euid);
 	ev_i64(e, "gid", st->gid);
@@ -189,6 +195,9 @@ int procsnap_build(struct evbuf *e, pid_t pid)
 	ticks = proc_start_ticks(pid);
 	ev_u64(e, "start_time", ticks ? proc_ticks_to_ns(ticks) : 0);
 	ev_u64(e, "start_ticks", ticks);
+	/* Its fds 0-2 now (attach mode: a pipe writer that will not exec
+	 * again); the process may run, so sockets come from the tables. */
+	stdio_enrich(e, pid, false);
 	ev_end(e);
 	return 0;
 }

@@ -36,6 +36,7 @@
 #include "idnames.h"
 #include "mem.h"
 #include "procsnap.h"
+#include "stdstreams.h"
 #include "syscalls.h"
 #include "tracee.h"
 #include "tracer.h"
@@ -1020,6 +1021,7 @@ static int dec_socketcall(struct sc_ctx *c)
 struct strv_caps {
 	size_t max_entries;
 	size_t max_bytes;
+	bool env;                   /* "NAME=value" strings: values cut */
 };
 
 /* The strings strv_read() found, until the next call. */
@@ -1112,8 +1114,12 @@ static void put_strv(struct sc_ctx *c, const char *key, const char *tkey,
 		return;
 	ev_key(c->e, key);
 	msgpack_pack_array(&c->e->pk, (uint32_t)n);
-	for (int i = 0; i < n; i++)
-		wire_pack_strn(&c->e->pk, pool + offs[i], lens[i]);
+	for (int i = 0; i < n; i++) {
+		if (caps->env)
+			ev_env_item(c->e, pool + offs[i], lens[i]);
+		else
+			wire_pack_strn(&c->e->pk, pool + offs[i], lens[i]);
+	}
 	ev_bool(c->e, tkey, trunc);
 }
 
@@ -1137,8 +1143,8 @@ struct exec_hold {
 /* p: dirfd, path, argv, envp, flags */
 static int dec_exec(struct sc_ctx *c)
 {
-	static const struct strv_caps argv_caps = { EXEC_ARGV_MAX, EXEC_ARGV_BYTES };
-	static const struct strv_caps envp_caps = { EXEC_ENVP_MAX, EXEC_ENVP_BYTES };
+	static const struct strv_caps argv_caps = { EXEC_ARGV_MAX, EXEC_ARGV_BYTES, false };
+	static const struct strv_caps envp_caps = { EXEC_ENVP_MAX, EXEC_ENVP_BYTES, true };
 	const int8_t *p = c->d->p;
 	int flags = p[4] >= 0 ? arg_int(c, p[4]) : 0;
 	int dirfd = p[0] < 0 ? AT_FDCWD : arg_int(c, p[0]);
@@ -1226,13 +1232,15 @@ static void put_requested(struct evbuf *e, const struct exec_hold *h,
 	}
 }
 
+static void exec_enrich(struct evbuf *e, pid_t pid, bool at_exec);
+
 static void exit_exec(struct sc_ctx *c, int64_t ret)
 {
 	if (c->t->hold)
 		put_requested(c->e, (struct exec_hold *)c->t->hold, "file", "argv", true);
 	free(c->t->hold);
 	c->t->hold = NULL;
-	sc_exec_enrich(c->e, c->t->tgid);
+	exec_enrich(c->e, c->t->tgid, false);
 }
 
 /* cmdline as the kernel wrote it into the new image: NUL-separated. */
@@ -1393,7 +1401,12 @@ void sc_exec_finish(struct tracee *t)
 	t->hold = NULL;
 }
 
-void sc_exec_enrich(struct evbuf *e, pid_t pid)
+/*
+ * at_exec: pid is stopped at its exec, with an fd table of its own; a
+ * failed exec's exit stop is not (other threads may share and close its
+ * fds): stdstreams.c looks at sockets accordingly.
+ */
+static void exec_enrich(struct evbuf *e, pid_t pid, bool at_exec)
 {
 	struct proc_status st;
 	char buf[SENTRACE_PATH_MAX];
@@ -1425,6 +1438,12 @@ void sc_exec_enrich(struct evbuf *e, pid_t pid)
 		ev_str(e, "container_id", buf);
 	/* Exec keeps the start time; sent so that attached processes get it. */
 	ev_u64(e, "start_ticks", proc_start_ticks(pid));
+	stdio_enrich(e, pid, at_exec);
+}
+
+void sc_exec_enrich(struct evbuf *e, pid_t pid)
+{
+	exec_enrich(e, pid, true);
 }
 
 /* --- clone(CLONE_UNTRACED) ------------------------------------------------ */

@@ -104,7 +104,8 @@ void sc_decode_exit(struct tracer *tr, struct tracee *t, int64_t ret);
  */
 void sc_exec_finish(struct tracee *t);
 
-/* Adds cwd, credentials, ppid and tty of pid to an exec event. */
+/* Adds cwd, credentials, ppid, tty and fds 0-2 of pid (stopped at its
+ * exec) to an exec event. */
 void sc_exec_enrich(struct evbuf *e, pid_t pid);
 
 #endif

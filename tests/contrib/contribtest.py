@@ -10,6 +10,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import time
 
 SRC = os.environ.get('SENTRACE_SOURCE_ROOT') or os.path.abspath(
     os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -244,3 +245,124 @@ def check_argv(where, argv, files=None):
 def mentions_capabilities(where, text):
     check(re.search(r'^\s*#.*\bCapabilities\b', text, re.M),
           '%s: no "Capabilities" comment saying what it needs and why' % where)
+
+
+# The capabilities a tracer running as root needs to drop its workload to
+# another user and still do its job (docs/deploy.md, "Capabilities"):
+# SETUID/SETGID for --uid/--gid, SYS_PTRACE to read the memory and /proc
+# of a process of another user, KILL to pass signals on to it and carry
+# out kill rules.
+UID_DROP_CAPS = {'SETUID', 'SETGID', 'SYS_PTRACE', 'KILL'}
+
+
+def workload_ids(where, argv):
+    """(uid, gid) that a wrap-mode sentrace command line runs CMD as, or
+    None (a failure) when it does not drop CMD to a non-root user."""
+    opts = argv[2:argv.index('--')] if '--' in argv else argv[2:]
+    ids = {}
+    for i, o in enumerate(opts):
+        for name in ('--uid', '--gid'):
+            if o == name and i + 1 < len(opts):
+                ids[name] = opts[i + 1]
+            elif o.startswith(name + '='):
+                ids[name] = o.split('=', 1)[1]
+    ok = check(set(ids) == {'--uid', '--gid'} and all(v.isdigit() for v in ids.values()),
+               '%s: the workload must run under --uid N --gid N (numeric), so that it '
+               'cannot read the tracer\'s token file nor signal or trace it: %r'
+               % (where, argv))
+    if not ok:
+        return None
+    uid, gid = int(ids['--uid']), int(ids['--gid'])
+    if not check(uid > 0 and gid > 0, '%s: --uid/--gid 0 leaves the workload root' % where):
+        return None
+    return uid, gid
+
+
+def check_uid_drop_runs(where, argv, caps, no_new_privs=True):
+    """Runs a deployment's wrap-mode command line for real, as root with
+    CAPS (names without CAP_) as its capability bounding set, against a
+    probe with a token (the command after -- replaced by a probe of its
+    own), with no_new_privs as every deployment sets it: the workload
+    runs as the --uid/--gid given, cannot read the token file (0600,
+    root), its exec events are complete, and SIGTERM to sentrace reaches
+    it."""
+    ids = workload_ids(where, argv)
+    if ids is None:
+        return
+    missing = UID_DROP_CAPS - set(caps)
+    check(not missing, '%s: with --uid, sentrace (root) needs %s as well'
+          % (where, ' '.join('CAP_' + c for c in sorted(missing))))
+    if os.geteuid() != 0:
+        fail('%s: the --uid run needs root' % where)
+        return
+    setpriv = '/usr/bin/setpriv'
+    if not check(os.access(setpriv, os.X_OK), 'setpriv (util-linux) not found'):
+        return
+    opts = argv[2:argv.index('--')]
+    # Our own probe's address instead of the deployment's.
+    for i, o in enumerate(list(opts)):
+        if o == '--probe-addr':
+            del opts[i:i + 2]
+            break
+    with tempfile.TemporaryDirectory(prefix='sentrace-uid-') as d:
+        os.chmod(d, 0o755)
+        token = os.path.join(d, 'token')
+        with open(token, 'w') as f:
+            f.write('uid-drop-token-4711\n')
+        os.chmod(token, 0o600)
+        sock = os.path.join(d, 'probe.sock')
+        events = os.path.join(d, 'events.jsonl')
+        probe = subprocess.Popen([PROBE, 'run', '--listen', 'unix:' + sock, '--no-policy',
+                                  '--token-file', token, '--output', events],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(500):
+                if os.path.exists(sock):
+                    break
+                time.sleep(0.01)
+            script = ('if cat %s; then echo READ; fi; id -u; id -g; /bin/true; '
+                      'echo ready; exec sleep 30' % token)
+            bset = ','.join(['-all'] + ['+' + c.lower() for c in sorted(caps)])
+            nnp = ['--no-new-privs'] if no_new_privs else []
+            tracer = subprocess.Popen(
+                [setpriv] + nnp + ['--bounding-set', bset, '--', TRACER, 'trace'] + opts
+                + ['--probe-addr', 'unix:' + sock, '--token-file', token, '--',
+                   '/bin/sh', '-c', script],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                cwd='/', text=True)
+            out = []
+            for line in tracer.stdout:
+                out.append(line)
+                if line == 'ready\n':
+                    break
+            tracer.terminate()
+            try:
+                rc = tracer.wait(10)
+            except subprocess.TimeoutExpired:
+                tracer.kill()
+                rc = None
+            err = tracer.stderr.read()
+            text = ''.join(out)
+            check(out[-1:] == ['ready\n'], '%s: the workload did not start: %s %s'
+                  % (where, text, err))
+            check('READ' not in text and 'uid-drop-token' not in text,
+                  '%s: the workload read the tracer\'s token file' % where)
+            check(text.split()[:2] == [str(ids[0]), str(ids[1])],
+                  '%s: the workload ran as %s, not %d:%d' % (where, text.split()[:2], *ids))
+            check(rc == 128 + 15, '%s: SIGTERM to sentrace did not reach the workload '
+                  '(exit %s; CAP_KILL?): %s' % (where, rc, err))
+        finally:
+            probe.terminate()
+            probe.wait(10)
+        execs = []
+        with open(events) as f:
+            for line in f:
+                r = json.loads(line)
+                if r.get('type') == 'event' and r['event'].get('ev') == 'exec':
+                    execs.append(r['event'])
+        true = [e for e in execs if e.get('argv') == ['/bin/true']]
+        check(true and 'file' in true[0] and 'cwd' in true[0],
+              '%s: the exec of /bin/true lacks file or cwd (CAP_SYS_PTRACE?): %r'
+              % (where, true))
+        print('%s: --uid %d --gid %d checked with %s' % (where, ids[0], ids[1], bset))

@@ -17,8 +17,9 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from contribtest import (BUILD, PROBE, SRC, check, check_argv, contrib, fail,  # noqa: E402
-                         finish, mentions_capabilities, rel, run)
+from contribtest import (BUILD, PROBE, SRC, check, check_argv,  # noqa: E402
+                         check_uid_drop_runs, contrib, fail, finish, load_yaml,
+                         mentions_capabilities, rel, run)
 
 DOCKER = contrib('docker')
 
@@ -204,6 +205,18 @@ def main():
     check(final.get('entry', [None])[:2] == ['/usr/bin/sentrace', 'trace'] and
           final['entry'][-1:] == ['--'] and final.get('cmd') == ['/usr/bin/myapp'],
           'Dockerfile: ENTRYPOINT sentrace trace ... -- and CMD /usr/bin/myapp expected')
+    # sentrace as root, the app under --uid/--gid, with the capabilities
+    # compose.yaml gives the app's container.
+    users = [a for _, w, a in final['lines'] if w == 'USER']
+    check(users and users[-1].split(':')[0] in ('0', 'root'),
+          'Dockerfile: the app stage must run sentrace as root (USER 0:0); the app '
+          'runs under --uid/--gid')
+    svc = load_yaml(contrib('docker', 'compose.yaml'))[0]['services'].get('myapp', {})
+    check('ALL' in (svc.get('cap_drop') or []),
+          'compose.yaml: myapp should drop every capability but what sentrace needs')
+    if final.get('entry'):
+        check_uid_drop_runs('Dockerfile ENTRYPOINT', final['entry'] + ['/usr/bin/myapp'],
+                            svc.get('cap_add') or [])
     check(any(w == 'COPY' and 'sentrace-static' in a and a.split()[-1] == '/usr/bin/sentrace'
               for _, w, a in final['lines']),
           'Dockerfile: the app stage does not install sentrace-static as /usr/bin/sentrace')

@@ -14,8 +14,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from contribtest import (SRC, check, check_argv, check_probe_config, contrib,  # noqa: E402
-                         fail, finish, load_yaml, mentions_capabilities, rel)
+from contribtest import (SRC, UID_DROP_CAPS, check, check_argv,  # noqa: E402
+                         check_probe_config, check_uid_drop_runs, contrib, fail, finish,
+                         load_yaml, mentions_capabilities, rel)
 
 K8S = contrib('kubernetes')
 
@@ -157,7 +158,11 @@ def kubernetes():
                     check(cmd[cmd.index('--') + 1:] == ['/app/start'],
                           'wrap: the wrapped entrypoint is not /app/start')
                     sc, add, drop = caps(app[0])
-                    check(add == {'SYS_PTRACE'}, 'wrap: myapp should add SYS_PTRACE only')
+                    check(add == UID_DROP_CAPS and 'ALL' in drop and sc.get('runAsUser') == 0,
+                          'wrap: myapp should run sentrace as uid 0 with %s only, all '
+                          'else dropped, and the app under --uid/--gid'
+                          % ' '.join(sorted(UID_DROP_CAPS)))
+                    check_uid_drop_runs('%s myapp command' % wrap['_file'], cmd, add)
 
         # Attach mode: the app untouched, a sidecar attaching by pid.
         att = deps.get('myapp-attached')

@@ -13,8 +13,9 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
-from contribtest import (CONTRIB, PROBE, TRACER, check, check_argv, contrib, fail,  # noqa: E402
-                         finish, mentions_capabilities, rel, run)
+from contribtest import (CONTRIB, PROBE, TRACER, check, check_argv,  # noqa: E402
+                         check_uid_drop_runs, contrib, fail, finish, mentions_capabilities,
+                         rel, run)
 
 SD = contrib('systemd')
 UNITS = ['sentrace-probe.service', 'myapp-traced.service']
@@ -181,9 +182,18 @@ def main():
                   'which sentrace needs' % sc)
     check(not values(app, 'SystemCallArchitectures'),
           'myapp-traced.service: SystemCallArchitectures= would stop 32-bit tracees')
+    # The app runs as its own user, dropped by sentrace (root), so that it
+    # cannot read the tracer's token file or signal and trace it.
+    check(values(app, 'User') in ([], ['root']),
+          'myapp-traced.service: sentrace must run as root (User=root or none), '
+          'the app under --uid/--gid')
+    starts = [shlex.split(v) for v in values(app, 'ExecStart') if v]
+    if check(len(starts) == 1, 'myapp-traced.service: one ExecStart= expected'):
+        caps = [c[len('CAP_'):] for c in ' '.join(values(app, 'CapabilityBoundingSet')).split()]
+        check_uid_drop_runs('myapp-traced.service ExecStart=', starts[0], caps)
     dropin = parse_unit(os.path.join(SD, DROPIN))
     caps = ' '.join(values(dropin, 'CapabilityBoundingSet')).split()
-    for c in ('CAP_SYS_ADMIN', 'CAP_SYS_PTRACE', 'CAP_SETUID', 'CAP_SETGID'):
+    for c in ('CAP_SYS_ADMIN', 'CAP_SYS_PTRACE', 'CAP_SETUID', 'CAP_SETGID', 'CAP_KILL'):
         check(c in caps, '%s: %s missing from CapabilityBoundingSet=' % (DROPIN, c))
     check(values(dropin, 'NoNewPrivileges') == ['no'], '%s: NoNewPrivileges=no expected' % DROPIN)
     finish()

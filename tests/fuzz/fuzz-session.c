@@ -5,7 +5,9 @@
  *
  *   byte 0      bit 0: the event log in text (else JSON); bit 1: no
  *               detection engine; bit 2: the probe requires a token (the
- *               CHALLENGE/AUTH handshake; no input can prove it)
+ *               CHALLENGE/AUTH handshake; no input can prove it); bit 3:
+ *               no environment value is kept (else the default keep list
+ *               and a prefix, LC_*)
  *   the rest    the bytes a tracer sends: frames (docs/protocol.md)
  *
  * The bytes go through a frame_reader with the probe's limits (64 KiB
@@ -25,6 +27,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "envkeep.h"
 #include "frame.h"
 #include "log.h"
 #include "output.h"
@@ -41,6 +44,7 @@ static struct output *outs[2];      /* JSON, text; both to /dev/null */
 static struct engine *engine;
 
 static struct lifealert lifealerts;
+static struct env_keep keep;
 
 static void setup(void)
 {
@@ -62,6 +66,7 @@ static void setup(void)
 	fuzz_check(engine_rule_count(engine) > 0);
 	engine->fake_now = 1;
 	lifealert_init(&lifealerts, engine);
+	fuzz_check(env_keep_add(&keep, ENV_KEEP_DEFAULT ",LC_*") == 0);
 }
 
 static void on_tracer_free(void *data, struct tracer_state *ts)
@@ -153,6 +158,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	env.engine = data[0] & 2 ? NULL : engine;
 	/* Delivery alerts: a lost session, drop ranges from STATS. */
 	env.lifealerts = &lifealerts;
+	env.env_keep = data[0] & 8 ? NULL : &keep;
 	if (data[0] & 4) {
 		env.token = "fuzz-token";
 		env.token_len = strlen(env.token);

@@ -516,6 +516,53 @@ static void gen_attack(void)
 	msg_end();
 }
 
+/* One exec of pid with fds 0-2 (type, inode; a socket has addresses). */
+static void pipeline_exec(msgpack_packer *pk, int64_t pid, const char *file,
+			  const char *in, uint64_t in_ino, const char *out,
+			  uint64_t out_ino)
+{
+	bool sock = strcmp(in, "socket") == 0;
+
+	msgpack_pack_map(pk, 9 + (in_ino ? 1 : 0) + (out_ino ? 1 : 0) + (sock ? 3 : 0));
+	wire_pack_kv_str(pk, "ev", "exec");
+	wire_pack_kv_str(pk, "syscall", "execve");
+	wire_pack_kv_u64(pk, "ts", 1700000000400000000ull + (uint64_t)pid);
+	wire_pack_kv_i64(pk, "pid", pid);
+	wire_pack_kv_i64(pk, "tid", pid);
+	wire_pack_kv_i64(pk, "ret", 0);
+	wire_pack_kv_str(pk, "file", file);
+	wire_pack_kv_str(pk, "stdin", in);
+	if (in_ino)
+		wire_pack_kv_u64(pk, "stdin_ino", in_ino);
+	if (sock) {
+		wire_pack_kv_str(pk, "stdin_proto", "tcp");
+		wire_pack_kv_str(pk, "stdin_local", "127.0.0.1:4444");
+		wire_pack_kv_str(pk, "stdin_peer", "127.0.0.1:50000");
+	}
+	wire_pack_kv_str(pk, "stdout", out);
+	if (out_ino)
+		wire_pack_kv_u64(pk, "stdout_ino", out_ino);
+}
+
+/* curl | base64 -d | sh with the reader's exec first, and a shell on a
+ * socket: the probe's pipeline lineage (src/probe/pipes.c). */
+static void gen_pipeline(void)
+{
+	msgpack_packer pk;
+
+	msg_begin("pipeline-events", &pk);
+	msgpack_pack_map(&pk, 3);
+	wire_pack_kv_u64(&pk, "type", WIRE_EVENTS);
+	wire_pack_kv_u64(&pk, "seq", 1);
+	wire_pack_str(&pk, "events");
+	msgpack_pack_array(&pk, 4);
+	pipeline_exec(&pk, 300, "/bin/sh", "pipe", 9, "tty", 0);
+	pipeline_exec(&pk, 301, "/usr/bin/base64", "pipe", 8, "pipe", 9);
+	pipeline_exec(&pk, 302, "/usr/bin/curl", "null", 0, "pipe", 8);
+	pipeline_exec(&pk, 303, "/tmp/updater", "socket", 77, "socket", 77);
+	msg_end();
+}
+
 static void gen_conversations(void)
 {
 	static const char *const full[] = {
@@ -533,6 +580,7 @@ static void gen_conversations(void)
 	static const char *const drops[] = {
 		"hello", "events-life", "events-privileges", "stats-drops", "events-odd",
 	};
+	static const char *const pipeline[] = { "hello", "pipeline-events", "goodbye" };
 	static const char *const second_hello[] = { "hello", "hello" };
 	static const char *const no_hello[] = { "events-life", "goodbye" };
 	static const char *const token[] = {
@@ -540,6 +588,8 @@ static void gen_conversations(void)
 	};
 
 	gen_attack();
+	gen_pipeline();
+	conversation("pipeline-json", 0, pipeline, sizeof(pipeline) / sizeof(pipeline[0]));
 	conversation("full-json", 0, full, sizeof(full) / sizeof(full[0]));
 	conversation("full-text", 1, full, sizeof(full) / sizeof(full[0]));
 	conversation("full-no-engine", 2, full, sizeof(full) / sizeof(full[0]));

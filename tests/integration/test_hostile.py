@@ -326,8 +326,13 @@ class HostileTest(harness.TracedTestCase):
         """execve with 100,000 arguments and 64 KiB of environment (within
         ARG_MAX: it must still run), one 100 KiB argument, and two calls
         over the kernel's limits (E2BIG): the events are cut at the
-        tracer's caps and say so."""
-        run, truth = self.run_truth(['bigexec'], timeout=90)
+        tracer's caps and say so. The values are kept (--keep-env and the
+        probe's env_keep) so that the cut strings can be compared."""
+        os.environ['SENTRACE_RUNTIME_SECURITY_CONFIG_ENV_KEEP'] = 'V*'
+        try:
+            run, truth = self.run_truth(['bigexec'], ['--keep-env', 'V*'], timeout=90)
+        finally:
+            del os.environ['SENTRACE_RUNTIME_SECURITY_CONFIG_ENV_KEEP']
         children = {c['pid']: c for c in run.stdout_json() if c.get('child') == 'bigexec'}
         by_case = {gt['case']: gt for gt in truth}
         self.assertEqual(by_case['many']['ret'], 0,

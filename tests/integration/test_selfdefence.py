@@ -31,6 +31,10 @@ import harness
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 POLICY = os.path.join(REPO, 'contrib', 'policy')
+# An interpreter that a user other than root can run (sys.executable may
+# live under /root).
+SYSTEM_PYTHON = '/usr/bin/python3' if os.access('/usr/bin/python3', os.X_OK) \
+    else sys.executable
 TIMEOUT = 60
 
 # Every call of `selfdefence tamper`, and the tracer_tamper event it must give.
@@ -162,6 +166,40 @@ class SelfDefenceTest(harness.TracedTestCase):
         self.assertEqual(owner, 0, 'the tracer is dumpable')
         harness.kill_group(proc)
         proc.wait(timeout=30)
+
+    def test_same_uid_tracee_cannot_read_its_tracer(self):
+        """A tracee of the tracer's own uid (no capability) opens the
+        tracer's /proc/PID/mem and reads its environ: both refused, since
+        the tracer is not dumpable (no Yama needed; this machine may have
+        none). Its own entries stay readable, so the refusal is the
+        tracer's doing, not the test's."""
+        probe = self.policy_probe()
+        os.chmod(probe.sock, 0o777)
+        spy = (
+            'import os\n'
+            'tracer = [int(l.split()[1]) for l in open("/proc/self/status")\n'
+            '          if l.startswith("TracerPid:")][0]\n'
+            'assert tracer == os.getppid(), (tracer, os.getppid())\n'
+            'def try_read(path, n=1):\n'
+            '    try:\n'
+            '        with open(path, "rb", buffering=0) as f:\n'
+            '            f.read(n)\n'
+            '        return "read"\n'
+            '    except OSError as e:\n'
+            '        return errno.errorcode[e.errno]\n'
+            'import errno\n'
+            'print(try_read("/proc/self/environ"),\n'
+            '      try_read("/proc/%d/mem" % tracer, 0),\n'
+            '      try_read("/proc/%d/environ" % tracer), flush=True)\n')
+        proc = subprocess.run(
+            [harness.SENTRACE, 'trace', '--probe-addr', probe.addr, '--',
+             SYSTEM_PYTHON, '-c', spy],
+            capture_output=True, timeout=TIMEOUT, start_new_session=True,
+            user=65534, group=65534, extra_groups=[])
+        err = proc.stderr.decode(errors='replace')
+        self.assertEqual(harness.exit_status(proc.returncode), 0, err)
+        self.assertEqual(proc.stdout.decode().split(), ['read', 'EACCES', 'EACCES'], err)
+        self.assertEqual(probe.stop(), 0, probe.log_text())
 
     # ---- item 1: seccomp filters of the tracee ----
 

@@ -8,8 +8,10 @@ speaks the wire with tests/integration/wireclient.py.
 """
 
 import os
+import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -19,6 +21,10 @@ import harness
 import wireclient as w
 from test_security import Probe as ArgProbe, write_secret
 
+# An interpreter that a user other than root can run (sys.executable may
+# live under /root).
+SYSTEM_PYTHON = '/usr/bin/python3' if os.access('/usr/bin/python3', os.X_OK) \
+    else sys.executable
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # A traced workload that opens the files named on stdin, one per line, and
@@ -37,8 +43,6 @@ for line in sys.stdin:
         for path in cmd[1:]:
             os.close(os.open(path, os.O_RDONLY))
         print("done", flush=True)
-    if cmd[0] == "killtracer":
-        os.kill(os.getppid(), 9)
 '''
 
 # A compromised tracee: it knows its tracer's identity (hostname, pid
@@ -76,6 +80,22 @@ print("hijacked", " ".join(map(str, sessions)), flush=True)
 for i in range(50):
     touch("after-%d" % i)
 '''
+
+
+def descendant(pid, comm):
+    """The first process named COMM below PID (breadth first)."""
+    todo = [pid]
+    while todo:
+        p = todo.pop(0)
+        try:
+            with open('/proc/%d/comm' % p) as f:
+                if f.read().strip() == comm and p != pid:
+                    return p
+            with open('/proc/%d/task/%d/children' % (p, p)) as f:
+                todo += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+    raise AssertionError('no %s below pid %d' % (comm, pid))
 
 
 def json_lines(run):
@@ -200,13 +220,18 @@ class TrustTest(harness.TracedTestCase):
         harness.wait_for(lambda: set(first) <= {r['event'].get('path')
                                                 for r in events_of(probe)},
                          what='the first tracer\'s events')
-        proc.stdin.write(b'killtracer\n')
-        proc.stdin.flush()
+        # SIGKILLed from outside: a tracee's own kill of its tracer is
+        # refused (and the tracer_tampering rule then kills the workload,
+        # which ends the session with a GOODBYE: not this test's case).
+        os.kill(descendant(proc.pid, 'sentrace'), signal.SIGKILL)
         proc.wait(timeout=30)
         proc.stdin.close()
-        harness.wait_for(lambda: [r for r in probe.records()
-                                  if r.get('type') == 'session_end'],
-                         what='the first session\'s end')
+        ends = harness.wait_for(lambda: [r for r in probe.records()
+                                         if r.get('type') == 'session_end'],
+                                what='the first session\'s end')
+        # No GOODBYE: the probe keeps that session's state, which the
+        # second tracer must not inherit.
+        self.assertNotEqual(ends[0]['reason'], 'goodbye', ends)
 
         proc = self.start_opener(probe.addr, wrap=wrap)
         self.assertEqual(self.ask(proc, 'open ' + ' '.join(second)), 'done')
@@ -233,6 +258,7 @@ class TrustTest(harness.TracedTestCase):
         real = self.arg_probe(['--no-policy', '--token-file', tfile])
         sock = real.sock
         _, early = self.markers('early', 10)
+        _, unacked = self.markers('unacked', 10)
         _, during = self.markers('during', 30)
         _, late = self.markers('late', 10)
         proc = self.start_opener(real.addr, ['--token-file', tfile])
@@ -240,17 +266,28 @@ class TrustTest(harness.TracedTestCase):
         harness.wait_for(lambda: set(early) <= {r['event'].get('path')
                                                 for r in events_of(real)},
                          what='the events before the restart')
+        # Events sent and never acknowledged: the probe is stopped when they
+        # go out, and dies before it reads them. The tracer keeps them for
+        # the next probe that passes the handshake, and for no other.
+        real.proc.send_signal(signal.SIGSTOP)
+        self.assertEqual(self.ask(proc, 'open ' + ' '.join(unacked)), 'done')
+        time.sleep(1)
 
         # The probe dies; a local user binds its address first.
         real.killed = True
         real.proc.kill()
         real.proc.wait()
         os.unlink(sock)
-        fake = FakeProbe(sock)
+        # The fake also knows the workload (pid and start time, as a fake
+        # without a token would from the events) and, before any answer,
+        # acknowledges everything and asks for its kill.
+        with open('/proc/%d/task/%d/children' % (proc.pid, proc.pid)) as f:
+            workload = int(f.read().split()[0])
+        fake = FakeProbe(sock, modes=(4, 0, 1, 2), target=(workload, start_ticks(workload)))
         self.addCleanup(fake.close)
         self.assertEqual(self.ask(proc, 'open ' + ' '.join(during)), 'done')
-        harness.wait_for(lambda: len(fake.conns) >= 4, timeout=30,
-                         what='the tracer to try the fake probe four times')
+        harness.wait_for(lambda: len(fake.conns) >= 5, timeout=40,
+                         what='the tracer to try the fake probe five times')
         fake.close()
         os.unlink(sock)
 
@@ -270,7 +307,7 @@ class TrustTest(harness.TracedTestCase):
         self.assertIn('accepted us without proving the token', err)
         # The real probe, back, got everything that happened meanwhile.
         got = {r['event'].get('path') for r in events_of(back)}
-        self.assertEqual((set(during) | set(late)) - got, set(), err)
+        self.assertEqual((set(unacked) | set(during) | set(late)) - got, set(), err)
 
     def test_tcp_without_token_warns(self):
         p = ArgProbe(self.subdir('tcp'), ['--no-policy'], tcp=True)
@@ -377,7 +414,8 @@ class TrustTest(harness.TracedTestCase):
     def test_frame_sizes(self):
         """Before the handshake frames up to 64 KiB are read and a larger
         one closes the connection (its bytes are never buffered); after it
-        every size up to 4 MiB is accepted."""
+        every size up to 4 MiB is accepted (each power of two from 256
+        bytes and its neighbours, on both sides)."""
         p = self.arg_probe(['--no-policy'])
         pre_limit, limit = 64 << 10, 4 << 20
 
@@ -388,7 +426,14 @@ class TrustTest(harness.TracedTestCase):
             self.assertEqual(len(payload), size)
             return w.frame(payload)
 
-        for n, size in enumerate([300, 4096, pre_limit - 1, pre_limit]):
+        # Every power of two from 256 bytes, one byte either side of it, up
+        # to the limit: the msgpack header sizes (str 8/16/32) and the
+        # reader's buffer growth all change at such sizes.
+        def around(top):
+            return sorted({(1 << k) + d for k in range(8, top.bit_length())
+                           for d in (-1, 0, 1)} | {top - 1, top})
+        pre_sizes = [x for x in around(pre_limit) if x <= pre_limit]
+        for n, size in enumerate(pre_sizes):
             s = p.connect()
             s.sendall(sized(w.hello_body('size-%d' % n, 1, 5000 + n), size))
             ack = w.read_frame(s)
@@ -407,7 +452,7 @@ class TrustTest(harness.TracedTestCase):
         ack = w.handshake(s, w.hello_body('after', 1, 7000))
         self.assertEqual(ack['error'], '')
         seq = 1
-        for size in [pre_limit, pre_limit + 1, 1 << 20, limit - 1, limit]:
+        for size in [x for x in around(limit) if x <= limit]:
             ev = dict(ev='open', syscall='openat', ts=1, pid=7001, tid=7001, ret=3,
                       path='/size/%d' % size, flags=0, mode=0)
             s.sendall(sized(dict(type=w.EVENTS, seq=seq, events=[ev]), size))
@@ -420,6 +465,202 @@ class TrustTest(harness.TracedTestCase):
         p.wait_log(r'closing connection: frame of %d bytes is over the limit of %d\n'
                    % (limit + 1, limit))
         self.assertEqual(p.stop(), 0, p.log_text()[-3000:])
+
+    def test_frame_sizes_with_token(self):
+        """With a token the connection stays unauthenticated until the AUTH
+        is proven: a CHALLENGEd connection still reads 64 KiB frames at
+        most (the AUTH included), and a HELLO_ACK opens the full 4 MiB."""
+        token = 'frame size token'
+        tfile = write_secret(os.path.join(self.tmp, 'token'), token)
+        p = self.arg_probe(['--no-policy', '--token-file', tfile])
+        pre_limit, limit = 64 << 10, 4 << 20
+
+        def sized(body, size):
+            base = len(w.pack(dict(body, pad='x' * 32))) - 32
+            payload = w.pack(dict(body, pad='x' * (size - base)))
+            self.assertEqual(len(payload), size)
+            return w.frame(payload)
+
+        def challenged(n, hello_size):
+            s = p.connect()
+            body = w.hello_body('tok-%d' % n, 1, 8000 + n, nonce=os.urandom(32))
+            s.sendall(sized(body, hello_size))
+            ch = w.read_frame(s)
+            self.assertEqual(ch['type'], w.CHALLENGE, hello_size)
+            return s, body, ch
+
+        for n, size in enumerate([256, pre_limit - 1, pre_limit]):
+            s, body, ch = challenged(n, size)
+            s.sendall(sized(dict(type=w.AUTH, proof=w.proof(token, 'tracer', body,
+                                                            ch['nonce'])), size))
+            ack = w.read_frame(s)
+            self.assertEqual((ack['type'], ack['error']), (w.HELLO_ACK, ''), size)
+            s.close()
+        # Challenged, not yet proven: an AUTH over 64 KiB is not read.
+        s, body, ch = challenged(10, pre_limit)
+        s.sendall(sized(dict(type=w.AUTH, proof=w.proof(token, 'tracer', body,
+                                                        ch['nonce'])), pre_limit + 1)[:4096])
+        self.assertIsNone(w.read_frame(s))
+        s.close()
+        p.wait_log(r'closing connection: frame of %d bytes is over the limit of %d '
+                   r'before the handshake is done' % (pre_limit + 1, pre_limit))
+        # Proven: every size up to 4 MiB.
+        s = p.connect()
+        ack = w.handshake(s, w.hello_body('tok-after', 1, 8100), token=token)
+        self.assertEqual((ack['type'], ack['error']), (w.HELLO_ACK, ''))
+        seq = 1
+        for size in [pre_limit + 1, limit]:
+            ev = dict(ev='open', syscall='openat', ts=1, pid=8101, tid=8101, ret=3,
+                      path='/tok/%d' % size, flags=0, mode=0)
+            s.sendall(sized(dict(type=w.EVENTS, seq=seq, events=[ev]), size))
+            seq += 1
+            f = w.read_frame(s)
+            self.assertEqual((f['type'], f['seq']), (w.ACK, seq), size)
+        s.close()
+        self.assertEqual(p.stop(), 0, p.log_text()[-3000:])
+
+    # ---- who may connect (docs/security.md "Trust model") ----
+
+    def connect_as(self, path, uid, gid, groups=()):
+        """Connects to PATH from a process that setpriv(1) made UID:GID
+        with only GROUPS (no capability left, checked), sends a HELLO and
+        returns ('ok', the HELLO_ACK's error) or ('refused', errno name)."""
+        hello = w.frame(w.pack(w.hello_body('as-%d' % uid, 1, 9000 + uid % 1000)))
+        child = (
+            'import errno, socket, struct, sys\n'
+            'cap = [l for l in open("/proc/self/status") if l.startswith("CapEff:")]\n'
+            'assert int(cap[0].split()[1], 16) == 0, cap\n'
+            's = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n'
+            'try:\n'
+            '    s.connect(sys.argv[1])\n'
+            'except OSError as e:\n'
+            '    print("refused", errno.errorcode[e.errno]); sys.exit(0)\n'
+            's.sendall(bytes.fromhex(sys.argv[2]))\n'
+            'head = s.recv(4, socket.MSG_WAITALL)\n'
+            'body = s.recv(struct.unpack(">I", head)[0], socket.MSG_WAITALL)\n'
+            'print("ok", body.hex())\n')
+        argv = ['setpriv', '--reuid=%d' % uid, '--regid=%d' % gid]
+        argv += ['--groups=' + ','.join(map(str, groups))] if groups else ['--clear-groups']
+        argv += [SYSTEM_PYTHON, '-c', child, path, hello.hex()]
+        proc = subprocess.run(argv, capture_output=True, timeout=30)
+        self.assertEqual(proc.returncode, 0, proc.stderr.decode(errors='replace'))
+        what, arg = proc.stdout.decode().split()
+        if what == 'refused':
+            return what, arg
+        return what, w.unpack(bytes.fromhex(arg))[0]['error']
+
+    def test_unprivileged_user_and_the_socket(self):
+        """A real unprivileged user (nobody, no capabilities) is refused by
+        the kernel where the socket's mode and group leave it out, and
+        served where they let it in."""
+        nobody, nogroup, other = 65534, 65534, 65533
+        os.chmod(self.tmp, 0o755)
+        # The default: 0660, the probe's own group (root).
+        p = self.arg_probe(['--no-policy'])
+        self.assertEqual(self.connect_as(p.sock, nobody, nogroup), ('refused', 'EACCES'))
+        self.assertEqual(stat.S_IMODE(os.stat(p.sock).st_mode), 0o660)
+        self.assertEqual(p.stop(), 0, p.log_text())
+        self.assertNotIn('uid %d' % nobody, p.log_text())
+
+        # 0660 with its group: a member (primary or supplementary group) is
+        # served; anyone else is refused.
+        p = self.arg_probe(['--no-policy', '--socket-group', str(nogroup)])
+        self.assertEqual(self.connect_as(p.sock, nobody, nogroup), ('ok', ''))
+        self.assertEqual(self.connect_as(p.sock, other, other, [nogroup]), ('ok', ''))
+        self.assertEqual(self.connect_as(p.sock, other, other), ('refused', 'EACCES'))
+        p.wait_log(r'unix peer pid \d+ uid %d: session \d+ started' % nobody)
+        p.wait_log(r'unix peer pid \d+ uid %d: session \d+ started' % other)
+        self.assertEqual(p.stop(), 0, p.log_text())
+
+        # 0600: the group no longer counts.
+        p = self.arg_probe(['--no-policy', '--socket-mode', '0600',
+                            '--socket-group', str(nogroup)])
+        self.assertEqual(self.connect_as(p.sock, nobody, nogroup), ('refused', 'EACCES'))
+        self.assertEqual(p.stop(), 0, p.log_text())
+
+        # 0666: every local user, as documented.
+        p = self.arg_probe(['--no-policy', '--socket-mode', '0666'])
+        self.assertEqual(self.connect_as(p.sock, other, other), ('ok', ''))
+        self.assertEqual(p.stop(), 0, p.log_text())
+
+    def test_token_not_on_the_command_line(self):
+        """Neither program takes a token from argv (which every local user
+        reads in /proc/PID/cmdline): what follows --token is a file name."""
+        secret = 'a-secret-%d' % os.getpid()
+        sock = os.path.join(self.tmp, 'argv.sock')
+        probe = subprocess.run([harness.PROBE, 'run', '--listen', 'unix:' + sock,
+                                '--no-policy', '--output', 'none', '--token', secret],
+                               capture_output=True, timeout=30, cwd=self.tmp)
+        self.assertEqual(probe.returncode, 2, probe.stderr)
+        self.assertIn(b'token file %s: No such file' % secret.encode(), probe.stderr)
+        self.assertFalse(os.path.exists(sock))
+        tracer = subprocess.run([harness.SENTRACE, 'trace', '--probe-addr', 'unix:' + sock,
+                                 '--token', secret, '--', '/bin/echo', 'ran'],
+                                capture_output=True, timeout=30, cwd=self.tmp)
+        self.assertEqual(harness.exit_status(tracer.returncode), 125, tracer.stderr)
+        self.assertNotIn(b'ran', tracer.stdout)
+        self.assertIn(b'token file %s: No such file' % secret.encode(), tracer.stderr)
+
+    def test_resume_needs_the_secret(self):
+        """Resuming a session takes its id, its identity and the 32-byte
+        secret of its HELLO_ACK, and no other connection on it: a wrong
+        secret of the right length, or the right one while the session is
+        held, gets a new session, and the real one is untouched."""
+        p = self.arg_probe(['--no-policy'])
+        ident = ('resume-host', 77, 4711)
+
+        def events(s, seq, path):
+            ev = dict(ev='open', syscall='openat', ts=1, pid=4712, tid=4712, ret=3,
+                      path=path, flags=0, mode=0)
+            s.sendall(w.msg(w.EVENTS, seq=seq, events=[ev]))
+            f = w.read_frame(s)
+            self.assertEqual(f['type'], w.ACK, f)
+            return f['seq']
+
+        a = p.connect()
+        ack = w.handshake(a, w.hello_body(*ident))
+        self.assertEqual(ack['error'], '')
+        sid, secret = ack['session'], ack['secret']
+        self.assertEqual(len(secret), 32)
+        self.assertEqual(events(a, 1, '/resume/a-1'), 2)
+        # While A holds it, not even the right secret resumes it.
+        b = p.connect()
+        ack = w.handshake(b, w.hello_body(*ident, resume=(sid, secret)))
+        self.assertEqual(ack['error'], '')
+        self.assertNotEqual(ack['session'], sid)
+        b.close()
+        a.close()      # no GOODBYE: the session stays, idle
+        harness.wait_for(lambda: [r for r in p.records() if r.get('type') == 'session_end'
+                                  and r['session']['id'] == sid],
+                         what='the end of the first connection')
+        # A wrong secret of the right length, a secret one byte short, the
+        # secret of another session: new sessions, and seq 2^62 in them
+        # changes nothing for the real one.
+        other = ack['secret']
+        for bad in (bytes(32), bytes(b ^ 1 for b in secret), secret[:31], other):
+            c = p.connect()
+            ack = w.handshake(c, w.hello_body(*ident, resume=(sid, bad)))
+            self.assertEqual(ack['error'], '')
+            self.assertNotEqual(ack['session'], sid, bad)
+            self.assertEqual(events(c, 2**62 - 1, '/resume/forged'), 2**62)
+            c.close()
+        # The tracer itself, with its secret: resumed, its sequence intact.
+        a = p.connect()
+        ack = w.handshake(a, w.hello_body(*ident, resume=(sid, secret)))
+        self.assertEqual((ack['error'], ack['session']), ('', sid))
+        self.assertEqual(events(a, 2, '/resume/a-2'), 3)
+        a.sendall(w.msg(w.GOODBYE, reason='exit', exit_status=0))
+        a.shutdown(socket.SHUT_WR)
+        self.assertIsNone(w.read_frame(a))
+        a.close()
+        self.assertEqual(p.stop(), 0, p.log_text())
+        self.assertEqual(len(re.findall(r'not resuming session %d' % sid, p.log_text())), 5,
+                         p.log_text())
+        by = paths_by_session(p, '/resume/')
+        self.assertEqual(by.get(sid), {'/resume/a-1', '/resume/a-2'}, by)
+        resumed = [r for r in p.records() if r.get('type') == 'session_start'
+                   and r.get('resumed')]
+        self.assertEqual([r['session']['id'] for r in resumed], [sid])
 
     # ---- item 6: a refusal on a reconnect does not end delivery ----
 
@@ -492,14 +733,22 @@ class TrustTest(harness.TracedTestCase):
         self.assertIn('no handshake with unix:%s within 5000 ms; trying again' % sock, err)
 
 
-class FakeProbe:
-    """Listens on PATH and plays three fake probes in turn: one that sends a
-    CHALLENGE it cannot prove, one that accepts every HELLO at once (and
-    acknowledges everything, and asks for a kill), one that refuses. Keeps
-    every byte it was sent."""
+def start_ticks(pid):
+    """Field 22 of /proc/PID/stat: what a COMMAND names a process by."""
+    with open('/proc/%d/stat' % pid) as f:
+        return int(f.read().rsplit(')', 1)[1].split()[19])
 
-    def __init__(self, path, modes=(0, 1, 2)):
+
+class FakeProbe:
+    """Listens on PATH and plays fake probes in turn (MODES): 0 sends a
+    CHALLENGE it cannot prove, 1 accepts every HELLO at once (and
+    acknowledges everything, and asks for the kill of TARGET, a pid and its
+    start time), 2 refuses, 3 says nothing, 4 acknowledges everything and
+    asks for the kill before any answer. Keeps every byte it was sent."""
+
+    def __init__(self, path, modes=(0, 1, 2), target=(1, 0)):
         self.modes = modes
+        self.target = target
         self.closed = False
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(path)
@@ -531,8 +780,12 @@ class FakeProbe:
                 conn.sendall(w.msg(w.HELLO_ACK, version=w.VERSION, probe_version='fake',
                                    session=1, error='')
                              + w.msg(w.ACK, seq=2**63)
-                             + w.msg(w.COMMAND, id=1, action='kill', pid=1, signal=9,
-                                     rule_id='fake'))
+                             + self.kill())
+            elif mode == 4:
+                # Before any answer: an ACK of everything and a kill; then
+                # end of stream.
+                conn.sendall(w.msg(w.ACK, seq=2**63) + self.kill())
+                conn.shutdown(socket.SHUT_WR)
             elif mode == 2:
                 conn.sendall(w.msg(w.HELLO_ACK, version=w.VERSION, probe_version='fake',
                                    session=0, error='maintenance'))
@@ -546,6 +799,11 @@ class FakeProbe:
             pass
         with self.lock:
             self.received.append(buf)
+
+    def kill(self):
+        pid, ticks = self.target
+        return w.msg(w.COMMAND, id=1, action='kill', pid=pid, start_ticks=ticks,
+                     signal=9, rule_id='fake')
 
     def frames(self):
         out = []

@@ -20,6 +20,10 @@
  *       Field values are given by field name (docs/fields.md): scalars for
  *       strings, ints, bools (true/false) and durations (ns), sequences for
  *       arrays. `expect` is the exact set of rules that must match.
+ *       Rules with a `threshold:` alert on a count of events, which one
+ *       event cannot show: they are left out, unless the case says
+ *       `threshold: true`; then they are in when the event counts toward
+ *       them (their expression matches).
  *       Prints one line per case and exits 1 when any case differs.
  */
 #include "config.h"
@@ -51,6 +55,7 @@ struct event_ctx {
 struct matches {
 	const char *ids[MAX_MATCHES];
 	size_t n;
+	bool thresholds;          /* threshold rules are reported too */
 };
 
 static int get_field(void *data, int field_id, struct rules_value *ret)
@@ -69,6 +74,8 @@ static void on_match(const struct rule *r, void *data)
 {
 	struct matches *m = data;
 
+	if (rule_threshold(r) && !m->thresholds)
+		return;
 	if (m->n < MAX_MATCHES)
 		m->ids[m->n++] = rule_id(r);
 }
@@ -273,6 +280,9 @@ static int eval_case(struct rule_set *rs, yaml_document_t *doc, yaml_node_t *c, 
 		expect[nexpect++] = s;
 	}
 	struct rules_ctx ctx = { .get = get_field, .data = &ev };
+	const char *th = scalar(map_get(doc, c, "threshold"));
+
+	m.thresholds = th && !strcmp(th, "true");
 	if (rule_set_eval(rs, t, &ctx, on_match, &m) < 0) {
 		fprintf(stderr, "%s: evaluation failed\n", cname);
 		return -1;

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -494,6 +495,18 @@ START_TEST(test_registry_reconnect)
 	ck_assert_int_eq(tracer_registry_attach(&reg, &h, &last, &b, &resumed), 0);
 	ck_assert(!resumed);
 	tracer_registry_detach(&reg, b, true);
+	/* Of the right length, one bit off: every byte counts. */
+	{
+		char wrong[WIRE_SECRET_LEN];
+
+		memcpy(wrong, a->secret, sizeof(wrong));
+		wrong[WIRE_SECRET_LEN - 1] ^= 1;
+		h.resume_secret = (struct wire_str){ wrong, WIRE_SECRET_LEN };
+		ck_assert_int_eq(tracer_registry_attach(&reg, &h, &last, &b, &resumed), 0);
+		ck_assert(!resumed);
+		tracer_registry_detach(&reg, b, true);
+	}
+	h.resume_secret = (struct wire_str){ (const char *)a->secret, WIRE_SECRET_LEN - 1 };
 	/* With it: resumed, but by one connection at a time. */
 	h.resume_secret.len = WIRE_SECRET_LEN;
 	ck_assert_int_eq(tracer_registry_attach(&reg, &h, &last, &b, &resumed), 0);
@@ -511,7 +524,7 @@ START_TEST(test_registry_reconnect)
 	h.pidns = 8;
 	ck_assert_int_eq(tracer_registry_attach(&reg, &h, &last, &c, &resumed), 0);
 	ck_assert(!resumed);
-	ck_assert_uint_eq(c->id, 5);
+	ck_assert_uint_eq(c->id, 6);
 	/* GOODBYE then close: forgotten. */
 	tracer_registry_detach(&reg, c, true);
 	ck_assert_uint_eq(reg.count, 1);
@@ -1316,7 +1329,9 @@ START_TEST(test_config_env)
 				     "      total_max_bytes: 268435456\n"
 				     "  policies:\n    dir: [\"/a\", \"/b\"]\n"));
 	ck_assert_ptr_nonnull(strstr(text, "        max_allowed: 9\n        period: 60s\n"
-				     "    kill_timeout: 500ms\nalerts:\n"
+				     "    kill_timeout: 500ms\n"
+				     "  env_keep: [\"LD_PRELOAD\", \"LD_AUDIT\", \"LD_LIBRARY_PATH\", "
+				     "\"GLIBC_TUNABLES\", \"PATH\"]\nalerts:\n"
 				     "  outputs: [\"syslog\", \"-\"]\n"));
 	free(text);
 
@@ -1324,6 +1339,156 @@ START_TEST(test_config_env)
 	ck_assert_int_eq(probe_config_env(&c, fake_getenv, err, sizeof(err)), -EINVAL);
 	ck_assert_msg(strstr(err, "SENTRACE_ALERTS_RATE") != NULL, "got %s", err);
 	probe_config_fini(&c);
+}
+END_TEST
+
+/* ---- server identity ---- */
+
+static void pack_net(msgpack_packer *pk, const char *kind, int64_t pid, int64_t ret,
+		     int64_t fd, int64_t family, int64_t type, int64_t port)
+{
+	msgpack_pack_map(pk, 8);
+	wire_pack_kv_str(pk, "ev", kind);
+	wire_pack_kv_u64(pk, "ts", T0);
+	wire_pack_kv_i64(pk, "pid", pid);
+	wire_pack_kv_i64(pk, "ret", ret);
+	wire_pack_kv_i64(pk, "fd", fd);
+	wire_pack_kv_i64(pk, "family", family);
+	wire_pack_kv_i64(pk, "type", type);
+	wire_pack_kv_i64(pk, "port", port);
+}
+
+static void net(struct proc_table *t, struct mp *m, const char *kind, int64_t pid,
+		int64_t ret, int64_t fd, int64_t family, int64_t type, int64_t port)
+{
+	pack_net(&m->pk, kind, pid, ret, fd, family, type, port);
+	apply(t, m);
+}
+
+/* The field of pid's entry, as a rule sees it. */
+static const char *pid_field(struct proc_table *t, struct field_ctx *c, int64_t pid,
+			     const char *name, char *buf, size_t len)
+{
+	field_ctx_reset(c, NULL, t, proc_table_get(t, pid), pid, "", T0);
+	return get_str(c, name, buf, len);
+}
+
+START_TEST(test_server_identity)
+{
+	static const char *const srv[] = { "/tmp/x/worker", "-m", "http.server", NULL };
+	static const char *const sh[] = { "sh", "-c", "id", NULL };
+	struct field_ctx *c = malloc(sizeof(*c));
+	struct proc_table *t;
+	struct mp m;
+	char buf[256];
+
+	ck_assert_ptr_nonnull(c);
+	mp_init(&m);
+	field_ctx_init(c);
+	ck_assert_int_eq(proc_table_new(1000, 1 << 20, &t), 0);
+	pack_exec(&m.pk, 10, 1, "/tmp/x/worker", srv, T0);
+	apply(t, &m);
+	ck_assert_str_eq(pid_field(t, c, 10, "process.is_server", buf, sizeof(buf)), "0");
+	ck_assert_str_eq(pid_field(t, c, 10, "process.names", buf, sizeof(buf)),
+			 "worker,worker,worker");
+
+	/* A unix listener is not a port; a TCP client is not a server. */
+	net(t, &m, "socket", 10, 3, -1, AF_UNIX, SOCK_STREAM, 0);
+	net(t, &m, "bind", 10, 0, 3, AF_UNIX, 0, 0);
+	net(t, &m, "listen", 10, 0, 3, 0, 0, 0);
+	net(t, &m, "socket", 10, 4, -1, AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	net(t, &m, "connect", 10, 0, 4, AF_INET, 0, 80);
+	/* A UDP socket bound to an ephemeral port (a resolver) neither. */
+	net(t, &m, "socket", 10, 5, -1, AF_INET, SOCK_DGRAM, 0);
+	net(t, &m, "bind", 10, 0, 5, AF_INET, 0, 0);
+	ck_assert_str_eq(pid_field(t, c, 10, "process.is_server", buf, sizeof(buf)), "0");
+	/* A failed listen changes nothing. */
+	net(t, &m, "socket", 10, 6, -1, AF_INET6, SOCK_STREAM, 0);
+	net(t, &m, "bind", 10, 0, 6, AF_INET6, 0, 8080);
+	net(t, &m, "listen", 10, -98, 6, 0, 0, 0);
+	ck_assert_str_eq(pid_field(t, c, 10, "process.is_server", buf, sizeof(buf)), "0");
+	net(t, &m, "listen", 10, 0, 6, 0, 0, 0);
+	ck_assert_str_eq(pid_field(t, c, 10, "process.is_server", buf, sizeof(buf)), "1");
+	ck_assert_str_eq(pid_field(t, c, 10, "process.listen.ports", buf, sizeof(buf)),
+			 "8080");
+	net(t, &m, "socket", 10, 7, -1, AF_INET, SOCK_DGRAM, 0);
+	net(t, &m, "bind", 10, 0, 7, AF_INET, 0, 5353);
+	ck_assert_str_eq(pid_field(t, c, 10, "process.listen.ports", buf, sizeof(buf)),
+			 "8080,5353");
+
+	/* A pre-forked worker inherits the listener and, until it execs, the
+	 * identity; its accept makes it a server of its own. */
+	pack_fork(&m.pk, 10, 11, T0);
+	apply(t, &m);
+	ck_assert_str_eq(pid_field(t, c, 11, "process.is_server", buf, sizeof(buf)), "1");
+	ck_assert(!proc_table_get(t, 11)->net.server);
+	ck_assert_str_eq(pid_field(t, c, 11, "process.parent.is_server", buf, sizeof(buf)),
+			 "1");
+	net(t, &m, "accept", 11, 9, 6, AF_INET6, 0, 40000);
+	ck_assert(proc_table_get(t, 11)->net.server);
+	ck_assert_str_eq(pid_field(t, c, 11, "process.listen.ports", buf, sizeof(buf)),
+			 "8080,5353");
+	/* A fork of a server that execs something else is not a server. */
+	pack_fork(&m.pk, 10, 13, T0);
+	apply(t, &m);
+	pack_exec(&m.pk, 13, 10, "/usr/bin/logger", sh, T0);
+	apply(t, &m);
+	ck_assert_str_eq(pid_field(t, c, 13, "process.is_server", buf, sizeof(buf)), "0");
+	ck_assert_str_eq(pid_field(t, c, 13, "process.listen.ports", buf, sizeof(buf)), "");
+
+	/* Its child renames itself and execs a shell: every name counts, the
+	 * server is its parent and among its ancestors. */
+	pack_fork(&m.pk, 11, 12, T0);
+	apply(t, &m);
+	pack_exec(&m.pk, 12, 11, "/bin/dash", sh, T0);
+	apply(t, &m);
+	proc_entry_set_comm(proc_table_get(t, 12), "kworker/0:1", 11);
+	ck_assert_str_eq(pid_field(t, c, 12, "process.names", buf, sizeof(buf)),
+			 "dash,sh,kworker/0:1");
+	ck_assert_str_eq(pid_field(t, c, 12, "process.is_server", buf, sizeof(buf)), "0");
+	ck_assert_str_eq(pid_field(t, c, 12, "process.parent.is_server", buf, sizeof(buf)),
+			 "1");
+	ck_assert_str_eq(pid_field(t, c, 12, "process.ancestors.is_server", buf, sizeof(buf)),
+			 "1,1");
+	ck_assert_str_eq(pid_field(t, c, 12, "process.ancestors.listen.ports", buf,
+				   sizeof(buf)), "8080,5353,8080,5353");
+	ck_assert_str_eq(pid_field(t, c, 12, "process.parent.names", buf, sizeof(buf)),
+			 "worker,worker,worker");
+
+	/* accept(fd, NULL, NULL) has no peer family: an fd we know counts,
+	 * an unknown one (a unix listener, maybe) does not. */
+	pack_fork(&m.pk, 10, 14, T0);
+	apply(t, &m);
+	pack_exec(&m.pk, 14, 10, "/usr/sbin/worker", sh, T0);
+	apply(t, &m);
+	pack_net(&m.pk, "accept", 14, 30, 77, -1, 0, 0);
+	apply(t, &m);
+	ck_assert_str_eq(pid_field(t, c, 14, "process.is_server", buf, sizeof(buf)), "0");
+	pack_net(&m.pk, "accept", 14, 31, 6, -1, 0, 0);
+	apply(t, &m);
+	ck_assert_str_eq(pid_field(t, c, 14, "process.is_server", buf, sizeof(buf)), "1");
+	ck_assert_str_eq(pid_field(t, c, 14, "process.listen.ports", buf, sizeof(buf)), "8080");
+
+	/* A bind shell: the process that accepted execs the shell itself. */
+	net(t, &m, "accept", 12, 4, 99, AF_INET, 0, 1234);
+	pack_exec(&m.pk, 12, 11, "/bin/bash", sh, T0);
+	apply(t, &m);
+	ck_assert_str_eq(pid_field(t, c, 12, "process.is_server", buf, sizeof(buf)), "1");
+	ck_assert_str_eq(pid_field(t, c, 12, "process.listen.ports", buf, sizeof(buf)), "");
+
+	/* Bounded: at most PROC_PORTS_MAX ports. */
+	for (int i = 0; i < 3 * PROC_PORTS_MAX; i++) {
+		net(t, &m, "socket", 10, 20 + i, -1, AF_INET, SOCK_STREAM, 0);
+		net(t, &m, "bind", 10, 0, 20 + i, AF_INET, 0, 9000 + i);
+		net(t, &m, "listen", 10, 0, 20 + i, 0, 0, 0);
+	}
+	ck_assert_uint_eq(proc_table_get(t, 10)->net.nports, PROC_PORTS_MAX);
+	ck_assert(proc_table_get(t, 10)->net.ports_dropped);
+
+	field_ctx_fini(c);
+	free(c);
+	proc_table_free(t);
+	mp_fini(&m);
 }
 END_TEST
 
@@ -1342,6 +1507,7 @@ static Suite *detect_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("getter");
 	tcase_add_test(tc, test_getter);
+	tcase_add_test(tc, test_server_identity);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("alerts");
 	tcase_add_test(tc, test_alert_json);

@@ -356,6 +356,37 @@ START_TEST(test_proctable_total_bound)
 }
 END_TEST
 
+/*
+ * An exited process stays while a child in the table names it as parent:
+ * a sibling's exit must not take it (ancestry of the child still alive),
+ * the last child's does.
+ */
+START_TEST(test_proctable_exited_parent_kept)
+{
+	struct proc_table *t;
+	struct proc_entry *e;
+
+	ck_assert_int_eq(proc_table_new(100, 1 << 20, &t), 0);
+	ck_assert_ptr_nonnull(proc_table_upsert(t, 20));
+	for (int64_t pid = 21; pid <= 22; pid++) {
+		e = proc_table_upsert(t, pid);
+		ck_assert_ptr_nonnull(e);
+		proc_entry_set_ppid(t, e, 20);
+	}
+	proc_table_exit(t, 20);
+	proc_table_exit(t, 21);
+	ck_assert_ptr_null(proc_table_get(t, 21));
+	e = proc_table_get(t, 20);
+	ck_assert_ptr_nonnull(e);
+	ck_assert(e->exited);
+	ck_assert_int_eq(proc_table_get(t, 22)->ppid, 20);
+	proc_table_exit(t, 22);
+	ck_assert_ptr_null(proc_table_get(t, 20));
+	ck_assert_uint_eq(t->count, 0);
+	proc_table_free(t);
+}
+END_TEST
+
 START_TEST(test_proctable_bounds)
 {
 	char arg[5000];
@@ -1029,6 +1060,7 @@ static Suite *probe_suite(void)
 	tcase_add_test(tc, test_proctable_bounds);
 	tcase_add_test(tc, test_proctable_total_bound);
 	tcase_add_test(tc, test_lifealert_limit);
+	tcase_add_test(tc, test_proctable_exited_parent_kept);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("session_json");
 	tcase_add_test(tc, test_session_json);

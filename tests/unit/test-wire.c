@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,6 +15,7 @@
 #include <msgpack.h>
 
 #include "sentrace/wire.h"
+#include "envkeep.h"
 #include "frame.h"
 #include "hmac.h"
 
@@ -906,6 +908,62 @@ START_TEST(test_auth_proof_binds_everything)
 }
 END_TEST
 
+/* ---- environment keep lists (envkeep.h) ---- */
+
+static const struct {
+	const char *keep;       /* env_keep_add() list */
+	const char *in;         /* one environment string */
+	const char *out;        /* what is reported */
+} env_cases[] = {
+	{ "", "SECRET_TOKEN=hunter2", "SECRET_TOKEN" },
+	{ "PATH", "SECRET_TOKEN=hunter2", "SECRET_TOKEN" },
+	{ "PATH", "PATH=/bin", "PATH=/bin" },
+	{ "PATH", "PATHX=/bin", "PATHX" },       /* exact names */
+	{ "PATHX", "PATH=/bin", "PATH" },
+	{ "LC_*", "LC_ALL=C", "LC_ALL=C" },      /* a prefix */
+	{ "LC_*", "LANG=C", "LANG" },
+	{ "*", "ANY=thing", "ANY=thing" },
+	{ "A,,B", "B=1", "B=1" },                /* empty items skipped */
+	{ "", "NOEQUALS", "NOEQUALS" },          /* nothing to cut */
+	{ "", "EMPTY=", "EMPTY" },
+	{ "", "=value", "" },                    /* no name: nothing of it */
+	{ "", "A=b=c", "A" },                    /* the first '=' ends the name */
+	{ ENV_KEEP_DEFAULT, "LD_PRELOAD=/tmp/x.so", "LD_PRELOAD=/tmp/x.so" },
+	{ ENV_KEEP_DEFAULT, "AWS_SECRET_ACCESS_KEY=x", "AWS_SECRET_ACCESS_KEY" },
+};
+
+START_TEST(test_env_keep_cut)
+{
+	struct env_keep k = { .n = 0 };
+	size_t len = strlen(env_cases[_i].in);
+
+	ck_assert_int_eq(env_keep_add(&k, env_cases[_i].keep), 0);
+	len = env_keep_cut(&k, env_cases[_i].in, len);
+	ck_assert_uint_eq(len, strlen(env_cases[_i].out));
+	ck_assert(memcmp(env_cases[_i].in, env_cases[_i].out, len) == 0);
+	env_keep_clear(&k);
+}
+END_TEST
+
+START_TEST(test_env_keep_rejects)
+{
+	static const char *const bad[] = { "A=B", "SECRET TOKEN", "A*B", "**", "A-B" };
+	struct env_keep k = { .n = 0 };
+	char name[16];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_int_eq(env_keep_add(&k, bad[i]), -EINVAL);
+	for (int i = 0; i < ENV_KEEP_MAX; i++) {
+		snprintf(name, sizeof(name), "V%d", i);
+		ck_assert_int_eq(env_keep_add(&k, name), 0);
+	}
+	ck_assert_int_eq(env_keep_add(&k, "V0"), 0);  /* a duplicate: no room taken */
+	ck_assert_int_eq(env_keep_add(&k, "ONE_TOO_MANY"), -E2BIG);
+	env_keep_clear(&k);
+	ck_assert_uint_eq(k.n, 0);
+}
+END_TEST
+
 static Suite *wire_suite(void)
 {
 	Suite *s = suite_create("wire");
@@ -976,6 +1034,11 @@ static Suite *wire_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("mutated_messages");
 	tcase_add_test(tc, test_mutated_messages);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("env_keep");
+	tcase_add_loop_test(tc, test_env_keep_cut, 0,
+			    (int)(sizeof(env_cases) / sizeof(env_cases[0])));
+	tcase_add_test(tc, test_env_keep_rejects);
 	suite_add_tcase(s, tc);
 	return s;
 }
