@@ -68,8 +68,12 @@ struct wire_hello {
 	struct wire_str resume_secret; /* that session's secret (HELLO_ACK) */
 	uint32_t argc;              /* entry point argv, at most WIRE_HELLO_ARGV */
 	struct wire_str argv[16];
+	uint32_t npids;             /* attach mode: the --pid values, at most
+				     * WIRE_HELLO_PIDS (sent only when some) */
+	int64_t pids[16];
 };
 #define WIRE_HELLO_ARGV 16
+#define WIRE_HELLO_PIDS 16
 
 struct wire_hello_ack {
 	uint32_t version;

@@ -349,8 +349,10 @@ static void unpack_ws(const msgpack_object *root, const char *key, struct wire_s
 void wire_pack_hello(msgpack_packer *pk, const struct wire_hello *m)
 {
 	uint32_t argc = m->argc < WIRE_HELLO_ARGV ? m->argc : WIRE_HELLO_ARGV;
+	uint32_t npids = m->npids < WIRE_HELLO_PIDS ? m->npids : WIRE_HELLO_PIDS;
 
-	msgpack_pack_map(pk, 9 + (m->nonce.len ? 1 : 0) + (m->resume_session ? 2 : 0));
+	msgpack_pack_map(pk, 9 + (m->nonce.len ? 1 : 0) + (m->resume_session ? 2 : 0) +
+			 (npids ? 1 : 0));
 	wire_pack_kv_u64(pk, "type", WIRE_HELLO);
 	if (m->nonce.len)
 		pack_kv_wb(pk, "nonce", m->nonce);
@@ -369,6 +371,12 @@ void wire_pack_hello(msgpack_packer *pk, const struct wire_hello *m)
 	msgpack_pack_array(pk, argc);
 	for (uint32_t i = 0; i < argc; i++)
 		wire_pack_strn(pk, m->argv[i].ptr, m->argv[i].len);
+	if (npids) {
+		wire_pack_str(pk, "pids");
+		msgpack_pack_array(pk, npids);
+		for (uint32_t i = 0; i < npids; i++)
+			msgpack_pack_int64(pk, m->pids[i]);
+	}
 }
 
 int wire_unpack_hello(const msgpack_object *root, struct wire_hello *ret)
@@ -400,6 +408,17 @@ int wire_unpack_hello(const msgpack_object *root, struct wire_hello *ret)
 			m.argv[m.argc].ptr = a->via.str.ptr;
 			m.argv[m.argc].len = a->via.str.size;
 			m.argc++;
+		}
+	}
+	argv = wire_map_get(root, "pids");
+	if (argv && argv->type == MSGPACK_OBJECT_ARRAY) {
+		for (uint32_t i = 0; i < argv->via.array.size &&
+				     m.npids < WIRE_HELLO_PIDS; i++) {
+			const msgpack_object *a = &argv->via.array.ptr[i];
+
+			if (a->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+			    a->via.u64 <= INT32_MAX)
+				m.pids[m.npids++] = (int64_t)a->via.u64;
 		}
 	}
 	*ret = m;

@@ -1210,3 +1210,9 @@ void engine_alert(struct engine *en, const struct engine_source *src,
 
 	on_match(r, &m);
 }
+
+void engine_write_line(struct engine *en, int prio, const char *line, size_t len)
+{
+	sinks_write(en, prio, line, len);
+	en->stats.alerts++;
+}

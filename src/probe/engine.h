@@ -183,4 +183,7 @@ const char *engine_priority_name(enum rules_severity s);
 /* The syslog priority for a severity. */
 int engine_syslog_priority(enum rules_severity s);
 
+/* An alert line made elsewhere (lifealert.c), in en->format, to every sink. */
+void engine_write_line(struct engine *en, int prio, const char *line, size_t len);
+
 #endif

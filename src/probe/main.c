@@ -32,6 +32,8 @@ static const char *arg_format;
 static const char *arg_token_file;
 static const char *arg_socket_mode;
 static const char *arg_handshake_timeout;
+static const char *arg_heartbeat_timeout;
+static const char *arg_idle_timeout;
 static const char *arg_socket_group;
 static struct probe_strlist arg_policies;
 static bool arg_no_policy;
@@ -84,6 +86,10 @@ static void help(FILE *f)
 		"      --socket-group GROUP  Group (name or gid) of a unix listen socket\n"
 		"      --handshake-timeout DUR  Close a connection that has not completed\n"
 		"                       its handshake within DUR (default 5s)\n"
+		"      --heartbeat-timeout DUR  Alert when a connected tracer sends nothing\n"
+		"                       for DUR (default 30s; 0: never)\n"
+		"      --session-idle-timeout DUR  Forget a disconnected tracer's session\n"
+		"                       and process tree after DUR (default 10m)\n"
 		"  -v, --verbose        Log at info level\n"
 		"  -d, --debug          Log at debug level\n"
 		"  -h, --help           Show this help\n"
@@ -103,6 +109,8 @@ enum {
 	OPT_SOCKET_MODE,
 	OPT_SOCKET_GROUP,
 	OPT_HANDSHAKE_TIMEOUT,
+	OPT_HEARTBEAT_TIMEOUT,
+	OPT_IDLE_TIMEOUT,
 };
 
 /* Returns 0, 1 after --help, or -EINVAL. */
@@ -117,6 +125,8 @@ static int parse_options(int argc, char **argv)
 		{ "socket-mode", required_argument, NULL, OPT_SOCKET_MODE },
 		{ "socket-group", required_argument, NULL, OPT_SOCKET_GROUP },
 		{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT },
+		{ "heartbeat-timeout", required_argument, NULL, OPT_HEARTBEAT_TIMEOUT },
+		{ "session-idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 		{ "alerts",    required_argument, NULL, 'a' },
 		{ "output",    required_argument, NULL, 'o' },
 		{ "format",    required_argument, NULL, 'f' },
@@ -143,6 +153,8 @@ static int parse_options(int argc, char **argv)
 		case OPT_SOCKET_MODE: arg_socket_mode = optarg; break;
 		case OPT_SOCKET_GROUP: arg_socket_group = optarg; break;
 		case OPT_HANDSHAKE_TIMEOUT: arg_handshake_timeout = optarg; break;
+		case OPT_HEARTBEAT_TIMEOUT: arg_heartbeat_timeout = optarg; break;
+		case OPT_IDLE_TIMEOUT: arg_idle_timeout = optarg; break;
 		case 'a':
 			if (probe_strlist_add(&arg_alerts, optarg) < 0)
 				return -ENOMEM;
@@ -219,6 +231,18 @@ static int build_config(struct probe_config *cfg, struct net_addr *ret_addr)
 	     cfg->handshake_timeout_ns == 0)) {
 		log_err("--handshake-timeout must be a duration (500ms, 5s), not '%s'",
 			arg_handshake_timeout);
+		return -EINVAL;
+	}
+	if (arg_heartbeat_timeout &&
+	    parse_duration_ns(arg_heartbeat_timeout, &cfg->heartbeat_timeout_ns) < 0) {
+		log_err("--heartbeat-timeout must be a duration (30s, 1m), not '%s'",
+			arg_heartbeat_timeout);
+		return -EINVAL;
+	}
+	if (arg_idle_timeout &&
+	    parse_duration_ns(arg_idle_timeout, &cfg->session_idle_timeout_ns) < 0) {
+		log_err("--session-idle-timeout must be a duration (10m, 1h), not '%s'",
+			arg_idle_timeout);
 		return -EINVAL;
 	}
 	if (arg_no_policy)
@@ -390,6 +414,18 @@ static int setup_access(const struct probe_config *cfg, const struct net_addr *a
 
 	if (cfg->handshake_timeout_ns)
 		p->handshake_timeout_ns = cfg->handshake_timeout_ns;
+	p->heartbeat_timeout_ns = cfg->heartbeat_timeout_ns;
+	p->idle_timeout_ns = cfg->session_idle_timeout_ns;
+	if (!cfg->table_max_entries || !cfg->table_max_bytes ||
+	    !cfg->total_max_entries || !cfg->total_max_bytes) {
+		log_err("runtime_security_config.ebpfless.process_table bounds must be "
+			"above 0");
+		return -EINVAL;
+	}
+	p->tracers.table_max_entries = (size_t)cfg->table_max_entries;
+	p->tracers.table_max_bytes = (size_t)cfg->table_max_bytes;
+	p->tracers.budget.max_entries = (size_t)cfg->total_max_entries;
+	p->tracers.budget.max_bytes = (size_t)cfg->total_max_bytes;
 	if (addr->is_unix) {
 		p->socket_mode = (uint32_t)cfg->socket_mode;
 		if (cfg->socket_group) {
@@ -467,6 +503,19 @@ static void log_totals(const struct probe *p, const struct engine *en)
 		 p->totals.sessions, p->totals.events, p->totals.unknown_messages,
 		 p->totals.protocol_errors, p->totals.duplicates, p->totals.auth_failures,
 		 p->refused_conns, p->evicted_conns, p->handshake_timeouts);
+	log_info("sessions: %" PRIu64 " ended without GOODBYE, %" PRIu64
+		 " fell silent, %" PRIu64 " expired idle; %" PRIu64
+		 " delivery alerts written, %" PRIu64 " suppressed",
+		 p->totals.lost_sessions, p->totals.silent_sessions,
+		 p->totals.expired_sessions, p->lifealerts.written,
+		 p->lifealerts.suppressed_total);
+	log_info("process tables: at most %zu entries and %zu bytes held at once "
+		 "(bounds %zu, %zu in all), %zu and %zu now; %" PRIu64
+		 " evicted for the total bound, %" PRIu64 " idle sessions forgotten for it",
+		 p->tracers.budget.peak_count, p->tracers.budget.peak_bytes,
+		 p->tracers.budget.max_entries, p->tracers.budget.max_bytes,
+		 p->tracers.budget.count, p->tracers.budget.bytes,
+		 p->tracers.budget.evicted, p->tracers.reclaimed_idle);
 	log_info("alerts: %" PRIu64 " written, %" PRIu64 " suppressed by the rate limit; "
 		 "kills: %" PRIu64 " sent, %" PRIu64 " done, %" PRIu64 " failed, %" PRIu64
 		 " timed out, %" PRIu64 " disarmed, %" PRIu64 " disabled",

@@ -15,6 +15,7 @@
 #include "envkeep.h"
 #include "util.h"
 #include "probe-config.h"
+#include "proctable.h"
 
 enum key_type {
 	K_BOOL,
@@ -45,6 +46,12 @@ static const struct key keys[] = {
 	KEY(RSC "ebpfless.socket_group", K_OPTSTR, socket_group),
 	KEY(RSC "ebpfless.token_file", K_OPTSTR, token_file),
 	KEY(RSC "ebpfless.handshake_timeout", K_DURATION, handshake_timeout_ns),
+	KEY(RSC "ebpfless.heartbeat_timeout", K_DURATION, heartbeat_timeout_ns),
+	KEY(RSC "ebpfless.session_idle_timeout", K_DURATION, session_idle_timeout_ns),
+	KEY(RSC "ebpfless.process_table.max_entries", K_UINT, table_max_entries),
+	KEY(RSC "ebpfless.process_table.max_bytes", K_UINT, table_max_bytes),
+	KEY(RSC "ebpfless.process_table.total_max_entries", K_UINT, total_max_entries),
+	KEY(RSC "ebpfless.process_table.total_max_bytes", K_UINT, total_max_bytes),
 	KEY(RSC "policies.dir", K_LIST, policies),
 	KEY(RSC "enforcement.enabled", K_BOOL, enforcement),
 	KEY(RSC "enforcement.disarmer.executable.max_allowed", K_UINT, disarm_max),
@@ -156,6 +163,12 @@ int probe_config_init(struct probe_config *c)
 	c->disarm_period_ns = 60 * NSEC_PER_SEC;
 	c->kill_timeout_ns = 2 * NSEC_PER_SEC;
 	c->handshake_timeout_ns = 5 * NSEC_PER_SEC;
+	c->heartbeat_timeout_ns = 30 * NSEC_PER_SEC;
+	c->session_idle_timeout_ns = 600 * NSEC_PER_SEC;
+	c->table_max_entries = PROC_TABLE_MAX_ENTRIES;
+	c->table_max_bytes = PROC_TABLE_MAX_BYTES;
+	c->total_max_entries = PROC_TOTAL_MAX_ENTRIES;
+	c->total_max_bytes = PROC_TOTAL_MAX_BYTES;
 	c->alert_rate = 10;
 	c->alert_burst = 50;
 	c->socket_mode = PROBE_SOCKET_MODE_DEFAULT;

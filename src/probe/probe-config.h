@@ -31,6 +31,12 @@ struct probe_config {
 	char *listen;                /* never NULL after probe_config_init */
 	char *token_file;            /* shared secret tracers prove; NULL: none */
 	uint64_t handshake_timeout_ns; /* a connection's time to authenticate */
+	uint64_t heartbeat_timeout_ns; /* silence before the "silent" alert; 0: off */
+	uint64_t session_idle_timeout_ns; /* a tracer's state kept without a connection */
+	uint64_t table_max_entries;  /* one tracer's process table */
+	uint64_t table_max_bytes;
+	uint64_t total_max_entries;  /* every tracer's together */
+	uint64_t total_max_bytes;
 	uint64_t socket_mode;        /* permissions of a unix listen socket */
 	char *socket_group;          /* its group (name or gid); NULL: ours */
 	struct probe_strlist policies;

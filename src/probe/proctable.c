@@ -45,10 +45,37 @@ int proc_table_new(size_t max_entries, size_t max_bytes, struct proc_table **ret
 	return 0;
 }
 
+/* The table's bytes, and the budget's it draws on. */
+static void table_bytes(struct proc_table *t, size_t add, size_t sub)
+{
+	t->bytes = t->bytes + add - sub;
+	if (t->budget) {
+		t->budget->bytes = t->budget->bytes + add - sub;
+		if (t->budget->bytes > t->budget->peak_bytes)
+			t->budget->peak_bytes = t->budget->bytes;
+	}
+}
+
+static void table_count(struct proc_table *t, bool add)
+{
+	if (add)
+		t->count++;
+	else
+		t->count--;
+	if (t->budget) {
+		if (add)
+			t->budget->count++;
+		else
+			t->budget->count--;
+		if (t->budget->count > t->budget->peak_count)
+			t->budget->peak_count = t->budget->count;
+	}
+}
+
 static void account(struct proc_table *t, struct proc_entry *e, size_t add, size_t sub)
 {
 	e->bytes = e->bytes + add - sub;
-	t->bytes = t->bytes + add - sub;
+	table_bytes(t, add, sub);
 }
 
 static void str_free(struct proc_table *t, struct proc_entry *e, char **s)
@@ -83,8 +110,15 @@ static void entry_free_strings(struct proc_table *t, struct proc_entry *e)
 	str_free(t, e, &e->container_id);
 	strv_clear(t, e, &e->argv, &e->argc, &e->argv_truncated);
 	strv_clear(t, e, &e->envp, &e->envc, &e->envp_truncated);
-	t->bytes -= e->bytes;
+	table_bytes(t, 0, e->bytes);
 	e->bytes = 0;
+}
+
+void proc_table_set_budget(struct proc_table *t, struct proc_budget *b)
+{
+	/* Only on an empty table: what it holds is not on b's books. */
+	if (t->count == 0 && t->bytes == 0)
+		t->budget = b;
 }
 
 struct proc_table *proc_table_free(struct proc_table *t)
@@ -96,6 +130,8 @@ struct proc_table *proc_table_free(struct proc_table *t)
 	for (e = t->oldest; e; e = next) {
 		next = e->newer;
 		entry_free_strings(t, e);
+		table_bytes(t, 0, PROC_ENTRY_OVERHEAD);
+		table_count(t, false);
 		free(e);
 	}
 	free(t->buckets);
@@ -189,8 +225,8 @@ static void entry_destroy(struct proc_table *t, struct proc_entry *e)
 		t->exited--;
 	child_gone(t, e->ppid, false);
 	entry_free_strings(t, e);
-	t->bytes -= PROC_ENTRY_OVERHEAD;
-	t->count--;
+	table_bytes(t, 0, PROC_ENTRY_OVERHEAD);
+	table_count(t, false);
 	free(e);
 }
 
@@ -290,14 +326,21 @@ static void proc_table_rehash(struct proc_table *t)
  */
 #define PROC_EVICT_SKIPS 64
 
-static void proc_table_make_room(struct proc_table *t, size_t slots, size_t want,
-				 const struct proc_entry *keep)
+/*
+ * Evicts up to n entries by that order; returns how many went. When the
+ * bound is the budget's (shared by every table), budget says so, and the
+ * evictions count there too.
+ */
+static size_t evict(struct proc_table *t, size_t n, size_t slots, size_t want,
+		    const struct proc_entry *keep, bool budget)
 {
 	struct proc_entry *victim = t->oldest;
 	unsigned skips = 0;
+	size_t done = 0;
 
-	while (victim && (t->count + slots > t->max_entries ||
-			  t->bytes + want > t->max_bytes)) {
+	while (victim && done < n &&
+	       (budget || (t->count + slots > t->max_entries ||
+			   t->bytes + want > t->max_bytes))) {
 		struct proc_entry *next = victim->newer;
 
 		if (victim->nchildren > 0 && skips < PROC_EVICT_SKIPS &&
@@ -310,8 +353,38 @@ static void proc_table_make_room(struct proc_table *t, size_t slots, size_t want
 			 * entry_destroy() does not prune: it stays valid. */
 			entry_destroy(t, victim);
 			t->evicted++;
+			if (budget && t->budget)
+				t->budget->evicted++;
+			done++;
 		}
 		victim = next;
+	}
+	return done;
+}
+
+size_t proc_table_evict(struct proc_table *t, size_t n, const struct proc_entry *keep)
+{
+	return evict(t, n, 0, 0, keep, true);
+}
+
+static bool budget_over(const struct proc_budget *b, size_t slots, size_t want)
+{
+	return b->count + slots > b->max_entries || b->bytes + want > b->max_bytes;
+}
+
+static void proc_table_make_room(struct proc_table *t, size_t slots, size_t want,
+				 const struct proc_entry *keep)
+{
+	struct proc_budget *b = t->budget;
+
+	evict(t, SIZE_MAX, slots, want, keep, false);
+	/* The total bound: the budget's owner picks whom to take from. */
+	for (unsigned i = 0; b && b->reclaim && i < 64 && budget_over(b, slots, want); i++) {
+		size_t count = b->count, bytes = b->bytes;
+
+		b->reclaim(b->data, t, keep);
+		if (b->count == count && b->bytes == bytes)
+			break;
 	}
 }
 
@@ -354,8 +427,8 @@ struct proc_entry *proc_table_upsert(struct proc_table *t, int64_t pid)
 	e->hnext = t->buckets[h];
 	t->buckets[h] = e;
 	age_append(t, e);
-	t->count++;
-	t->bytes += PROC_ENTRY_OVERHEAD;
+	table_count(t, true);
+	table_bytes(t, PROC_ENTRY_OVERHEAD, 0);
 	return e;
 }
 

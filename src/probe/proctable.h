@@ -25,6 +25,9 @@
 
 #define PROC_TABLE_MAX_ENTRIES 65536
 #define PROC_TABLE_MAX_BYTES   (64u << 20)
+/* Every tracer's tables together (struct proc_budget), by default. */
+#define PROC_TOTAL_MAX_ENTRIES 262144
+#define PROC_TOTAL_MAX_BYTES   (256u << 20)
 #define PROC_FILE_MAX          4096   /* bytes of a path (file, cwd) */
 #define PROC_ARGV_MAX          64     /* arguments kept */
 #define PROC_ARGV_BYTES        4096   /* bytes of arguments kept */
@@ -115,6 +118,25 @@ struct proc_entry {
 	struct proc_entry *older, *newer; /* age list */
 };
 
+struct proc_table;
+
+/*
+ * A bound shared by several tables (the probe's: every tracer's together).
+ * When a table would take the total past it, reclaim is called to free
+ * entries somewhere (tracers.c: an idle tracer's whole table first, then
+ * a part of the largest one), with the table that asks and its entry
+ * being written, which must stay.
+ */
+struct proc_budget {
+	size_t count, max_entries;
+	size_t bytes, max_bytes;
+	uint64_t evicted;          /* entries dropped for this bound */
+	size_t peak_count, peak_bytes; /* the most held at once */
+	void (*reclaim)(void *data, struct proc_table *asking,
+			const struct proc_entry *keep);
+	void *data;
+};
+
 struct proc_table {
 	struct proc_entry **buckets;
 	size_t nbuckets;           /* a power of two */
@@ -126,11 +148,20 @@ struct proc_table {
 	const struct proc_entry *pinned; /* never evicted (during a copy) */
 	uint64_t evicted;          /* entries dropped to stay in bounds */
 	size_t exited;             /* entries kept for their children */
+	struct proc_budget *budget; /* NULL: this table's bounds only */
 	struct pipe_index *pipes;  /* pipe ends and deferred readers (pipes.h) */
 };
 
 int proc_table_new(size_t max_entries, size_t max_bytes, struct proc_table **ret_table);
 struct proc_table *proc_table_free(struct proc_table *t);
+/* Counts t (empty) against b too; see struct proc_budget. */
+void proc_table_set_budget(struct proc_table *t, struct proc_budget *b);
+/*
+ * Evicts up to n entries, in the order of the per-table bound (the
+ * updated longest ago first, ancestors after a second chance), never
+ * keep or the pinned one; counted in t->evicted and the budget's evicted.
+ */
+size_t proc_table_evict(struct proc_table *t, size_t n, const struct proc_entry *keep);
 
 struct proc_entry *proc_table_get(struct proc_table *t, int64_t pid);
 /*

@@ -47,6 +47,7 @@ struct conn {
 	bool authed;                /* the handshake is done (session active) */
 	bool drained;               /* read once before an eviction: still no HELLO */
 	uint64_t accepted_ns;       /* monotonic; for the handshake deadline */
+	uint64_t heard_ns;          /* monotonic; bytes last arrived (heartbeat) */
 	char peer[96];
 	char peer_key[64];          /* "uid N" or the TCP address, for the bounds */
 };
@@ -86,6 +87,10 @@ int probe_new(uv_loop_t *loop, const struct net_addr *addr, struct output *out,
 	p->env.engine = engine;
 	p->socket_mode = PROBE_SOCKET_MODE_DEFAULT;
 	p->handshake_timeout_ns = PROBE_HANDSHAKE_TIMEOUT_NS;
+	p->heartbeat_timeout_ns = PROBE_HEARTBEAT_TIMEOUT_NS;
+	p->idle_timeout_ns = TRACERS_IDLE_TIMEOUT_NS;
+	lifealert_init(&p->lifealerts, engine);
+	p->env.lifealerts = &p->lifealerts;
 	p->socket_gid = (gid_t)-1;
 	*ret_probe = p;
 	return 0;
@@ -125,6 +130,7 @@ struct probe *probe_free(struct probe *p)
 	assert(!p->conns && !p->listener_open && !p->signals_open && !p->timer_open &&
 	       !p->sweep_open);
 	tracer_registry_fini(&p->tracers);
+	lifealert_fini(&p->lifealerts);
 	explicit_bzero(p->token, sizeof(p->token));
 	free(p);
 	return NULL;
@@ -373,6 +379,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	struct conn *c = s->data;
 
 	if (nread > 0) {
+		uint64_t now = now_monotonic_ns();
+
+		/* A silent tracer that speaks again is news too. */
+		if (c->sess->silent)
+			session_heard(c->sess, now - c->heard_ns);
+		c->heard_ns = now;
 		frame_reader_commit(&c->fr, (size_t)nread);
 		conn_process(c);
 	} else if (nread == UV_EOF) {
@@ -531,6 +543,15 @@ static void on_sweep(uv_timer_t *t)
 
 	for (c = p->conns; c; c = next) {
 		next = c->next;
+		if (conn_live(c) && c->authed && p->heartbeat_timeout_ns &&
+		    !c->sess->silent && now - c->heard_ns >= p->heartbeat_timeout_ns) {
+			/* The probe itself may have been stopped: what the
+			 * kernel holds for us is not silence. */
+			conn_drain(c);
+			if (conn_live(c) && c->heard_ns <= now &&
+			    now - c->heard_ns >= p->heartbeat_timeout_ns)
+				session_silent(c->sess, now - c->heard_ns);
+		}
 		if (!conn_live(c) || c->authed ||
 		    now - c->accepted_ns < p->handshake_timeout_ns)
 			continue;
@@ -539,6 +560,22 @@ static void on_sweep(uv_timer_t *t)
 			 (uint64_t)(p->handshake_timeout_ns / NSEC_PER_MSEC));
 		conn_fail(c, why);
 	}
+	p->totals.expired_sessions += tracer_registry_expire(&p->tracers, now,
+							     p->idle_timeout_ns);
+	/* A "silent" alert must not wait for the next frame to be read. */
+	probe_flush(p);
+}
+
+/* Often enough for the shortest of the deadlines the sweep watches. */
+static uint64_t sweep_period_ms(const struct probe *p)
+{
+	uint64_t t = p->handshake_timeout_ns;
+
+	if (p->heartbeat_timeout_ns && p->heartbeat_timeout_ns < t)
+		t = p->heartbeat_timeout_ns;
+	if (p->idle_timeout_ns && p->idle_timeout_ns < t)
+		t = p->idle_timeout_ns;
+	return t / 4 / NSEC_PER_MSEC + 1;
 }
 
 static void on_connection(uv_stream_t *server, int status)
@@ -557,7 +594,7 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	c->p = p;
-	c->accepted_ns = now_monotonic_ns();
+	c->accepted_ns = c->heard_ns = now_monotonic_ns();
 	/* Nothing big is read before the handshake is done. */
 	frame_reader_init(&c->fr, WIRE_FRAME_MAX_HANDSHAKE);
 	if (p->addr.is_unix)
@@ -844,8 +881,7 @@ int probe_start(struct probe *p)
 	p->sweep.data = p;
 	p->sweep_open = true;
 	/* A few times per deadline: a connection lives at most ~1.25 of it. */
-	uv_timer_start(&p->sweep, on_sweep, p->handshake_timeout_ns / 4 / NSEC_PER_MSEC + 1,
-		       p->handshake_timeout_ns / 4 / NSEC_PER_MSEC + 1);
+	uv_timer_start(&p->sweep, on_sweep, sweep_period_ms(p), sweep_period_ms(p));
 	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++) {
 		sigs[i]->data = p;
 		r = uv_signal_start(sigs[i], on_signal, signums[i]);
@@ -874,6 +910,7 @@ static void conn_drain(struct conn *c)
 			break;
 		n = recv(fd, ptr, len, MSG_DONTWAIT);
 		if (n > 0) {
+			c->heard_ns = now_monotonic_ns();
 			frame_reader_commit(&c->fr, (size_t)n);
 			total += (size_t)n;
 			conn_process(c);

@@ -14,6 +14,7 @@
 
 #include "util.h"
 #include "engine.h"
+#include "lifealert.h"
 #include "output.h"
 #include "session.h"
 #include "tracers.h"
@@ -39,6 +40,11 @@
 #define PROBE_MAX_SESSIONS_PER_PEER (PROBE_MAX_CONNS / 2)
 /* Default time a connection has to complete its handshake. */
 #define PROBE_HANDSHAKE_TIMEOUT_NS (5 * NSEC_PER_SEC)
+/*
+ * Default time an authenticated tracer may send nothing before the
+ * "silent" delivery alert: three of the tracer's 10 s STATS periods.
+ */
+#define PROBE_HEARTBEAT_TIMEOUT_NS (30 * NSEC_PER_SEC)
 /* On shutdown, bytes read per connection from what the kernel buffered. */
 #define PROBE_DRAIN_MAX (64u << 20)
 
@@ -65,6 +71,9 @@ struct probe {
 	uv_timer_t sweep;           /* closes connections past their handshake deadline */
 	bool sweep_open;
 	uint64_t handshake_timeout_ns;
+	uint64_t heartbeat_timeout_ns; /* 0: no heartbeat check */
+	uint64_t idle_timeout_ns;   /* a disconnected tracer's state is kept */
+	struct lifealert lifealerts;
 	struct output *out;         /* the event log, borrowed; NULL: off */
 	struct engine *engine;      /* borrowed; NULL: no detection */
 	struct probe_totals totals;

@@ -21,8 +21,12 @@
 #include "redact.h"
 #include "resolver.h"
 #include "rules.h"
+#include "lifealert.h"
 #include "session.h"
 #include "textfmt.h"
+
+/* Delivery alerts (lifealert.h), with this session's workload. */
+static void session_lifealert(struct session *s, struct lifealert_info *in);
 
 int session_new(const struct session_env *env, const char *peer,
 		struct session **ret_session)
@@ -61,6 +65,8 @@ struct session *session_free(struct session *s)
 	free(s->hostname);
 	free(s->mode);
 	free(s->session_json);
+	free(s->workload_json);
+	free(s->workload_text);
 	free(s->hello_buf);
 	explicit_bzero(s->nonce, sizeof(s->nonce));
 	free(s);
@@ -126,6 +132,69 @@ static void text_line_end(struct session *s)
 	output_line(s->out, s->text.data, s->text.len);
 }
 
+/*
+ * What the HELLO says about the workload, for the delivery alerts: they
+ * must name it after the tracer is gone (lifealert.h).
+ */
+static int session_render_workload(struct session *s, const struct wire_hello *h)
+{
+	struct strbuf sb;
+	struct json j;
+
+	json_init(&j);
+	json_object_begin(&j);
+	json_kv_strn(&j, "hostname", h->hostname.ptr, h->hostname.len);
+	json_kv_strn(&j, "container_id", h->container_id.ptr, h->container_id.len);
+	json_kv_strn(&j, "mode", h->mode.ptr, h->mode.len);
+	json_kv_int(&j, "tracer_pid", h->tracer_pid);
+	json_key(&j, "argv");
+	json_array_begin(&j);
+	for (uint32_t i = 0; i < h->argc; i++)
+		json_strn(&j, h->argv[i].ptr, h->argv[i].len);
+	json_array_end(&j);
+	if (h->npids) {
+		json_key(&j, "pids");
+		json_array_begin(&j);
+		for (uint32_t i = 0; i < h->npids; i++)
+			json_int(&j, h->pids[i]);
+		json_array_end(&j);
+	}
+	json_object_end(&j);
+	strbuf_init(&sb);
+	strbuf_puts(&sb, "host=");
+	text_word(&sb, h->hostname.ptr, h->hostname.len);
+	strbuf_puts(&sb, " mode=");
+	text_word(&sb, h->mode.ptr, h->mode.len);
+	strbuf_printf(&sb, " tracer_pid=%" PRId64, h->tracer_pid);
+	if (h->container_id.len) {
+		strbuf_puts(&sb, " container_id=");
+		text_word(&sb, h->container_id.ptr, h->container_id.len);
+	}
+	if (h->npids) {
+		strbuf_puts(&sb, " pids:");
+		for (uint32_t i = 0; i < h->npids; i++)
+			strbuf_printf(&sb, " %" PRId64, h->pids[i]);
+	}
+	strbuf_puts(&sb, " argv:");
+	for (uint32_t i = 0; i < h->argc; i++) {
+		strbuf_putc(&sb, ' ');
+		text_word(&sb, h->argv[i].ptr, h->argv[i].len);
+	}
+	free(s->workload_json);
+	free(s->workload_text);
+	s->workload_json = NULL;
+	s->workload_text = NULL;
+	if (json_failed(&j) || strbuf_failed(&sb)) {
+		json_fini(&j);
+		strbuf_fini(&sb);
+		return -ENOMEM;
+	}
+	s->workload_json = j.sb.data;
+	s->workload_json_len = j.sb.len;
+	s->workload_text = sb.data;
+	return 0;
+}
+
 static int session_render(struct session *s, const struct wire_hello *h)
 {
 	struct json j;
@@ -146,7 +215,7 @@ static int session_render(struct session *s, const struct wire_hello *h)
 	/* The writer's buffer becomes ours. */
 	s->session_json = j.sb.data;
 	s->session_json_len = j.sb.len;
-	return 0;
+	return session_render_workload(s, h);
 }
 
 static void session_start_line(struct session *s, const struct wire_hello *h)
@@ -274,6 +343,15 @@ static int session_accept(struct session *s, const struct wire_hello *h,
 		 s->peer, s->id, s->resumed ? "resumed" : "started", s->hostname,
 		 s->mode, h->tracer_pid);
 	session_start_line(s, h);
+	if (s->resumed && s->ts->lost_ns) {
+		struct lifealert_info in = {
+			.kind = LIFEALERT_RESUMED,
+			.silent_ns = now_monotonic_ns() - s->ts->lost_ns,
+		};
+
+		s->ts->lost_ns = 0;
+		session_lifealert(s, &in);
+	}
 	return 0;
 }
 
@@ -511,6 +589,37 @@ static void session_event(struct session *s, const msgpack_object *ev,
 	s->totals->events++;
 }
 
+/*
+ * Sequence numbers first .. last never arrived: the tracer dropped them
+ * (its STATS "drops" says when, see session_drops()), or something lost
+ * them on the way. Counted and logged either way.
+ */
+static void session_gap(struct session *s, uint64_t first, uint64_t last)
+{
+	struct tracer_state *ts = s->ts;
+	uint64_t now = now_monotonic_ns();
+
+	ts->missing += last - first + 1;
+	/* A tracer under pressure (or a hostile client) may gap every frame:
+	 * at most SESSION_GAP_LOG_BURST lines a second; the next says when
+	 * some were left out (the count of missing events is always whole). */
+	if (ts->gap_log_ns && now - ts->gap_log_ns >= NSEC_PER_SEC)
+		ts->gap_log_tokens = SESSION_GAP_LOG_BURST;
+	if (!ts->gap_log_ns)
+		ts->gap_log_tokens = SESSION_GAP_LOG_BURST;
+	if (ts->gap_log_tokens == 0) {
+		ts->gaps_unlogged++;
+		return;
+	}
+	ts->gap_log_tokens--;
+	ts->gap_log_ns = now;
+	log_warn("session %" PRIu64 ": events seq %" PRIu64 "-%" PRIu64
+		 " (%" PRIu64 ") never arrived (%" PRIu64 " missing in all%s)", s->id,
+		 first, last, last - first + 1, ts->missing,
+		 ts->gaps_unlogged ? "; some gaps were not logged" : "");
+	ts->gaps_unlogged = 0;
+}
+
 static int session_events(struct session *s, const msgpack_object *root,
 			  msgpack_sbuffer *reply)
 {
@@ -536,6 +645,8 @@ static int session_events(struct session *s, const msgpack_object *root,
 			s->totals->duplicates++;
 			continue;
 		}
+		if (has_seq && s->ts->last_seq && n > s->ts->last_seq + 1)
+			session_gap(s, s->ts->last_seq + 1, n - 1);
 		if (has_seq)
 			s->ts->last_seq = n;
 		if (ev->type != MSGPACK_OBJECT_MAP) {
@@ -613,10 +724,38 @@ static void session_command_result(struct session *s, const msgpack_object *root
 		engine_command_result(s->env->engine, s->ts, &res);
 }
 
+/*
+ * STATS "drops": each run of events the tracer dropped, with its sequence
+ * and time range, becomes a delivery alert, so that an analyst knows which
+ * window is missing. Bounded by the tracer (16 per STATS); checked here.
+ */
+static void session_drops(struct session *s, const msgpack_object *drops)
+{
+	if (!drops || drops->type != MSGPACK_OBJECT_ARRAY)
+		return;
+	for (uint32_t i = 0; i < drops->via.array.size && i < SESSION_DROPS_MAX; i++) {
+		const msgpack_object *d = &drops->via.array.ptr[i];
+		struct lifealert_info in = { .kind = LIFEALERT_DROPPED };
+
+		if (d->type != MSGPACK_OBJECT_MAP ||
+		    !wire_map_u64(d, "count", &in.count) || in.count == 0)
+			continue;
+		if (!wire_map_u64(d, "seq_first", &in.seq_first) ||
+		    !wire_map_u64(d, "seq_last", &in.seq_last) ||
+		    in.seq_last < in.seq_first)
+			in.seq_first = in.seq_last = 0;
+		if (!wire_map_u64(d, "ts_first", &in.ts_first) ||
+		    !wire_map_u64(d, "ts_last", &in.ts_last) || in.ts_last < in.ts_first)
+			in.ts_first = in.ts_last = 0;
+		s->ts->drop_ranges++;
+		session_lifealert(s, &in);
+	}
+}
+
 static void session_stats(struct session *s, const msgpack_object *root)
 {
 	static const char *const keys[] = { "counters", "dropped" };
-	const msgpack_object *dropped = wire_map_get(root, "dropped");
+	const msgpack_object *dropped = wire_map_get(root, "dropped"), *drops;
 	uint64_t now = now_realtime_ns();
 
 	/* The tracer's counts are over its life: keep the latest sum. */
@@ -629,6 +768,7 @@ static void session_stats(struct session *s, const msgpack_object *root)
 				sum += dropped->via.map.ptr[i].val.via.u64;
 		s->ts->dropped = sum;
 	}
+	session_drops(s, wire_map_get(root, "drops"));
 	if (!s->out)
 		return;
 	if (s->out->format == OUTPUT_TEXT) {
@@ -654,6 +794,16 @@ static void session_stats(struct session *s, const msgpack_object *root)
 		} else {
 			json_object_begin(&s->j);
 			json_object_end(&s->j);
+		}
+	}
+	drops = wire_map_get(root, "drops");
+	if (drops && drops->type == MSGPACK_OBJECT_ARRAY) {
+		if (s->out->format == OUTPUT_TEXT) {
+			strbuf_puts(&s->text, " drops=");
+			text_msgpack(&s->text, drops);
+		} else {
+			json_key(&s->j, "drops");
+			json_msgpack(&s->j, drops);
 		}
 	}
 	if (s->out->format == OUTPUT_TEXT)
@@ -725,6 +875,41 @@ out:
 	return r;
 }
 
+static void session_lifealert(struct session *s, struct lifealert_info *in)
+{
+	if (!s->env->lifealerts)
+		return;
+	in->session = s->id;
+	in->session_json = s->session_json;
+	in->session_json_len = s->session_json_len;
+	in->workload_json = s->workload_json;
+	in->workload_json_len = s->workload_json_len;
+	in->workload_text = s->workload_text;
+	in->hostname = s->hostname;
+	lifealert_raise(s->env->lifealerts, in);
+}
+
+void session_silent(struct session *s, uint64_t silent_ns)
+{
+	struct lifealert_info in = { .kind = LIFEALERT_SILENT, .silent_ns = silent_ns };
+
+	if (s->state != SESSION_ACTIVE || s->silent)
+		return;
+	s->silent = true;
+	s->totals->silent_sessions++;
+	session_lifealert(s, &in);
+}
+
+void session_heard(struct session *s, uint64_t silent_ns)
+{
+	struct lifealert_info in = { .kind = LIFEALERT_RESUMED, .silent_ns = silent_ns };
+
+	if (!s->silent)
+		return;
+	s->silent = false;
+	session_lifealert(s, &in);
+}
+
 void session_end(struct session *s, const char *reason)
 {
 	struct tracer_state *ts = s->ts;
@@ -735,6 +920,16 @@ void session_end(struct session *s, const char *reason)
 	s->state = SESSION_ENDED;
 	log_info("session %" PRIu64 " ended: %s, %" PRIu64 " events, %" PRIu64
 		 " duplicates", s->id, reason, s->events, s->duplicates);
+	/* The probe stopping is no news about the tracer. */
+	if (!s->goodbye && strcmp(reason, "shutdown") != 0) {
+		struct lifealert_info in = { .kind = LIFEALERT_LOST, .reason = reason };
+
+		s->totals->lost_sessions++;
+		session_lifealert(s, &in);
+		/* Closed by a "resumed" if this tracer comes back. */
+		if (ts)
+			ts->lost_ns = now_monotonic_ns();
+	}
 	if (!s->out) {
 		session_detach(s);
 		return;
@@ -750,6 +945,11 @@ void session_end(struct session *s, const char *reason)
 		strbuf_printf(&s->text, " duplicates=%" PRIu64 " dropped=%" PRIu64
 			      " alerts=%" PRIu64 " alerts_suppressed=%" PRIu64,
 			      ts->duplicates, ts->dropped, ts->alerts, ts->suppressed);
+		if (ts->missing)
+			strbuf_printf(&s->text, " missing=%" PRIu64, ts->missing);
+		if (ts->procs->evicted)
+			strbuf_printf(&s->text, " processes_evicted=%" PRIu64,
+				      ts->procs->evicted);
 		text_line_end(s);
 		session_detach(s);
 		return;
@@ -765,6 +965,10 @@ void session_end(struct session *s, const char *reason)
 	json_kv_uint(&s->j, "alerts", ts->alerts);
 	json_kv_uint(&s->j, "alerts_suppressed", ts->suppressed);
 	json_kv_uint(&s->j, "connections", ts->connects);
+	if (ts->missing)
+		json_kv_uint(&s->j, "missing", ts->missing);
+	if (ts->procs->evicted)
+		json_kv_uint(&s->j, "processes_evicted", ts->procs->evicted);
 	json_line_end(s);
 	session_detach(s);
 }

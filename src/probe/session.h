@@ -17,6 +17,7 @@
 
 #include "engine.h"
 #include "json.h"
+#include "lifealert.h"
 #include "output.h"
 #include "proctable.h"
 #include "strbuf.h"
@@ -33,6 +34,9 @@ struct probe_totals {
 	uint64_t protocol_errors;   /* connections closed for a protocol error */
 	uint64_t duplicates;        /* re-sent events dropped */
 	uint64_t auth_failures;     /* HELLOs refused for a missing or wrong token */
+	uint64_t lost_sessions;     /* ended without GOODBYE */
+	uint64_t silent_sessions;   /* fell silent past the heartbeat timeout */
+	uint64_t expired_sessions;  /* idle tracer states freed */
 };
 
 /* What every session shares; borrowed, outlives the sessions. */
@@ -43,6 +47,7 @@ struct session_env {
 	struct engine *engine;      /* NULL: no detection */
 	const char *token;          /* the secret tracers must prove; NULL: none */
 	size_t token_len;
+	struct lifealert *lifealerts; /* delivery alerts; NULL: none */
 	const struct env_keep *env_keep; /* values kept (redact.h); NULL: none */
 };
 
@@ -63,6 +68,11 @@ enum session_state {
 	SESSION_REFUSED,   /* HELLO answered with an error */
 	SESSION_ENDED,     /* session_end written */
 };
+
+/* Drop ranges of one STATS turned into alerts, at most. */
+#define SESSION_DROPS_MAX 64
+/* Gap warnings logged per tracer and second, at most. */
+#define SESSION_GAP_LOG_BURST 20
 
 /* session_handle_frame(): send the reply, then close the connection. */
 #define SESSION_CLOSE 1
@@ -97,6 +107,10 @@ struct session {
 	uint8_t nonce[WIRE_SECRET_LEN]; /* the CHALLENGE's */
 	char *hello_buf;            /* the HELLO, until AUTH proves it */
 	size_t hello_len;
+	char *workload_json;        /* what HELLO says of the workload */
+	size_t workload_json_len;
+	char *workload_text;
+	bool silent;                /* past the heartbeat timeout, alerted */
 };
 
 int session_new(const struct session_env *env, const char *peer,
@@ -130,5 +144,13 @@ void session_protocol_error(struct session *s, const char *fmt, ...)
  * or "error: …".
  */
 void session_end(struct session *s, const char *reason);
+
+/*
+ * The connected tracer sent nothing for silent_ns, past the heartbeat
+ * timeout: a delivery alert, once until it speaks again.
+ */
+void session_silent(struct session *s, uint64_t silent_ns);
+/* A frame arrived after silent_ns of silence: "resumed" when it was silent. */
+void session_heard(struct session *s, uint64_t silent_ns);
 
 #endif

@@ -3,16 +3,69 @@
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hmac.h"
+#include "log.h"
+#include "util.h"
 #include "tracers.h"
+
+static void ts_free(struct tracer_registry *reg, struct tracer_state *ts);
+
+/*
+ * The total bound of the process tables is hit while asking grows: an
+ * idle tracer (no connection; it may never come back) gives its whole
+ * table first, the one idle longest; else the largest table gives back a
+ * sixteenth of its entries, by its own eviction order (leaves before
+ * ancestors), so that one busy tracer cannot starve the others.
+ */
+static void registry_reclaim(void *data, struct proc_table *asking,
+			     const struct proc_entry *keep)
+{
+	struct tracer_registry *reg = data;
+	struct tracer_state *ts, *idle = NULL, *big = NULL;
+	size_t n;
+
+	for (ts = reg->head; ts; ts = ts->next) {
+		if (ts->live == 0 && ts->procs != asking)
+			idle = ts;  /* the list is most recent first */
+		if (!big || ts->procs->bytes > big->procs->bytes)
+			big = ts;
+	}
+	if (idle && idle->procs->count > 0) {
+		log_warn("session %" PRIu64 " forgotten (%zu processes): the process "
+			 "tables of all tracers are at their bound (%zu entries, %zu "
+			 "bytes)", idle->id, idle->procs->count, reg->budget.max_entries,
+			 reg->budget.max_bytes);
+		reg->reclaimed_idle++;
+		reg->budget.evicted += idle->procs->count;
+		ts_free(reg, idle);
+		return;
+	}
+	if (!big)
+		return;
+	n = big->procs->count / 16;
+	n = proc_table_evict(big->procs, n ? n : 1, big->procs == asking ? keep : NULL);
+	if (n && !big->budget_warned) {
+		big->budget_warned = true;
+		log_warn("session %" PRIu64 ": %zu processes evicted: the process tables "
+			 "of all tracers are at their bound (%zu entries, %zu bytes)",
+			 big->id, n, reg->budget.max_entries, reg->budget.max_bytes);
+	}
+}
 
 void tracer_registry_init(struct tracer_registry *reg, size_t idle_max)
 {
 	memset(reg, 0, sizeof(*reg));
 	reg->idle_max = idle_max;
+	reg->table_max_entries = PROC_TABLE_MAX_ENTRIES;
+	reg->table_max_bytes = PROC_TABLE_MAX_BYTES;
+	reg->budget.max_entries = PROC_TOTAL_MAX_ENTRIES;
+	reg->budget.max_bytes = PROC_TOTAL_MAX_BYTES;
+	reg->budget.reclaim = registry_reclaim;
+	reg->budget.data = reg;
 }
 
 static void ts_unlink(struct tracer_registry *reg, struct tracer_state *ts)
@@ -119,7 +172,7 @@ int tracer_registry_attach(struct tracer_registry *reg, const struct wire_hello 
 		return r;
 	}
 	ts->hostname = dup_wire(h->hostname);
-	r = ts->hostname ? proc_table_new(PROC_TABLE_MAX_ENTRIES, PROC_TABLE_MAX_BYTES,
+	r = ts->hostname ? proc_table_new(reg->table_max_entries, reg->table_max_bytes,
 					  &ts->procs) : -ENOMEM;
 	if (r < 0) {
 		free(ts->hostname);
@@ -127,6 +180,7 @@ int tracer_registry_attach(struct tracer_registry *reg, const struct wire_hello 
 		free(ts);
 		return r;
 	}
+	proc_table_set_budget(ts->procs, &reg->budget);
 	ts->pidns = h->pidns;
 	ts->tracer_pid = h->tracer_pid;
 	ts->id = ++*last_id;
@@ -144,8 +198,10 @@ void tracer_registry_detach(struct tracer_registry *reg, struct tracer_state *ts
 {
 	struct tracer_state *t, *prev;
 
-	if (ts->live > 0 && --ts->live == 0)
+	if (ts->live > 0 && --ts->live == 0) {
 		reg->idle++;
+		ts->idle_since_ns = now_monotonic_ns();
+	}
 	if (ts->live == 0 && finished) {
 		ts_free(reg, ts);
 		return;
@@ -159,4 +215,24 @@ void tracer_registry_detach(struct tracer_registry *reg, struct tracer_state *ts
 			ts_free(reg, t);
 		t = prev;
 	}
+}
+
+size_t tracer_registry_expire(struct tracer_registry *reg, uint64_t now,
+			      uint64_t timeout_ns)
+{
+	struct tracer_state *ts, *next;
+	size_t n = 0;
+
+	for (ts = reg->head; ts; ts = next) {
+		next = ts->next;
+		if (ts->live > 0 || now < ts->idle_since_ns ||
+		    now - ts->idle_since_ns < timeout_ns)
+			continue;
+		log_info("session %" PRIu64 " expired: no tracer for %" PRIu64
+			 " s; %zu processes forgotten", ts->id,
+			 (uint64_t)((now - ts->idle_since_ns) / 1000000000ull), ts->procs->count);
+		ts_free(reg, ts);
+		n++;
+	}
+	return n;
 }

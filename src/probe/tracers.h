@@ -25,6 +25,8 @@
 
 /* Disconnected tracers kept for a reconnect; the oldest go first. */
 #define TRACERS_IDLE_MAX 256
+/* Default time a disconnected tracer's state is kept for its reconnect. */
+#define TRACERS_IDLE_TIMEOUT_NS (600ull * 1000000000ull)
 
 struct tracer_state {
 	uint64_t id;                /* session id, kept across reconnects */
@@ -39,10 +41,18 @@ struct tracer_state {
 	uint64_t events;            /* distinct events processed */
 	uint64_t duplicates;        /* re-sent events dropped */
 	uint64_t dropped;           /* the tracer's own drops (latest STATS) */
+	uint64_t missing;           /* sequence numbers skipped (gaps seen) */
+	uint64_t drop_ranges;       /* STATS drop ranges reported */
+	uint64_t gap_log_ns;        /* the last gap warning (monotonic) */
+	unsigned gap_log_tokens;
+	uint64_t gaps_unlogged;
 	uint64_t alerts;            /* alert lines written */
 	uint64_t suppressed;        /* alerts the limiter held back */
 	uint64_t connects;          /* HELLOs accepted */
 	unsigned live;              /* connections attached now */
+	uint64_t idle_since_ns;     /* monotonic; when live last fell to 0 */
+	bool budget_warned;         /* logged an eviction for the total bound */
+	uint64_t lost_ns;           /* monotonic; a "lost" alert is open */
 
 	struct tracer_state *prev, *next;
 };
@@ -52,6 +62,10 @@ struct tracer_registry {
 	size_t count;
 	size_t idle;
 	size_t idle_max;
+	/* Each tracer's process table, and all of them together. */
+	size_t table_max_entries, table_max_bytes;
+	struct proc_budget budget;
+	uint64_t reclaimed_idle;    /* idle tracers freed for the total bound */
 	/* Called before a state is freed (pending alerts refer to it). */
 	void (*on_free)(void *data, struct tracer_state *ts);
 	void *on_free_data;
@@ -71,5 +85,12 @@ int tracer_registry_attach(struct tracer_registry *reg, const struct wire_hello 
 /* A connection of ts ended; finished: the tracer said GOODBYE. */
 void tracer_registry_detach(struct tracer_registry *reg, struct tracer_state *ts,
 			    bool finished);
+/*
+ * Frees every state that has had no connection for timeout_ns or longer at
+ * now (monotonic), its process table with it: a tracer that never came back
+ * must not hold memory for the probe's life. Returns how many went.
+ */
+size_t tracer_registry_expire(struct tracer_registry *reg, uint64_t now,
+			      uint64_t timeout_ns);
 
 #endif

@@ -185,6 +185,23 @@ static void put_be(unsigned char *p, uint64_t v, unsigned n)
 		p[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
 }
 
+/* Events seq_first .. seq_first + n - 1 were dropped just now. */
+static void record_drop(struct client *c, uint64_t seq_first, uint64_t n)
+{
+	struct client_drop_range *d = c->ndrops ? &c->drops[c->ndrops - 1] : NULL;
+	uint64_t now = now_realtime_ns();
+
+	if (!d || (d->seq_last + 1 != seq_first && c->ndrops < CLIENT_DROP_RANGES)) {
+		d = &c->drops[c->ndrops++];
+		d->seq_first = seq_first;
+		d->count = 0;
+		d->ts_first = now;
+	}
+	d->seq_last = seq_first + n - 1;
+	d->count += n;
+	d->ts_last = now;
+}
+
 static void seal_batch(struct client *c)
 {
 	struct client_frame *f;
@@ -201,6 +218,7 @@ static void seal_batch(struct client *c)
 	if (!f) {
 		/* Out of memory: these events are gone, and counted. */
 		c->events_dropped += c->batch_events;
+		record_drop(c, first, c->batch_events);
 		c->batch.size = 0;
 	} else {
 		f->seq = first;
@@ -230,6 +248,16 @@ void client_emit(struct client *c, const struct evbuf *e)
 	}
 	if (used + e->sb.size > limit || c->held_frames >= flimit ||
 	    c->state == CLIENT_DONE) {
+		/*
+		 * The event keeps its sequence number, so the probe sees the
+		 * gap; a frame's events are consecutive, so the batch so far
+		 * goes out first.
+		 */
+		if (c->batch_events) {
+			seal_batch(c);
+			flush(c);
+		}
+		record_drop(c, c->next_seq++, 1);
 		c->events_dropped++;
 		c->dropped[e->kind]++;
 		return;
@@ -250,7 +278,7 @@ static void queue_stats(struct client *c)
 	struct client_frame *f;
 	uint32_t ndropped = 0;
 
-	msgpack_pack_map(pk, 3);
+	msgpack_pack_map(pk, c->ndrops ? 4 : 3);
 	wire_pack_kv_u64(pk, "type", WIRE_STATS);
 	wire_pack_str(pk, "counters");
 	if (c->pack_stats)
@@ -264,6 +292,22 @@ static void queue_stats(struct client *c)
 	for (int k = 0; k < EV_KIND_MAX; k++)
 		if (c->dropped[k])
 			wire_pack_kv_u64(pk, ev_kind_name(k), c->dropped[k]);
+	if (c->ndrops) {
+		wire_pack_str(pk, "drops");
+		msgpack_pack_array(pk, c->ndrops);
+		for (unsigned i = 0; i < c->ndrops; i++) {
+			const struct client_drop_range *d = &c->drops[i];
+
+			msgpack_pack_map(pk, 5);
+			wire_pack_kv_u64(pk, "seq_first", d->seq_first);
+			wire_pack_kv_u64(pk, "seq_last", d->seq_last);
+			wire_pack_kv_u64(pk, "count", d->count);
+			wire_pack_kv_u64(pk, "ts_first", d->ts_first);
+			wire_pack_kv_u64(pk, "ts_last", d->ts_last);
+		}
+		/* Reported: a STATS frame is sent again if its write fails. */
+		c->ndrops = 0;
+	}
 	f = build_end(c, &b, FRAME_CONTROL);
 	if (f)
 		list_push_tail(&c->queue, f);
@@ -574,6 +618,34 @@ static void on_challenge(struct client *c, const msgpack_object *root)
 	send_auth(c, &ch);
 }
 
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x)  STRINGIFY_(x)
+
+static bool wire_str_starts(struct wire_str w, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return w.len >= n && memcmp(w.ptr, prefix, n) == 0;
+}
+
+/* What to do about a refusal at start-up, for the one message the user sees. */
+static const char *refusal_hint(const struct client *c, struct wire_str err)
+{
+	if (wire_str_starts(err, "authentication failed"))
+		return c->token ? " (the probe did not accept this tracer's proof: "
+				  "its token file holds another secret)"
+				: " (the probe requires a token: give this tracer "
+				  "the probe's with --token-file)";
+	if (wire_str_starts(err, "this probe has no token"))
+		return " (this tracer was given --token-file; the probe has none: "
+		       "give the probe the same token_file, or drop --token-file)";
+	if (wire_str_starts(err, "unsupported protocol version"))
+		return " (protocol mismatch: this tracer speaks version "
+		       STRINGIFY(WIRE_PROTOCOL_VERSION) "; run a tracer and a probe "
+		       "of the same release)";
+	return "";
+}
+
 static void on_hello_ack(struct client *c, const msgpack_object *root)
 {
 	struct wire_hello_ack ack;
@@ -598,7 +670,7 @@ static void on_hello_ack(struct client *c, const msgpack_object *root)
 			 * not start (docs/protocol.md). */
 			log_err("the probe at %s refused this tracer: %.*s%s",
 				c->addr_str, (int)ack.error.len, ack.error.ptr,
-				c->token ? "" : " (no token: see --token-file)");
+				refusal_hint(c, ack.error));
 			c->fatal = true;
 			return;
 		}

@@ -35,6 +35,9 @@ typedef void (*client_cb)(struct client *c);
 typedef void (*client_stats_fn)(struct client *c, msgpack_packer *pk);
 typedef void (*client_command_fn)(struct client *c, const struct wire_command *cmd);
 
+/* Runs of dropped events reported per STATS, at most. */
+#define CLIENT_DROP_RANGES 16
+
 struct client {
 	uv_loop_t *loop;
 	struct net_addr addr;
@@ -95,6 +98,19 @@ struct client {
 	uint64_t events_resent;      /* sent again after a reconnect */
 	uint64_t events_dropped;     /* refused by a full queue (per kind below) */
 	uint64_t dropped[EV_KIND_MAX];
+	/*
+	 * The runs of dropped events since the last STATS, which reports and
+	 * forgets them ("drops", docs/protocol.md): a dropped event keeps its
+	 * sequence number, so a run is a range of numbers the probe never
+	 * gets, and the times the first and last were dropped. When the
+	 * array is full the last run grows over the events in between.
+	 */
+	struct client_drop_range {
+		uint64_t seq_first, seq_last;
+		uint64_t count;
+		uint64_t ts_first, ts_last;  /* wall clock, ns */
+	} drops[CLIENT_DROP_RANGES];
+	unsigned ndrops;
 	uint64_t frames_sent, bytes_sent;
 	uint64_t connects, unknown_frames, commands;
 	uint64_t session;

@@ -268,7 +268,11 @@ void tracer_on_done(struct client *c)
 		/* The probe refused us before CMD ran: CMD never starts. */
 		if (tr->main_pid > 0)
 			kill(tr->main_pid, SIGKILL);
-		tr->exit_status = EXIT_TRACER_FAILURE;
+		tr->exit_status = c->fatal ? EXIT_PROBE_REFUSED : EXIT_TRACER_FAILURE;
+		if (c->fatal)
+			log_err("%s (exit status %d)", tr->opts.n_pids ?
+				"nothing was attached" : "CMD was not started",
+				EXIT_PROBE_REFUSED);
 	}
 	if (tr->tracees.count == 0 || !tr->tracing)
 		tracer_close_all(tr);
@@ -355,13 +359,27 @@ void tracer_handshake_timeout_cb(uv_timer_t *h)
 	if (tr->client.last_error)
 		snprintf(why, sizeof(why), " (last error: %s)",
 			 uv_strerror(tr->client.last_error));
-	log_err("no answer from the probe at %s within %.1fs%s; %s "
-		"(use --async to go on without the probe)", tr->client.addr_str,
-		(double)tr->opts.handshake_timeout_ns / NSEC_PER_SEC, why,
-		tr->opts.n_pids ? "nothing was attached" : "CMD was not started");
+	if (tr->client.fake_probes) {
+		/* Something answered, and could not prove the token: a
+		 * configuration to fix, not a probe still starting. */
+		log_err("the probe at %s could not prove the token within %.1fs "
+			"(%llu attempt(s)): its token file holds another secret, "
+			"or it is not the probe; %s (exit status %d)",
+			tr->client.addr_str,
+			(double)tr->opts.handshake_timeout_ns / NSEC_PER_SEC,
+			(unsigned long long)tr->client.fake_probes,
+			tr->opts.n_pids ? "nothing was attached" : "CMD was not started",
+			EXIT_PROBE_REFUSED);
+		tr->exit_status = EXIT_PROBE_REFUSED;
+	} else {
+		log_err("no answer from the probe at %s within %.1fs%s; %s "
+			"(use --async to go on without the probe)", tr->client.addr_str,
+			(double)tr->opts.handshake_timeout_ns / NSEC_PER_SEC, why,
+			tr->opts.n_pids ? "nothing was attached" : "CMD was not started");
+		tr->exit_status = EXIT_TRACER_FAILURE;
+	}
 	if (tr->main_pid > 0)
 		kill(tr->main_pid, SIGKILL);
-	tr->exit_status = EXIT_TRACER_FAILURE;
 	tr->client.state = CLIENT_DONE;
 	tracer_close_all(tr);
 }

@@ -69,6 +69,10 @@ static void fill_hello(struct tracer *tr, char *hostname, size_t hcap)
 	h->tracer_pid = getpid();
 	for (h->argc = 0; tr->opts.argv[h->argc] && h->argc < WIRE_HELLO_ARGV; h->argc++)
 		h->argv[h->argc] = wire_str_c(tr->opts.argv[h->argc]);
+	/* Attach mode has no command: the pids name the workload. */
+	for (h->npids = 0; h->npids < tr->opts.n_pids && h->npids < WIRE_HELLO_PIDS;
+	     h->npids++)
+		h->pids[h->npids] = tr->opts.pids[h->npids];
 }
 
 /*

@@ -134,6 +134,13 @@ struct tracer {
 
 /* The exit status of the tracer when it gives up (CMD not started, or lost). */
 #define EXIT_TRACER_FAILURE 125
+/*
+ * At start-up the probe refused this tracer (wrong or missing token,
+ * protocol mismatch, ...), or nobody at the address could prove the
+ * token: CMD was not started. Distinct from 125 so that a supervisor can
+ * tell a configuration to fix from a probe that is merely not up yet.
+ */
+#define EXIT_PROBE_REFUSED 122
 /* The housekeeping timer's period (control.c). */
 #define HOUSEKEEPING_MS 250
 

@@ -43,6 +43,7 @@
 static struct output *outs[2];      /* JSON, text; both to /dev/null */
 static struct engine *engine;
 
+static struct lifealert lifealerts;
 static struct env_keep keep;
 
 static void setup(void)
@@ -64,6 +65,7 @@ static void setup(void)
 	fuzz_check(engine_load(engine) == 0);
 	fuzz_check(engine_rule_count(engine) > 0);
 	engine->fake_now = 1;
+	lifealert_init(&lifealerts, engine);
 	fuzz_check(env_keep_add(&keep, ENV_KEEP_DEFAULT ",LC_*") == 0);
 }
 
@@ -154,6 +156,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	env.totals = &totals;
 	env.tracers = &tracers;
 	env.engine = data[0] & 2 ? NULL : engine;
+	/* Delivery alerts: a lost session, drop ranges from STATS. */
+	env.lifealerts = &lifealerts;
 	env.env_keep = data[0] & 8 ? NULL : &keep;
 	if (data[0] & 4) {
 		env.token = "fuzz-token";

@@ -338,6 +338,32 @@ static void gen_messages(void)
 	wire_pack_kv_u64(&pk, "open", 17);
 	msg_end();
 
+	/* Drop ranges as a tracer reports them, and some no tracer sends. */
+	msg_begin("stats-drops", &pk);
+	msgpack_pack_map(&pk, 4);
+	wire_pack_kv_u64(&pk, "type", WIRE_STATS);
+	wire_pack_str(&pk, "counters");
+	msgpack_pack_map(&pk, 0);
+	wire_pack_str(&pk, "dropped");
+	msgpack_pack_map(&pk, 1);
+	wire_pack_kv_u64(&pk, "open", 5);
+	wire_pack_str(&pk, "drops");
+	msgpack_pack_array(&pk, 4);
+	msgpack_pack_map(&pk, 5);
+	wire_pack_kv_u64(&pk, "seq_first", 2);
+	wire_pack_kv_u64(&pk, "seq_last", 4);
+	wire_pack_kv_u64(&pk, "count", 3);
+	wire_pack_kv_u64(&pk, "ts_first", 1700000000000000000ull);
+	wire_pack_kv_u64(&pk, "ts_last", 1700000000000100000ull);
+	msgpack_pack_map(&pk, 3);
+	wire_pack_kv_u64(&pk, "seq_first", 9);
+	wire_pack_kv_u64(&pk, "seq_last", 3);
+	wire_pack_kv_u64(&pk, "count", 2);
+	msgpack_pack_map(&pk, 1);
+	wire_pack_kv_str(&pk, "count", "many");
+	msgpack_pack_nil(&pk);
+	msg_end();
+
 	msg_begin("unknown-type", &pk);
 	msgpack_pack_map(&pk, 2);
 	wire_pack_kv_u64(&pk, "type", 99);
@@ -598,6 +624,9 @@ static void gen_conversations(void)
 	static const char *const resent[] = {
 		"hello", "events-life", "events-life", "events-files", "ack",
 	};
+	static const char *const drops[] = {
+		"hello", "events-life", "events-privileges", "stats-drops", "events-odd",
+	};
 	static const char *const pipeline[] = { "hello", "pipeline-events", "goodbye" };
 	static const char *const second_hello[] = { "hello", "hello" };
 	static const char *const no_hello[] = { "events-life", "goodbye" };
@@ -620,6 +649,8 @@ static void gen_conversations(void)
 	conversation("attack-text", 1, attack, sizeof(attack) / sizeof(attack[0]));
 	conversation("resent", 0, resent, sizeof(resent) / sizeof(resent[0]));
 	conversation("second-hello", 0, second_hello, 2);
+	conversation("drops-json", 0, drops, sizeof(drops) / sizeof(drops[0]));
+	conversation("drops-text", 1, drops, sizeof(drops) / sizeof(drops[0]));
 	conversation("no-hello", 1, no_hello, 2);
 	conversation("token", 4, token, sizeof(token) / sizeof(token[0]));
 	conversation("token-no-auth", 4, full, sizeof(full) / sizeof(full[0]));

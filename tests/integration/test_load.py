@@ -194,7 +194,10 @@ class LoadTest(harness.TracedTestCase):
                  sum(dropped.values()), dropped, counters.get('events_resent', -1)))
         self.assertIsNotNone(produced, 'no final STATS')
         self.assertEqual(len(distinct) + sum(dropped.values()), produced)
-        self.assertEqual(distinct, set(range(1, queued + 1)), 'sequence numbers missing')
+        # A dropped event keeps its number (the probe sees the gap): the
+        # numbers received are those produced, less the dropped ones.
+        self.assertLessEqual(len(distinct), queued)
+        self.assertTrue(distinct <= set(range(1, produced + 1)), 'sequence numbers out of range')
 
         # After each restart the probe knows the helper: file and argv.
         pid = summary['pid']

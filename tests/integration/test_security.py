@@ -288,14 +288,14 @@ class SecurityTest(harness.TracedTestCase):
         # a fake, sends nothing but HELLO, and gives up at its handshake
         # timeout.
         rc, out, err = self.run_tracer(p, ['/bin/echo', 'refused'], [])
-        self.assertEqual(rc, 125, err)
+        self.assertEqual(rc, 122, err)
         self.assertNotIn('refused', out, 'the command ran')
         self.assertIn('refused this tracer: authentication failed', err)
         p.wait_log(r'warning: unix peer pid \d+ uid 0: refusing tracer: '
                    r'authentication failed: no token')
         rc, out, err = self.run_tracer(p, ['/bin/echo', 'refused'],
                                        ['--token-file', wrong, '--handshake-timeout', '2s'])
-        self.assertEqual(rc, 125, err)
+        self.assertEqual(rc, 122, err)
         self.assertNotIn('refused', out, 'the command ran')
         self.assertIn('cannot prove the token', err)
 

@@ -1320,6 +1320,13 @@ START_TEST(test_config_env)
 				     "    socket_group: \"\"\n"
 				     "    token_file: \"\"\n"
 				     "    handshake_timeout: 5s\n"
+				     "    heartbeat_timeout: 30s\n"
+				     "    session_idle_timeout: 600s\n"
+				     "    process_table:\n"
+				     "      max_entries: 65536\n"
+				     "      max_bytes: 67108864\n"
+				     "      total_max_entries: 262144\n"
+				     "      total_max_bytes: 268435456\n"
 				     "  policies:\n    dir: [\"/a\", \"/b\"]\n"));
 	ck_assert_ptr_nonnull(strstr(text, "        max_allowed: 9\n        period: 60s\n"
 				     "    kill_timeout: 500ms\n"

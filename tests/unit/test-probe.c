@@ -19,6 +19,7 @@
 #include "sentrace/wire.h"
 #include "frame.h"
 #include "json.h"
+#include "lifealert.h"
 #include "output.h"
 #include "probe-config.h"
 #include "proctable.h"
@@ -235,6 +236,123 @@ START_TEST(test_proctable_basic)
 	ck_assert_uint_eq(t->count, 1);
 	ck_assert_str_eq(proc_entry_name(NULL), "?");
 	proc_table_free(t);
+}
+END_TEST
+
+START_TEST(test_lifealert_limit)
+{
+	static char buf[1 << 20];
+	char path[] = "/tmp/sentrace-lifealert-XXXXXX";
+	struct lifealert_info in = {
+		.kind = LIFEALERT_DROPPED, .session = 3, .count = 5,
+		.seq_first = 10, .seq_last = 14,
+		.ts_first = 1700000000000000000ull, .ts_last = 1700000001000000000ull,
+	};
+	struct engine_config ec;
+	struct lifealert la;
+	struct engine *en;
+	struct output *o;
+	const char *last;
+	ssize_t n;
+	int fd, lines = 0;
+
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	engine_config_defaults(&ec);
+	ck_assert_int_eq(engine_new(&ec, &en), 0);
+	ck_assert_int_eq(output_new(path, OUTPUT_JSON, &o), 0);
+	ck_assert_int_eq(engine_add_sink(en, o), 0);
+	en->fake_now = 1;
+	lifealert_init(&la, en);
+
+	/* A client sending drop ranges without end gets the burst, no more. */
+	for (int i = 0; i < 300; i++)
+		lifealert_raise(&la, &in);
+	ck_assert_uint_eq(la.written, LIFEALERT_BURST);
+	ck_assert_uint_eq(la.suppressed_total, 300 - LIFEALERT_BURST);
+	/* A second later one more, saying how many were held back. */
+	en->fake_now += 1000000000ull;
+	lifealert_raise(&la, &in);
+	ck_assert_uint_eq(la.written, LIFEALERT_BURST + 1);
+	ck_assert_int_eq(output_flush(o), 0);
+
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	for (char *p = buf; (p = strchr(p, '\n')); p++)
+		lines++;
+	ck_assert_int_eq(lines, LIFEALERT_BURST + 1);
+	last = strstr(buf, "\"suppressed\":200");
+	ck_assert_ptr_nonnull(last);
+	ck_assert_ptr_nonnull(strstr(buf, "\"rule\":\"sentrace_events_dropped\""));
+	ck_assert_ptr_nonnull(strstr(buf, "\"dropped\":{\"count\":5,\"seq_first\":10,"
+				     "\"seq_last\":14,\"time_first\":\"2023-11-14T22:13:20"));
+	ck_assert_ptr_nonnull(strstr(buf, "5 events lost, seq 10-14, from 2023-11-14T22:13:20"));
+
+	lifealert_fini(&la);
+	engine_free(en);
+	output_free(o);
+	close(fd);
+	unlink(path);
+}
+END_TEST
+
+/* Fills ts's table with n leaves (pids from base) under one ancestor. */
+static void fill_tree(struct tracer_state *ts, int64_t base, int n)
+{
+	struct proc_entry *root = proc_table_upsert(ts->procs, base), *e;
+
+	ck_assert_ptr_nonnull(root);
+	for (int i = 1; i <= n; i++) {
+		e = proc_table_upsert(ts->procs, base + i);
+		ck_assert_ptr_nonnull(e);
+		proc_entry_set_ppid(ts->procs, e, base);
+		ck_assert_uint_le(ts->procs->budget->count, ts->procs->budget->max_entries);
+	}
+}
+
+START_TEST(test_proctable_total_bound)
+{
+	struct tracer_registry reg;
+	struct tracer_state *a, *b, *c;
+	struct wire_hello h = {
+		.version = WIRE_PROTOCOL_VERSION, .mode = wire_str_c("wrapped"),
+		.hostname = wire_str_c("box"), .pidns = 1, .tracer_pid = 10,
+	};
+	uint64_t last = 0;
+	bool resumed;
+
+	tracer_registry_init(&reg, TRACERS_IDLE_MAX);
+	reg.budget.max_entries = 1000;
+	ck_assert_int_eq(tracer_registry_attach(&reg, &h, &last, &a, &resumed), 0);
+	h.tracer_pid = 11;
+	ck_assert_int_eq(tracer_registry_attach(&reg, &h, &last, &b, &resumed), 0);
+	h.tracer_pid = 12;
+	ck_assert_int_eq(tracer_registry_attach(&reg, &h, &last, &c, &resumed), 0);
+
+	/* An idle tracer's table goes first, whole. */
+	fill_tree(c, 30000, 300);
+	tracer_registry_detach(&reg, c, false);
+	fill_tree(a, 10000, 600);
+	ck_assert_uint_eq(reg.budget.count, 902);
+	fill_tree(b, 20000, 300);
+	ck_assert_uint_eq(reg.reclaimed_idle, 1);
+	ck_assert_uint_eq(reg.count, 2);
+	ck_assert_uint_le(reg.budget.count, 1000);
+
+	/* Then the largest live table gives back leaves, never its ancestor. */
+	fill_tree(b, 40000, 500);
+	ck_assert_uint_le(reg.budget.count, 1000);
+	ck_assert_uint_eq(reg.budget.count, a->procs->count + b->procs->count);
+	ck_assert_uint_gt(a->procs->evicted, 0);
+	ck_assert_uint_gt(reg.budget.evicted, a->procs->evicted);
+	ck_assert_ptr_nonnull(proc_table_get(a->procs, 10000));
+	ck_assert_ptr_nonnull(proc_table_get(b->procs, 20000));
+	ck_assert_ptr_nonnull(proc_table_get(b->procs, 40000));
+	ck_assert_ptr_nonnull(proc_table_get(b->procs, 40500));
+	tracer_registry_fini(&reg);
+	ck_assert_uint_eq(reg.budget.count, 0);
+	ck_assert_uint_eq(reg.budget.bytes, 0);
 }
 END_TEST
 
@@ -940,6 +1058,8 @@ static Suite *probe_suite(void)
 	tc = tcase_create("proctable");
 	tcase_add_test(tc, test_proctable_basic);
 	tcase_add_test(tc, test_proctable_bounds);
+	tcase_add_test(tc, test_proctable_total_bound);
+	tcase_add_test(tc, test_lifealert_limit);
 	tcase_add_test(tc, test_proctable_exited_parent_kept);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("session_json");
