@@ -657,7 +657,7 @@ static const struct rule_action *kill_action(const struct rule *r)
 struct alert {
 	const struct engine_source *src;
 	const struct rule *r;
-	const msgpack_object *ev;
+	const struct event_record *ev;
 	int type;
 	const struct proc_entry *proc;
 	int64_t pid;
@@ -758,8 +758,12 @@ static void render_json(struct engine *en, struct alert *al)
 		json_key(j, "session");
 		json_raw(j, al->src->session_json, al->src->session_json_len);
 	}
+	/* Every key the tracer sent, in its order: the raw map's pass-through. */
 	json_key(j, "event");
-	json_msgpack(j, al->ev);
+	if (al->ev->raw)
+		json_msgpack(j, al->ev->raw);
+	else
+		json_null(j);
 	json_object_end(j);
 }
 
@@ -978,7 +982,7 @@ void engine_forget(struct engine *en, struct tracer_state *ts, const char *why)
 struct match {
 	struct engine *en;
 	const struct engine_source *src;
-	const msgpack_object *ev;
+	const struct event_record *ev;
 	int type;
 	const struct proc_entry *proc;
 	int64_t pid;
@@ -1129,20 +1133,21 @@ static void on_match(const struct rule *r, void *data)
 }
 
 void engine_eval(struct engine *en, const struct engine_source *src,
-		 const msgpack_object *ev, int type, const struct proc_entry *proc,
-		 int64_t pid, uint64_t ts)
+		 const struct event_record *ev, const struct proc_entry *proc)
 {
 	struct rules_ctx rctx;
 	struct match m;
+	int type = ev->type;
 
-	if (!en->rules || type < 0 || rule_set_count_for(en->rules, type) == 0)
+	if (!en->rules || type < 0 || type >= RULES_EV__COUNT ||
+	    rule_set_count_for(en->rules, type) == 0)
 		return;
-	field_ctx_reset(&en->fc, ev, src->ts ? src->ts->procs : NULL, proc, pid,
-			src->ts ? src->ts->container_id : "", ts);
+	field_ctx_reset(&en->fc, ev, src->ts ? src->ts->procs : NULL, proc,
+			src->ts ? src->ts->container_id : "");
 	rctx = field_ctx_rules(&en->fc);
 	m = (struct match){
 		.en = en, .src = src, .ev = ev, .type = type, .proc = proc,
-		.pid = pid, .ts = ts, .now = engine_now(en),
+		.pid = ev->has_pid ? ev->pid : 0, .ts = ev->ts, .now = engine_now(en),
 	};
 	rule_set_eval(en->rules, type, &rctx, on_match, &m);
 }

@@ -141,12 +141,12 @@ struct engine_source {
 };
 
 /*
- * Evaluates the rules of the event's type and writes or holds an alert for
+ * Evaluates the rules of the event's kind and writes or holds an alert for
  * each match; proc is the event's process after the resolver ran (or NULL).
+ * The kind, pid and ts are the record's (ev->ts: the time to report).
  */
 void engine_eval(struct engine *en, const struct engine_source *src,
-		 const msgpack_object *ev, int type, const struct proc_entry *proc,
-		 int64_t pid, uint64_t ts);
+		 const struct event_record *ev, const struct proc_entry *proc);
 
 /* A COMMAND_RESULT from ts's tracer. */
 void engine_command_result(struct engine *en, struct tracer_state *ts,

@@ -38,6 +38,7 @@ struct mp {
 	msgpack_packer pk;
 	msgpack_unpacked up;
 	bool unpacked;
+	struct event_record rec;
 };
 
 static void mp_init(struct mp *m)
@@ -45,6 +46,7 @@ static void mp_init(struct mp *m)
 	msgpack_sbuffer_init(&m->sb);
 	msgpack_packer_init(&m->pk, &m->sb, msgpack_sbuffer_write);
 	m->unpacked = false;
+	ck_assert_int_eq(record_init(&m->rec), 0);
 }
 
 static void mp_fini(struct mp *m)
@@ -52,6 +54,7 @@ static void mp_fini(struct mp *m)
 	if (m->unpacked)
 		msgpack_unpacked_destroy(&m->up);
 	msgpack_sbuffer_destroy(&m->sb);
+	record_fini(&m->rec);
 }
 
 /* The object packed into m so far. */
@@ -66,6 +69,20 @@ static const msgpack_object *mp_obj(struct mp *m)
 	ck_assert_int_eq(msgpack_unpack_next(&m->up, m->sb.data, m->sb.size, &off),
 			 MSGPACK_UNPACK_SUCCESS);
 	return &m->up.data;
+}
+
+/* The event packed into m, decoded as a session does (no invalid value). */
+static const struct event_record *mp_rec(struct mp *m)
+{
+	ck_assert_int_eq(record_decode(&m->rec, mp_obj(m), NULL), 0);
+	return &m->rec;
+}
+
+/* The PROCESS snapshot packed into m, decoded. */
+static const struct event_record *mp_snap(struct mp *m)
+{
+	ck_assert_int_eq(record_decode_snapshot(&m->rec, mp_obj(m), NULL), 0);
+	return &m->rec;
 }
 
 static void pack_strs(msgpack_packer *pk, const char *key, const char *const *v)
@@ -141,19 +158,12 @@ static void pack_open(msgpack_packer *pk, int64_t pid, const char *path, uint64_
 /* Applies the one event packed in m, as a session does. */
 static void apply(struct proc_table *t, struct mp *m)
 {
-	const msgpack_object *ev = mp_obj(m);
-	struct wire_str kind;
-	int64_t pid = 0, ret = 0;
-	uint64_t ts = 0;
+	const struct event_record *ev = mp_rec(m);
 
-	ck_assert(wire_map_str(ev, "ev", &kind));
-	wire_map_i64(ev, "pid", &pid);
-	wire_map_i64(ev, "ret", &ret);
-	wire_map_u64(ev, "ts", &ts);
-	resolver_apply_event(t, ev, rules_event_type_from_name(kind.ptr, kind.len),
-			     pid, ret, ts);
-	if (wire_str_eq(kind, "exit"))
-		proc_table_exit(t, pid);
+	ck_assert(record_has(ev, RK_EV));
+	resolver_apply_event(t, ev);
+	if (ev->type == RULES_EV_EXIT)
+		proc_table_exit(t, ev->pid);
 	msgpack_sbuffer_clear(&m->sb);
 }
 
@@ -259,7 +269,7 @@ START_TEST(test_resolver_snapshot)
 		wire_pack_kv_i64(&m.pk, "uid", 33);
 		wire_pack_kv_str(&m.pk, "comm", "nginx");
 		wire_pack_kv_u64(&m.pk, "start_time", T0 - 100 * SEC + (uint64_t)i);
-		resolver_apply_snapshot(t, mp_obj(&m));
+		resolver_apply_snapshot(t, mp_snap(&m));
 		msgpack_sbuffer_clear(&m.sb);
 	}
 	resolver_recount(t);
@@ -385,7 +395,7 @@ START_TEST(test_resolver_daemon)
 	/* A reconnect's snapshot reports the current parent: it is kept as
 	 * that, the creator stays. */
 	pack_snapshot(&m.pk, 103, 7, "/bin/sh", T0 + 4);
-	resolver_apply_snapshot(t, mp_obj(&m));
+	resolver_apply_snapshot(t, mp_snap(&m));
 	msgpack_sbuffer_clear(&m.sb);
 	resolver_recount(t);
 	ck_assert_int_eq(e->ppid, 102);
@@ -420,7 +430,7 @@ START_TEST(test_resolver_daemon)
 	pack_fork(&m.pk, 101, 103, T0 + 9);
 	apply(t, &m);
 	pack_snapshot(&m.pk, 103, 100, "/bin/true", T0 + 9 + 5 * SEC);
-	resolver_apply_snapshot(t, mp_obj(&m));
+	resolver_apply_snapshot(t, mp_snap(&m));
 	msgpack_sbuffer_clear(&m.sb);
 	ck_assert_int_eq(proc_table_get(t, 103)->ppid, 100);
 	proc_table_free(t);
@@ -582,9 +592,9 @@ START_TEST(test_getter)
 	apply(t, &m);
 	pack_exec(&m.pk, 3, 2, "/bin/dash", sh, T0);
 	field_ctx_init(c);
-	field_ctx_reset(c, mp_obj(&m), t, NULL, 3, "c0ffee", T0);
-	resolver_apply_event(t, mp_obj(&m), RULES_EV_EXEC, 3, 0, T0);
-	field_ctx_reset(c, mp_obj(&m), t, proc_table_get(t, 3), 3, "c0ffee", T0);
+	field_ctx_reset(c, mp_rec(&m), t, NULL, "c0ffee");
+	resolver_apply_event(t, &m.rec);
+	field_ctx_reset(c, &m.rec, t, proc_table_get(t, 3), "c0ffee");
 
 	ck_assert_str_eq(get_str(c, "event.type", buf, sizeof(buf)), "exec");
 	ck_assert_str_eq(get_str(c, "exec.file.name", buf, sizeof(buf)), "dash");
@@ -617,7 +627,7 @@ START_TEST(test_getter)
 	/* An open: base name of the event's path. */
 	msgpack_sbuffer_clear(&m.sb);
 	pack_open(&m.pk, 3, "/etc/shadow", T0 + 1);
-	field_ctx_reset(c, mp_obj(&m), t, proc_table_get(t, 3), 3, "", T0 + 1);
+	field_ctx_reset(c, mp_rec(&m), t, proc_table_get(t, 3), "");
 	ck_assert_str_eq(get_str(c, "open.file.name", buf, sizeof(buf)), "shadow");
 	ck_assert_str_eq(get_str(c, "open.flags", buf, sizeof(buf)), "0");
 	ck_assert_str_eq(get_str(c, "event.retval", buf, sizeof(buf)), "3");
