@@ -263,6 +263,7 @@ int record_init(struct event_record *r)
 		return -ENOMEM;
 	r->nslots = schema.nkeys;
 	r->gen = 1;
+	memset(r->pred, 0xff, sizeof(r->pred));
 	r->type = -1;
 	r->kind.ptr = "";
 	return 0;
@@ -398,9 +399,12 @@ static void decode_keys(struct event_record *r, const msgpack_object *m, int row
 			const msgpack_object *kind, struct record_stats *st)
 {
 	const uint8_t *types = schema.vt[row];
+	int16_t *pred = r->pred[row];
 
 	for (uint32_t i = 0; i < m->via.map.size; i++) {
 		const msgpack_object_kv *kv = &m->via.map.ptr[i];
+		const char *key = kv->key.via.str.ptr;
+		uint32_t len = kv->key.via.str.size;
 		struct record_slot *sl;
 		enum verdict v;
 		int k;
@@ -408,7 +412,17 @@ static void decode_keys(struct event_record *r, const msgpack_object *m, int row
 		/* Other keys are the writers' (pass-through) only. */
 		if (kv->key.type != MSGPACK_OBJECT_STR || &kv->val == kind)
 			continue;
-		k = lookup(kv->key.via.str.ptr, kv->key.via.str.size);
+		/*
+		 * The tracer writes a kind's keys in the same order every
+		 * time: the key at this place last time is one compare away,
+		 * and the hash is only for the others.
+		 */
+		k = i < RECORD_PRED ? pred[i] : -1;
+		if (k < 0 || schema.len[k] != len || memcmp(schema.key[k], key, len) != 0) {
+			k = lookup(key, len);
+			if (i < RECORD_PRED)
+				pred[i] = (int16_t)(k < 0 ? -1 : k);
+		}
 		if (k < 0 || types[k] == RECORD_V_NONE)
 			continue;
 		sl = &r->slot[k];

@@ -24,6 +24,9 @@
 
 #include "rules.h"
 
+/* Places of a map whose key the decoder predicts (see record.c). */
+#define RECORD_PRED 24
+
 /* Elements of one array value: the tracer sends at most 1,024 (argv). */
 #define RECORD_ARRAY_MAX 4096
 
@@ -97,6 +100,8 @@ struct event_record {
 	struct record_slot *slot;
 	size_t nslots;
 	uint32_t gen;
+	/* Per kind, the key index met at each place of the last map (-1). */
+	int16_t pred[RECORD_KIND_PROCESS + 2][RECORD_PRED];
 	struct rules_str *strs;
 	size_t nstrs, strs_cap;
 	int64_t *ints;

@@ -639,6 +639,225 @@ START_TEST(test_getter)
 }
 END_TEST
 
+/* ---- the event decoder ---- */
+
+START_TEST(test_record_schema)
+{
+	/* The field table and the probe's own keys agree on every type. */
+	ck_assert_uint_eq(record_schema_conflicts(), 0);
+	ck_assert_int_eq(record_key_index("ev"), RK_EV);
+	ck_assert_int_eq(record_key_index("core"), RK_CORE);
+	ck_assert_int_lt(record_key_index("no such key"), 0);
+	/* Every event field's key is typed for its kind, as its type says. */
+	for (size_t i = 0; i < rules_field_count(); i++) {
+		const struct rules_field *f = rules_field_at(i);
+		int k, type;
+
+		if (f->source != RULES_SRC_EVENT)
+			continue;
+		k = record_key_index(f->key);
+		ck_assert_msg(k >= 0, "no index for %s", f->name);
+		type = f->event == RULES_EV_ANY ? RULES_EV_OPEN : f->event;
+		ck_assert_msg(record_key_type(type, k) != RECORD_V_NONE,
+			      "%s is not typed", f->name);
+		if (f->type == RULES_TYPE_INT)
+			ck_assert_int_eq(record_key_type(type, k), RECORD_V_INT);
+		if (f->type == RULES_TYPE_STRING_ARRAY)
+			ck_assert_int_eq(record_key_type(type, k), RECORD_V_STRS);
+	}
+	/* The same key, typed by kind: mount's target is a path, ptrace's a pid. */
+	ck_assert_int_eq(record_key_type(RULES_EV_MOUNT, record_key_index("target")),
+			 RECORD_V_STR);
+	ck_assert_int_eq(record_key_type(RULES_EV_PTRACE, record_key_index("target")),
+			 RECORD_V_INT);
+	ck_assert_int_eq(record_key_type(RULES_EV_EXEC, record_key_index("target")),
+			 RECORD_V_NONE);
+}
+END_TEST
+
+START_TEST(test_record_types)
+{
+	struct record_stats st = { 0 };
+	struct event_record *r;
+	struct rules_str str;
+	struct mp m;
+	int64_t i;
+	uint64_t u;
+
+	mp_init(&m);
+	r = &m.rec;
+	/* An open whose path is a number and whose flags are text. */
+	msgpack_pack_map(&m.pk, 6);
+	wire_pack_kv_str(&m.pk, "ev", "open");
+	wire_pack_kv_u64(&m.pk, "ts", T0);
+	wire_pack_kv_i64(&m.pk, "pid", 7);
+	wire_pack_kv_u64(&m.pk, "path", 42);
+	wire_pack_kv_str(&m.pk, "flags", "O_RDONLY");
+	wire_pack_kv_i64(&m.pk, "ret", -2);
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 2);
+	ck_assert_uint_eq(st.bad_type, 2);
+	ck_assert_uint_eq(r->errors, 2);
+	ck_assert_int_eq(r->type, RULES_EV_OPEN);
+	ck_assert(r->has_pid && r->pid == 7 && r->has_ts && r->ts == T0);
+	ck_assert(r->has_ret && r->ret == -2);
+	ck_assert(!record_str(r, RK_PATH, &str));
+	ck_assert(!record_has(r, RK_FLAGS));
+	/* The raw map still has every key, for the writers. */
+	ck_assert_uint_eq(r->raw->via.map.size, 6);
+	msgpack_sbuffer_clear(&m.sb);
+
+	/* The next event starts clean: nothing of the last one is left. */
+	pack_open(&m.pk, 8, "/etc/hosts", T0);
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 0);
+	ck_assert(record_str(r, RK_PATH, &str) && str.len == 10);
+	ck_assert(record_u64(r, RK_FLAGS, &u) && u == 0);
+	ck_assert(r->pid == 8 && r->ret == 3);
+	msgpack_sbuffer_clear(&m.sb);
+
+	/* A pid above INT64_MAX is no pid; "ev" of the wrong type is no kind. */
+	msgpack_pack_map(&m.pk, 3);
+	wire_pack_kv_i64(&m.pk, "ev", 1);
+	wire_pack_kv_u64(&m.pk, "pid", UINT64_MAX);
+	wire_pack_kv_bool(&m.pk, "ret", true);
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 2);
+	ck_assert_int_eq(r->type, -1);
+	ck_assert(!r->has_pid && !r->has_ret && !r->has_ts);
+	ck_assert(!record_i64(r, RK_PID, &i));
+	ck_assert(record_u64(r, RK_PID, &u) && u == UINT64_MAX);
+	ck_assert_uint_eq(st.bad_type, 4);
+	msgpack_sbuffer_clear(&m.sb);
+
+	/* Not a map. */
+	msgpack_pack_array(&m.pk, 0);
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), -EBADMSG);
+	mp_fini(&m);
+}
+END_TEST
+
+START_TEST(test_record_arrays)
+{
+	struct record_stats st = { 0 };
+	const struct rules_str *v;
+	struct event_record *r;
+	size_t n;
+	struct mp m;
+
+	mp_init(&m);
+	r = &m.rec;
+	/* RECORD_ARRAY_MAX strings are an argv; one more is too many. */
+	for (uint32_t len = RECORD_ARRAY_MAX; len <= RECORD_ARRAY_MAX + 1; len++) {
+		msgpack_pack_map(&m.pk, 3);
+		wire_pack_kv_str(&m.pk, "ev", "exec");
+		wire_pack_kv_i64(&m.pk, "pid", 9);
+		wire_pack_str(&m.pk, "argv");
+		msgpack_pack_array(&m.pk, len);
+		for (uint32_t i = 0; i < len; i++)
+			wire_pack_str(&m.pk, i ? "x" : "/bin/true");
+		if (len == RECORD_ARRAY_MAX) {
+			ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 0);
+			ck_assert(record_strs(r, RK_ARGV, &v, &n));
+			ck_assert_uint_eq(n, RECORD_ARRAY_MAX);
+			ck_assert_uint_eq(v[0].len, 9);
+		} else {
+			ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 1);
+			ck_assert_uint_eq(st.oversize, 1);
+			ck_assert(!record_strs(r, RK_ARGV, &v, &n));
+			ck_assert(r->has_pid);
+		}
+		msgpack_sbuffer_clear(&m.sb);
+	}
+
+	/* A number among the strings: the whole array is invalid. Two arrays
+	 * in one event: the second must not move the first. */
+	msgpack_pack_map(&m.pk, 4);
+	wire_pack_kv_str(&m.pk, "ev", "exec");
+	wire_pack_str(&m.pk, "envp");
+	msgpack_pack_array(&m.pk, 200);
+	for (int i = 0; i < 200; i++)
+		wire_pack_str(&m.pk, "A=1");
+	wire_pack_str(&m.pk, "argv");
+	msgpack_pack_array(&m.pk, 2);
+	wire_pack_str(&m.pk, "sh");
+	msgpack_pack_int(&m.pk, 5);
+	wire_pack_str(&m.pk, "requested_argv");
+	msgpack_pack_array(&m.pk, 300);
+	for (int i = 0; i < 300; i++)
+		wire_pack_str(&m.pk, "B");
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 1);
+	ck_assert_uint_eq(st.bad_type, 1);
+	ck_assert(!record_strs(r, RK_ARGV, &v, &n));
+	ck_assert(record_strs(r, RK_ENVP, &v, &n));
+	ck_assert_uint_eq(n, 200);
+	ck_assert(v[199].len == 3 && memcmp(v[199].ptr, "A=1", 3) == 0);
+	ck_assert(record_strs(r, record_key_index("requested_argv"), &v, &n));
+	ck_assert(n == 300 && v[299].len == 1 && v[299].ptr[0] == 'B');
+	mp_fini(&m);
+}
+END_TEST
+
+START_TEST(test_record_missing_and_repeated)
+{
+	struct record_stats st = { 0 };
+	struct event_record *r;
+	struct rules_str str;
+	struct field_ctx *c = malloc(sizeof(*c));
+	struct proc_table *t;
+	char buf[64];
+	struct mp m;
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(proc_table_new(100, 1 << 20, &t), 0);
+	field_ctx_init(c);
+	mp_init(&m);
+	r = &m.rec;
+	/* No kind at all: the common keys still count, nothing else does. */
+	msgpack_pack_map(&m.pk, 2);
+	wire_pack_kv_i64(&m.pk, "pid", 3);
+	wire_pack_kv_str(&m.pk, "path", "/x");
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 0);
+	ck_assert_int_eq(r->type, -1);
+	ck_assert_uint_eq(r->kind.len, 0);
+	ck_assert(r->has_pid && !r->has_ts && !r->has_ret);
+	ck_assert(!record_has(r, RK_EV) && !record_has(r, RK_PATH));
+	field_ctx_reset(c, r, t, NULL, "");
+	ck_assert_ptr_null(get_str(c, "event.type", buf, sizeof(buf)));
+	msgpack_sbuffer_clear(&m.sb);
+
+	/* A kind without its keys: every field of it is absent. */
+	msgpack_pack_map(&m.pk, 1);
+	wire_pack_kv_str(&m.pk, "ev", "connect");
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 0);
+	field_ctx_reset(c, r, t, NULL, "");
+	ck_assert_str_eq(get_str(c, "event.type", buf, sizeof(buf)), "connect");
+	ck_assert_ptr_null(get_str(c, "connect.addr.ip", buf, sizeof(buf)));
+	ck_assert_ptr_null(get_str(c, "connect.addr.port", buf, sizeof(buf)));
+	ck_assert_ptr_null(get_str(c, "event.retval", buf, sizeof(buf)));
+	msgpack_sbuffer_clear(&m.sb);
+
+	/* A key given twice: the first counts for every reader, the second is
+	 * an error; a second "ev" cannot change the kind. */
+	msgpack_pack_map(&m.pk, 5);
+	wire_pack_kv_str(&m.pk, "ev", "open");
+	wire_pack_kv_str(&m.pk, "path", "/tmp/a");
+	wire_pack_kv_str(&m.pk, "path", "/etc/shadow");
+	wire_pack_kv_str(&m.pk, "ev", "exec");
+	wire_pack_kv_i64(&m.pk, "pid", 3);
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 2);
+	ck_assert_uint_eq(st.duplicate_key, 2);
+	ck_assert_int_eq(r->type, RULES_EV_OPEN);
+	ck_assert(record_str(r, RK_PATH, &str));
+	ck_assert(str.len == 6 && memcmp(str.ptr, "/tmp/a", 6) == 0);
+	field_ctx_reset(c, r, t, NULL, "");
+	ck_assert_str_eq(get_str(c, "open.file.path", buf, sizeof(buf)), "/tmp/a");
+	ck_assert_str_eq(get_str(c, "event.type", buf, sizeof(buf)), "open");
+
+	field_ctx_fini(c);
+	free(c);
+	proc_table_free(t);
+	mp_fini(&m);
+}
+END_TEST
+
 /* ---- a small JSON checker ---- */
 
 struct jp {
@@ -1261,6 +1480,48 @@ START_TEST(test_ack_duplicates)
 }
 END_TEST
 
+/* An open whose path comes twice, the first time as a number. */
+static void pk_open_shadow_bad(struct fx *fx, void *arg)
+{
+	msgpack_pack_map(&fx->m.pk, 6);
+	wire_pack_kv_str(&fx->m.pk, "ev", "open");
+	wire_pack_kv_u64(&fx->m.pk, "ts", T0);
+	wire_pack_kv_i64(&fx->m.pk, "pid", 50);
+	wire_pack_kv_i64(&fx->m.pk, "ret", 3);
+	if (arg) {
+		wire_pack_kv_u64(&fx->m.pk, "path", 1);
+		wire_pack_kv_str(&fx->m.pk, "path", "/etc/shadow");
+	} else {
+		wire_pack_kv_str(&fx->m.pk, "path", "/etc/shadow");
+		wire_pack_kv_str(&fx->m.pk, "flags", "0");
+	}
+}
+
+START_TEST(test_session_invalid_values)
+{
+	char (*lines)[8192] = lines_buf();
+	struct fx fx;
+
+	fx_init(&fx, POLICY, OUTPUT_JSON, 5);
+	fx_connect(&fx);
+	/* The bad first path is what every reader sees: no alert, counted. */
+	send_one(&fx, pk_open_shadow_bad, &fx);
+	ck_assert_uint_eq(read_lines(&fx, lines, 128), 0);
+	ck_assert_uint_eq(fx.totals.decode.bad_type, 1);
+	ck_assert_uint_eq(fx.totals.decode.duplicate_key, 1);
+	/* A bad flags value does not hide the good path. */
+	send_one(&fx, pk_open_shadow_bad, NULL);
+	ck_assert_uint_eq(read_lines(&fx, lines, 128), 1);
+	ck_assert_ptr_nonnull(strstr(lines[0], "\"rule\":\"shadow_read\""));
+	/* The alert's event is the map as sent, the bad key included. */
+	ck_assert_ptr_nonnull(strstr(lines[0], "\"flags\":\"0\""));
+	ck_assert_uint_eq(fx.totals.decode.bad_type, 2);
+	ck_assert_uint_eq(record_stats_total(&fx.s->decode), 3);
+	ck_assert_uint_eq(fx.s->events, 2);
+	fx_fini(&fx);
+}
+END_TEST
+
 /* ---- configuration from the environment ---- */
 
 static const char *const fake_env[][2] = {
@@ -1345,6 +1606,10 @@ static Suite *detect_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("getter");
 	tcase_add_test(tc, test_getter);
+	tcase_add_test(tc, test_record_schema);
+	tcase_add_test(tc, test_record_types);
+	tcase_add_test(tc, test_record_arrays);
+	tcase_add_test(tc, test_record_missing_and_repeated);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("alerts");
 	tcase_add_test(tc, test_alert_json);
@@ -1360,6 +1625,7 @@ static Suite *detect_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("delivery");
 	tcase_add_test(tc, test_ack_duplicates);
+	tcase_add_test(tc, test_session_invalid_values);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("config_env");
 	tcase_add_test(tc, test_config_env);
