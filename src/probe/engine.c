@@ -758,12 +758,19 @@ static void render_json(struct engine *en, struct alert *al)
 		json_key(j, "session");
 		json_raw(j, al->src->session_json, al->src->session_json_len);
 	}
-	/* Every key the tracer sent, in its order: the raw map's pass-through. */
+	/* Every key the tracer sent, in its order (the raw map's pass-through),
+	 * a repeated one once: the value the rule saw. */
 	json_key(j, "event");
-	if (al->ev->raw)
-		json_msgpack(j, al->ev->raw);
-	else
-		json_null(j);
+	json_object_begin(j);
+	for (uint32_t i = 0; al->ev->raw && i < al->ev->raw->via.map.size; i++) {
+		const msgpack_object_kv *kv = &al->ev->raw->via.map.ptr[i];
+
+		if (record_is_repeat(al->ev, i))
+			continue;
+		json_msgpack_key(j, &kv->key);
+		json_msgpack(j, &kv->val);
+	}
+	json_object_end(j);
 	json_object_end(j);
 }
 

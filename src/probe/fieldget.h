@@ -20,7 +20,7 @@
 /* Values alive at once: one comparison holds at most two. */
 #define FIELD_SCRATCH 8
 /* Field ids below this are looked up in a table, the rest by a search. */
-#define FIELD_ID_CACHE 4000
+#define FIELD_ID_CACHE 4096
 
 struct field_iter {
 	struct field_ctx *ctx;

@@ -274,6 +274,7 @@ void record_fini(struct event_record *r)
 	free(r->slot);
 	free(r->strs);
 	free(r->ints);
+	free(r->repeat);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -391,6 +392,25 @@ static void count(struct event_record *r, struct record_stats *st,
 		  v == V_NO_MEMORY ? "out of memory" : "given twice");
 }
 
+/* Remembers that place i of a map of n repeats a key (for the writers). */
+static void mark_repeat(struct event_record *r, uint32_t i, uint32_t n)
+{
+	size_t words = (n + 63) / 64;
+
+	if (words > r->repeat_words) {
+		uint64_t *p = realloc(r->repeat, words * sizeof(*p));
+
+		/* Without room the place is still counted, only written. */
+		if (!p)
+			return;
+		memset(p + r->repeat_words, 0, (words - r->repeat_words) * sizeof(*p));
+		r->repeat = p;
+		r->repeat_words = words;
+	}
+	r->repeat[i / 64] |= 1ull << (i % 64);
+	r->has_repeats = true;
+}
+
 /*
  * One pass over the map: every key the row types goes into its slot. kind is
  * the "ev" value read before the pass (its slot is filled already).
@@ -428,6 +448,7 @@ static void decode_keys(struct event_record *r, const msgpack_object *m, int row
 		sl = &r->slot[k];
 		if (sl->gen == r->gen) {
 			count(r, st, V_OK, schema.key[k]);
+			mark_repeat(r, i, m->via.map.size);
 			continue;
 		}
 		sl->gen = r->gen;
@@ -441,6 +462,10 @@ static void decode_keys(struct event_record *r, const msgpack_object *m, int row
 
 static void begin(struct event_record *r, const msgpack_object *m)
 {
+	if (r->has_repeats) {
+		memset(r->repeat, 0, r->repeat_words * sizeof(*r->repeat));
+		r->has_repeats = false;
+	}
 	r->raw = m;
 	r->errors = 0;
 	r->nstrs = r->nints = 0;

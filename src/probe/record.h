@@ -106,6 +106,10 @@ struct event_record {
 	size_t nstrs, strs_cap;
 	int64_t *ints;
 	size_t nints, ints_cap;
+	/* Places of raw that repeat a key read before (bit i: place i). */
+	uint64_t *repeat;
+	size_t repeat_words;
+	bool has_repeats;
 };
 
 /* Decoder counters over the probe's life (added to by record_decode). */
@@ -161,6 +165,16 @@ static inline bool record_true(const struct event_record *r, int k)
 	bool b = false;
 
 	return record_bool(r, k, &b) && b;
+}
+
+/*
+ * Place i of the raw map repeats a key the decoder read before: the writers
+ * skip it, so that the log shows the value the rules saw, not a second one.
+ */
+static inline bool record_is_repeat(const struct event_record *r, uint32_t i)
+{
+	return r->has_repeats && i / 64 < r->repeat_words &&
+	       (r->repeat[i / 64] >> (i % 64) & 1);
 }
 
 /* Keys typed two ways in one kind by the tables (0: the tables agree). */

@@ -419,7 +419,8 @@ static void json_process(struct json *j, int64_t pid, const struct proc_entry *e
 
 /*
  * The event as the tracer sent it, every key in wire order (the raw map's
- * pass-through: keys this probe does not know are kept), then what the
+ * pass-through: keys this probe does not know are kept; a second copy of a
+ * key it read is not), then what the
  * probe adds: the errno name, the sequence number and the process.
  */
 static void event_json_line(struct session *s, const struct event_record *ev,
@@ -434,6 +435,9 @@ static void event_json_line(struct session *s, const struct event_record *ev,
 	for (uint32_t i = 0; i < m->via.map.size; i++) {
 		const msgpack_object_kv *kv = &m->via.map.ptr[i];
 
+		/* A repeated key: the log shows what the rules saw. */
+		if (record_is_repeat(ev, i))
+			continue;
 		/* Any "error" key, whatever its type: never two in one object. */
 		if (kv->key.type == MSGPACK_OBJECT_STR &&
 		    kv->key.via.str.size == 5 &&

@@ -240,16 +240,19 @@ static bool is_common_key(const msgpack_object *k)
 /*
  * " key=value" for every key that is not one of the common ones, in wire
  * order: the pass-through of the raw map, so that a kind this probe does
- * not know, and keys it does not know, are still shown.
+ * not know, and keys it does not know, are still shown (a repeated key
+ * once: the value the rules saw).
  */
-static void text_other_keys(struct strbuf *sb, const msgpack_object *ev)
+static void text_other_keys(struct strbuf *sb, const struct event_record *r)
 {
+	const msgpack_object *ev = r->raw;
+
 	if (!ev)
 		return;
 	for (uint32_t i = 0; i < ev->via.map.size; i++) {
 		const msgpack_object_kv *kv = &ev->via.map.ptr[i];
 
-		if (is_common_key(&kv->key))
+		if (is_common_key(&kv->key) || record_is_repeat(r, i))
 			continue;
 		strbuf_putc(sb, ' ');
 		if (kv->key.type == MSGPACK_OBJECT_STR)
@@ -348,7 +351,7 @@ void text_event(struct strbuf *sb, const struct event_record *ev)
 		text_exit(sb, ev);
 		break;
 	default:
-		text_other_keys(sb, ev->raw);
+		text_other_keys(sb, ev);
 		break;
 	}
 

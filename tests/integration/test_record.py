@@ -34,9 +34,10 @@ class RecordTest(harness.TracedTestCase):
                              'the decoder refused values of the real tracer: %r' % end)
 
     def test_hostile_values_are_counted(self):
-        """A client sends values of the wrong type and an oversize argv: each
-        is counted, the rules see none of them, the good keys still count,
-        and the event log shows what was sent."""
+        """A client sends values of the wrong type, an oversize argv and a
+        repeated key: each is counted, the rules see none of them, the good
+        keys still count, and the event log shows what was sent (a repeated
+        key once, as the rules saw it)."""
         p = ArgProbe(self.subdir('probe'), [])
         self.probes.append(p)
         p.start()
@@ -53,7 +54,16 @@ class RecordTest(harness.TracedTestCase):
             dict(ev='exec', syscall='execve', ts=3, pid=4244, tid=4244, ret=0,
                  file='/bin/sh', argv=['sh'] + ['x'] * 5000),
         ]
-        s.sendall(w.msg(w.EVENTS, seq=1, events=events) +
+        # The path twice (a dict cannot say it): the rules read the first,
+        # and the log must show that one, not a second for its reader to
+        # take instead.
+        items = [('ev', 'open'), ('ts', 4)] + list(common.items()) + \
+            [('path', '/tmp/harmless'), ('flags', 0), ('path', '/etc/shadow')]
+        twice = bytes([0x80 | len(items)]) + b''.join(w.pack(k) + w.pack(v)
+                                                      for k, v in items)
+        frame2 = bytes([0x83]) + w.pack('type') + w.pack(w.EVENTS) + w.pack('seq') + \
+            w.pack(4) + w.pack('events') + bytes([0x91]) + twice
+        s.sendall(w.msg(w.EVENTS, seq=1, events=events) + w.frame(frame2) +
                   w.msg(w.GOODBYE, reason='exit', exit_status=0))
         s.shutdown(socket.SHUT_WR)
         while w.read_frame(s) is not None:
@@ -63,14 +73,19 @@ class RecordTest(harness.TracedTestCase):
         recs = p.records()
         ends = [r for r in recs if r.get('type') == 'session_end']
         self.assertEqual(len(ends), 1, recs)
-        self.assertEqual(ends[0].get('invalid_values'), 3, ends[0])
+        self.assertEqual(ends[0].get('invalid_values'), 4, ends[0])
         logged = [r['event'] for r in recs if r.get('type') == 'event']
         self.assertEqual([e.get('path') for e in logged[:2]], [12345, '/etc/shadow'])
         self.assertEqual(logged[1].get('flags'), 'O_RDONLY')
         self.assertEqual(len(logged[2].get('argv')), 5001)
+        self.assertEqual(logged[3].get('path'), '/tmp/harmless')
+        lines = [line for line in open(p.out) if '"/tmp/harmless"' in line]
+        self.assertEqual(len(lines), 1)
+        self.assertNotIn('/etc/shadow', lines[0])
         log = p.log_text()
         self.assertEqual(log.count('"rule":"shadow_file_opened"'), 1, log[-3000:])
-        self.assertIn('invalid event values: 2 of the wrong type, 1 arrays too long', log)
+        self.assertIn('invalid event values: 2 of the wrong type, 1 arrays too long, '
+                      '1 repeated keys', log)
 
 
 if __name__ == '__main__':

@@ -850,6 +850,14 @@ START_TEST(test_record_missing_and_repeated)
 	field_ctx_reset(c, r, t, NULL, "");
 	ck_assert_str_eq(get_str(c, "open.file.path", buf, sizeof(buf)), "/tmp/a");
 	ck_assert_str_eq(get_str(c, "event.type", buf, sizeof(buf)), "open");
+	/* The writers skip the repeats: the log shows what the rules saw. */
+	ck_assert(!record_is_repeat(r, 0) && !record_is_repeat(r, 1));
+	ck_assert(record_is_repeat(r, 2) && record_is_repeat(r, 3));
+	ck_assert(!record_is_repeat(r, 4));
+	msgpack_sbuffer_clear(&m.sb);
+	pack_open(&m.pk, 8, "/etc/hosts", T0);
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 0);
+	ck_assert(!record_is_repeat(r, 2) && !record_is_repeat(r, 3));
 
 	field_ctx_fini(c);
 	free(c);
