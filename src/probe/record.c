@@ -20,6 +20,7 @@
 #define KEYS_MAX 512
 #define HASH_SIZE 1024          /* a power of two, above 2 * KEYS_MAX */
 #define ANY_EVENT (-1)          /* every event kind, not PROCESS */
+#define SCRATCH_KEEP 4096       /* array elements kept from event to event */
 
 struct schema {
 	bool ready;
@@ -331,7 +332,7 @@ static enum verdict fill(struct event_record *r, struct record_slot *sl,
 		if (o->type != MSGPACK_OBJECT_ARRAY)
 			return V_BAD_TYPE;
 		n = o->via.array.size;
-		if (n > RECORD_ARRAY_MAX)
+		if (n > RECORD_ARRAY_MAX || r->nstrs + r->nints + n > RECORD_ELEMS_MAX)
 			return V_OVERSIZE;
 		/* Offsets, not pointers: a later array may move the scratch. */
 		if (vt == RECORD_V_STRS) {
@@ -465,6 +466,25 @@ static void begin(struct event_record *r, const msgpack_object *m)
 	if (r->has_repeats) {
 		memset(r->repeat, 0, r->repeat_words * sizeof(*r->repeat));
 		r->has_repeats = false;
+	}
+	/*
+	 * What a hostile event made the scratch grow to does not stay with
+	 * the session: past what a tracer's exec needs, it is given back.
+	 */
+	if (r->strs_cap > SCRATCH_KEEP) {
+		free(r->strs);
+		r->strs = NULL;
+		r->strs_cap = 0;
+	}
+	if (r->ints_cap > SCRATCH_KEEP) {
+		free(r->ints);
+		r->ints = NULL;
+		r->ints_cap = 0;
+	}
+	if (r->repeat_words > 16) {
+		free(r->repeat);
+		r->repeat = NULL;
+		r->repeat_words = 0;
 	}
 	r->raw = m;
 	r->errors = 0;

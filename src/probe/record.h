@@ -29,6 +29,9 @@
 
 /* Elements of one array value: the tracer sends at most 1,024 (argv). */
 #define RECORD_ARRAY_MAX 4096
+/* Elements of all the arrays of one event (an exec: argv, envp, the
+ * requested argv): what the decoder's scratch may grow to. */
+#define RECORD_ELEMS_MAX 8192
 
 /*
  * The keys the probe reads itself, beyond the rule fields: their index in

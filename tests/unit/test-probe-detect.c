@@ -791,6 +791,28 @@ START_TEST(test_record_arrays)
 	ck_assert(v[199].len == 3 && memcmp(v[199].ptr, "A=1", 3) == 0);
 	ck_assert(record_strs(r, record_key_index("requested_argv"), &v, &n));
 	ck_assert(n == 300 && v[299].len == 1 && v[299].ptr[0] == 'B');
+	msgpack_sbuffer_clear(&m.sb);
+
+	/* All the arrays of one event hold RECORD_ELEMS_MAX elements at most. */
+	msgpack_pack_map(&m.pk, 4);
+	wire_pack_kv_str(&m.pk, "ev", "exec");
+	for (int k = 0; k < 3; k++) {
+		wire_pack_str(&m.pk, k == 0 ? "argv" : k == 1 ? "envp" : "requested_argv");
+		msgpack_pack_array(&m.pk, RECORD_ELEMS_MAX / 2 - 1);
+		for (int i = 0; i < RECORD_ELEMS_MAX / 2 - 1; i++)
+			wire_pack_str(&m.pk, "A=1");
+	}
+	st.oversize = 0;
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 1);
+	ck_assert_uint_eq(st.oversize, 1);
+	ck_assert(record_strs(r, RK_ARGV, &v, &n) && n == RECORD_ELEMS_MAX / 2 - 1);
+	ck_assert(record_strs(r, RK_ENVP, &v, &n) && n == RECORD_ELEMS_MAX / 2 - 1);
+	ck_assert(!record_strs(r, record_key_index("requested_argv"), &v, &n));
+	/* The next, small event gives the grown scratch back. */
+	msgpack_sbuffer_clear(&m.sb);
+	pack_open(&m.pk, 8, "/etc/hosts", T0);
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 0);
+	ck_assert_uint_le(r->strs_cap, 4096);
 	mp_fini(&m);
 }
 END_TEST
