@@ -226,8 +226,9 @@ static void pack_events(msgpack_packer *pk, uint64_t seq, int which)
 		wire_pack_kv_u64(pk, "pid", UINT64_MAX);
 		wire_pack_str(pk, "argv");
 		msgpack_pack_array(pk, 4097);
+		/* Empty strings: one byte each, so the framed seed fits too. */
 		for (int i = 0; i < 4097; i++)
-			wire_pack_str(pk, "x");
+			wire_pack_str(pk, "");
 		event_head(pk, "exec", "execve", 0, 2);
 		wire_pack_str(pk, "envp");
 		msgpack_pack_array(pk, 2);
