@@ -599,6 +599,38 @@ void session_flush(struct session *s, msgpack_sbuffer *reply)
 	frame_end(reply, start);
 }
 
+/*
+ * A snapshot as sent, in wire order, each key the decoder read once (the
+ * value the resolver used): s->rec holds the snapshot's decode.
+ */
+static void snapshot_json(struct session *s, const msgpack_object *p)
+{
+	json_object_begin(&s->j);
+	for (uint32_t i = 0; i < p->via.map.size; i++) {
+		if (record_is_repeat(&s->rec, i))
+			continue;
+		json_msgpack_key(&s->j, &p->via.map.ptr[i].key);
+		json_msgpack(&s->j, &p->via.map.ptr[i].val);
+	}
+	json_object_end(&s->j);
+}
+
+static void snapshot_text(struct session *s, const msgpack_object *p)
+{
+	bool first = true;
+
+	for (uint32_t i = 0; i < p->via.map.size; i++) {
+		if (record_is_repeat(&s->rec, i))
+			continue;
+		if (!first)
+			strbuf_putc(&s->text, ',');
+		first = false;
+		text_msgpack(&s->text, &p->via.map.ptr[i].key);
+		strbuf_putc(&s->text, '=');
+		text_msgpack(&s->text, &p->via.map.ptr[i].val);
+	}
+}
+
 static int session_processes(struct session *s, const msgpack_object *root)
 {
 	const msgpack_object *ps = wire_map_get(root, "processes");
@@ -618,13 +650,14 @@ static int session_processes(struct session *s, const msgpack_object *root)
 			continue;
 		if (s->out->format == OUTPUT_TEXT) {
 			text_line_begin(s, now);
-			strbuf_puts(&s->text, "process ");
-			text_msgpack(&s->text, p);
+			strbuf_puts(&s->text, "process {");
+			snapshot_text(s, p);
+			strbuf_putc(&s->text, '}');
 			text_line_end(s);
 		} else {
 			json_line_begin(s, "process", now);
 			json_key(&s->j, "process");
-			json_msgpack(&s->j, p);
+			snapshot_json(s, p);
 			json_line_end(s);
 		}
 	}
