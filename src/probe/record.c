@@ -282,10 +282,12 @@ void record_fini(struct event_record *r)
 /* Room for n more elements in a scratch array; false when out of memory. */
 static bool reserve(void **v, size_t *cap, size_t used, size_t n, size_t size)
 {
-	size_t want = *cap ? *cap : 64;
+	size_t want = *v && *cap ? *cap : 64;
 	void *p;
 
-	if (used + n <= *cap)
+	/* Allocated even for an empty array: a slot's offset is never added
+	 * to a NULL scratch. */
+	if (*v && used + n <= *cap)
 		return true;
 	while (want < used + n)
 		want *= 2;
