@@ -105,7 +105,7 @@ int engine_new(const struct engine_config *cfg, struct engine **ret_engine)
 	en->cfg.policy_paths = (const char *const *)en->paths;
 	if (en->cfg.burst == 0)
 		en->cfg.burst = 1;
-	if (window_table_new(&en->windows) < 0) {
+	if (window_table_new(&en->windows) < 0 || record_init(&en->replay) < 0) {
 		engine_free(en);
 		return -ENOMEM;
 	}
@@ -146,6 +146,7 @@ struct engine *engine_free(struct engine *en)
 	strbuf_fini(&en->text);
 	strbuf_fini(&en->tmp);
 	window_table_free(en->windows);
+	record_fini(&en->replay);
 	free(en);
 	return NULL;
 }
@@ -681,7 +682,7 @@ static const struct rule_action *kill_action(const struct rule *r)
 struct alert {
 	const struct engine_source *src;
 	const struct rule *r;
-	const msgpack_object *ev;
+	const struct event_record *ev;
 	int type;
 	const struct proc_entry *proc;
 	int64_t pid;
@@ -790,8 +791,19 @@ static void render_json(struct engine *en, struct alert *al)
 		json_key(j, "session");
 		json_raw(j, al->src->session_json, al->src->session_json_len);
 	}
+	/* Every key the tracer sent, in its order (the raw map's pass-through),
+	 * a repeated one once: the value the rule saw. */
 	json_key(j, "event");
-	json_msgpack(j, al->ev);
+	json_object_begin(j);
+	for (uint32_t i = 0; al->ev->raw && i < al->ev->raw->via.map.size; i++) {
+		const msgpack_object_kv *kv = &al->ev->raw->via.map.ptr[i];
+
+		if (record_is_repeat(al->ev, i))
+			continue;
+		json_msgpack_key(j, &kv->key);
+		json_msgpack(j, &kv->val);
+	}
+	json_object_end(j);
 	json_object_end(j);
 }
 
@@ -1014,7 +1026,7 @@ void engine_forget(struct engine *en, struct tracer_state *ts, const char *why)
 struct match {
 	struct engine *en;
 	const struct engine_source *src;
-	const msgpack_object *ev;
+	const struct event_record *ev;
 	int type;
 	const struct proc_entry *proc;
 	int64_t pid;
@@ -1179,33 +1191,35 @@ static void on_match(const struct rule *r, void *data)
 }
 
 void engine_eval(struct engine *en, const struct engine_source *src,
-		 const msgpack_object *ev, int type, const struct proc_entry *proc,
-		 int64_t pid, uint64_t ts)
+		 const struct event_record *ev, const struct proc_entry *proc)
 {
 	struct rules_ctx rctx;
 	struct match m;
+	int type = ev->type;
 
-	if (!en->rules || type < 0 || rule_set_count_for(en->rules, type) == 0)
+	if (!en->rules || type < 0 || type >= RULES_EV__COUNT ||
+	    rule_set_count_for(en->rules, type) == 0)
 		return;
-	field_ctx_reset(&en->fc, ev, src->ts ? src->ts->procs : NULL, proc, pid,
-			src->ts ? src->ts->container_id : "", ts);
+	field_ctx_reset(&en->fc, ev, src->ts ? src->ts->procs : NULL, proc,
+			src->ts ? src->ts->container_id : "");
 	rctx = field_ctx_rules(&en->fc);
 	m = (struct match){
 		.en = en, .src = src, .ev = ev, .type = type, .proc = proc,
-		.pid = pid, .ts = ts, .now = engine_now(en), .rctx = &rctx,
+		.pid = ev->has_pid ? ev->pid : 0, .ts = ev->ts, .now = engine_now(en),
+		.rctx = &rctx,
 	};
 	rule_set_eval(en->rules, type, &rctx, on_match, &m);
 	if (type == RULES_EV_EXEC)
-		pipes_after_exec(en, src, ev, proc, ts, m.fired, m.nfired);
+		pipes_after_exec(en, src, ev, proc, ev->ts, m.fired, m.nfired);
 }
 
 void engine_alert(struct engine *en, const struct engine_source *src,
-		  const struct rule *r, const msgpack_object *ev, int type,
-		  const struct proc_entry *proc, int64_t pid, uint64_t ts)
+		  const struct rule *r, const struct event_record *ev,
+		  const struct proc_entry *proc)
 {
 	struct match m = {
-		.en = en, .src = src, .ev = ev, .type = type, .proc = proc,
-		.pid = pid, .ts = ts, .now = engine_now(en),
+		.en = en, .src = src, .ev = ev, .type = ev->type, .proc = proc,
+		.pid = ev->has_pid ? ev->pid : 0, .ts = ev->ts, .now = engine_now(en),
 	};
 
 	on_match(r, &m);

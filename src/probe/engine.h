@@ -122,6 +122,8 @@ struct engine {
 
 	/* The groups of the rules with a threshold (window.c). */
 	struct window_table *windows;
+	/* A kept exec decoded again for its late evaluation (pipes.c). */
+	struct event_record replay;
 };
 
 int engine_new(const struct engine_config *cfg, struct engine **ret_engine);
@@ -152,20 +154,20 @@ struct engine_source {
 };
 
 /*
- * Evaluates the rules of the event's type and writes or holds an alert for
+ * Evaluates the rules of the event's kind and writes or holds an alert for
  * each match; proc is the event's process after the resolver ran (or NULL).
+ * The kind, pid and ts are the record's (ev->ts: the time to report).
  */
 void engine_eval(struct engine *en, const struct engine_source *src,
-		 const msgpack_object *ev, int type, const struct proc_entry *proc,
-		 int64_t pid, uint64_t ts);
+		 const struct event_record *ev, const struct proc_entry *proc);
 
 /*
  * One match of rule r found outside engine_eval() (a deferred evaluation,
  * pipes.c), with en->fc pointing at ev: rate limit, kill, alert.
  */
 void engine_alert(struct engine *en, const struct engine_source *src,
-		  const struct rule *r, const msgpack_object *ev, int type,
-		  const struct proc_entry *proc, int64_t pid, uint64_t ts);
+		  const struct rule *r, const struct event_record *ev,
+		  const struct proc_entry *proc);
 
 /* A COMMAND_RESULT from ts's tracer. */
 void engine_command_result(struct engine *en, struct tracer_state *ts,

@@ -5,7 +5,6 @@
 #include <math.h>
 #include <string.h>
 
-#include "sentrace/wire.h"
 #include "fieldget.h"
 #include "pipes.h"
 
@@ -52,13 +51,16 @@ void field_ctx_init(struct field_ctx *c)
 		strbuf_init(&c->it[i].buf);
 	}
 	c->container_id = "";
-	c->gen = 1;
+	for (size_t i = 0; i < FIELD_ID_CACHE; i++)
+		c->key[i] = -1;
 	for (size_t i = 0; i < rules_field_count(); i++) {
 		const struct rules_field *f = rules_field_at(i);
 
 		if (f->id >= 0 && f->id < FIELD_ID_CACHE) {
 			c->by_id[f->id] = f;
 			c->attr[f->id] = (uint8_t)attr_of(f->key);
+			if (f->source == RULES_SRC_EVENT)
+				c->key[f->id] = (int16_t)record_key_index(f->key);
 		}
 	}
 }
@@ -85,22 +87,16 @@ void field_ctx_fini(struct field_ctx *c)
 	}
 }
 
-void field_ctx_reset(struct field_ctx *c, const msgpack_object *ev,
+void field_ctx_reset(struct field_ctx *c, const struct event_record *ev,
 		     struct proc_table *procs, const struct proc_entry *proc,
-		     int64_t pid, const char *container_id, uint64_t ts)
+		     const char *container_id)
 {
 	c->ev = ev;
 	c->procs = procs;
 	c->proc = proc;
-	c->pid = pid;
+	c->pid = ev && ev->has_pid ? ev->pid : 0;
 	c->container_id = container_id ? container_id : "";
-	c->ts = ts;
-	/* A new event: every cached key position is stale. Generation 0 is
-	 * never current, so that zeroed entries never look valid. */
-	if (++c->gen == 0) {
-		memset(c->key_gen, 0, sizeof(c->key_gen));
-		c->gen = 1;
-	}
+	c->ts = ev ? ev->ts : 0;
 }
 
 static struct strbuf *scratch_str(struct field_ctx *c)
@@ -247,31 +243,17 @@ static bool env_name(struct rules_value *e, const char *s, size_t len)
 	return true;
 }
 
-/* Over a msgpack array (event arrays). */
-static bool iter_msgpack(void *data, struct rules_value *e)
+/* The names of an event's "NAME=value" strings (the others need no iterator). */
+static bool iter_env_names(void *data, struct rules_value *e)
 {
 	struct field_iter *it = data;
 
-	while (it->i < it->arr->via.array.size) {
-		const msgpack_object *o = &it->arr->via.array.ptr[it->i++];
-
-		memset(e, 0, sizeof(*e));
-		if (o->type == MSGPACK_OBJECT_STR) {
-			if (it->f->xform == RULES_XFORM_ENV_NAMES)
-				return env_name(e, o->via.str.ptr, o->via.str.size);
-			set_str(e, o->via.str.ptr, o->via.str.size);
-			return true;
-		}
-		if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-			set_int(e, (int64_t)o->via.u64);
-			return true;
-		}
-		if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
-			set_int(e, o->via.i64);
-			return true;
-		}
-	}
-	return false;
+	if (it->i >= it->n)
+		return false;
+	memset(e, 0, sizeof(*e));
+	env_name(e, it->strs[it->i].ptr, it->strs[it->i].len);
+	it->i++;
+	return true;
 }
 
 /* Arrays that are not argv or envp: process.names, process.listen.ports. */
@@ -404,7 +386,8 @@ static struct field_iter *scratch_iter(struct field_ctx *c, const struct rules_f
 
 	it->ctx = c;
 	it->f = f;
-	it->arr = NULL;
+	it->strs = NULL;
+	it->n = 0;
 	it->i = 0;
 	it->anc = NULL;
 	it->depth = 0;
@@ -463,78 +446,79 @@ static int64_t str_measure(enum rules_xform xf, const char *s, size_t len)
 static int event_value(struct field_ctx *c, const struct rules_field *f,
 		       struct rules_value *v)
 {
-	const msgpack_object *o = NULL;
+	const struct record_slot *sl;
+	const struct rules_str *strs;
 	struct field_iter *it;
+	int k;
 
-	if (c->ev && f->id >= 0 && f->id < FIELD_ID_CACHE) {
-		if (c->key_gen[f->id] != c->gen) {
-			c->key_obj[f->id] = wire_map_get(c->ev, f->key);
-			c->key_gen[f->id] = c->gen;
-		}
-		o = c->key_obj[f->id];
-	} else if (c->ev) {
-		o = wire_map_get(c->ev, f->key);
-	}
-
-	if (!o)
+	if (!c->ev)
 		return -1;
-	switch (o->type) {
-	case MSGPACK_OBJECT_STR:
+	k = f->id >= 0 && f->id < FIELD_ID_CACHE ? c->key[f->id] :
+	    record_key_index(f->key);
+	sl = record_slot(c->ev, k);
+	if (!sl)
+		return -1;
+	switch (sl->vt) {
+	case RECORD_V_STR:
 		if (f->xform == RULES_XFORM_LENGTH ||
 		    f->xform == RULES_XFORM_ENTROPY ||
 		    f->xform == RULES_XFORM_LONGEST_LABEL) {
-			set_int(v, str_measure(f->xform, o->via.str.ptr,
-					       o->via.str.size));
+			set_int(v, str_measure(f->xform, sl->v.s, sl->n));
 			return 0;
 		}
 		if (f->xform == RULES_XFORM_BASENAME)
-			set_basename(v, o->via.str.ptr, o->via.str.size);
+			set_basename(v, sl->v.s, sl->n);
 		else
-			set_str(v, o->via.str.ptr, o->via.str.size);
+			set_str(v, sl->v.s, sl->n);
 		return 0;
-	case MSGPACK_OBJECT_POSITIVE_INTEGER:
-		set_int(v, (int64_t)o->via.u64);
+	case RECORD_V_INT:
+		set_int(v, sl->big ? (int64_t)sl->v.u : sl->v.i);
 		return 0;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-		set_int(v, o->via.i64);
+	case RECORD_V_BOOL:
+		set_int(v, sl->v.b ? 1 : 0);
 		return 0;
-	case MSGPACK_OBJECT_BOOLEAN:
-		set_int(v, o->via.boolean ? 1 : 0);
+	case RECORD_V_INTS:
+		v->kind = RULES_V_INTS;
+		v->ints = c->ev->ints + sl->v.u;
+		v->n = sl->n;
 		return 0;
-	case MSGPACK_OBJECT_ARRAY:
+	case RECORD_V_STRS:
 		break;
 	default:
 		return -1;
 	}
-	if (f->xform == RULES_XFORM_ARGV0) {
-		if (o->via.array.size == 0 ||
-		    o->via.array.ptr[0].type != MSGPACK_OBJECT_STR)
+	strs = c->ev->strs + sl->v.u;
+	switch (f->xform) {
+	case RULES_XFORM_ARGV0:
+		if (sl->n == 0)
 			return -1;
-		set_str(v, o->via.array.ptr[0].via.str.ptr,
-			o->via.array.ptr[0].via.str.size);
+		set_str(v, strs[0].ptr, strs[0].len);
 		return 0;
-	}
-	if (f->xform == RULES_XFORM_ARGS) {
+	case RULES_XFORM_ARGS: {
 		struct strbuf *sb = scratch_str(c);
 
-		for (uint32_t i = 1; i < o->via.array.size; i++) {
-			const msgpack_object *a = &o->via.array.ptr[i];
-
-			if (a->type != MSGPACK_OBJECT_STR)
-				continue;
+		for (uint32_t i = 1; i < sl->n; i++) {
 			if (sb->len)
 				strbuf_putc(sb, ' ');
-			strbuf_add(sb, a->via.str.ptr, a->via.str.size);
+			strbuf_add(sb, strs[i].ptr, strs[i].len);
 		}
 		if (strbuf_failed(sb))
 			return -1;
 		set_str(v, sb->len ? sb->data : "", sb->len);
 		return 0;
 	}
-	it = scratch_iter(c, f);
-	it->arr = o;
-	set_iter(v, it, iter_msgpack);
-	return 0;
+	case RULES_XFORM_ENV_NAMES:
+		it = scratch_iter(c, f);
+		it->strs = strs;
+		it->n = sl->n;
+		set_iter(v, it, iter_env_names);
+		return 0;
+	default:
+		v->kind = RULES_V_STRS;
+		v->strs = strs;
+		v->n = sl->n;
+		return 0;
+	}
 }
 
 static int process_value(struct field_ctx *c, const struct rules_field *f,
@@ -583,13 +567,9 @@ int field_ctx_get(void *data, int field_id, struct rules_value *ret)
 		set_iter(ret, it, iter_ancestors);
 		return 0;
 	case RULES_SRC_BUILTIN:
-		if (c->ev) {
-			struct wire_str s;
-
-			if (wire_map_str(c->ev, "ev", &s)) {
-				set_str(ret, s.ptr, s.len);
-				return 0;
-			}
+		if (c->ev && record_has(c->ev, RK_EV)) {
+			set_str(ret, c->ev->kind.ptr, c->ev->kind.len);
+			return 0;
 		}
 		return -1;
 	}

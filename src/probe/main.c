@@ -516,6 +516,10 @@ static void log_totals(const struct probe *p, const struct engine *en)
 		 p->tracers.budget.max_entries, p->tracers.budget.max_bytes,
 		 p->tracers.budget.count, p->tracers.budget.bytes,
 		 p->tracers.budget.evicted, p->tracers.reclaimed_idle);
+	log_info("invalid event values: %" PRIu64 " of the wrong type, %" PRIu64
+		 " arrays too long, %" PRIu64 " repeated keys, %" PRIu64 " out of memory",
+		 p->totals.decode.bad_type, p->totals.decode.oversize,
+		 p->totals.decode.duplicate_key, p->totals.decode.no_memory);
 	log_info("alerts: %" PRIu64 " written, %" PRIu64 " suppressed by the rate limit; "
 		 "kills: %" PRIu64 " sent, %" PRIu64 " done, %" PRIu64 " failed, %" PRIu64
 		 " timed out, %" PRIu64 " disarmed, %" PRIu64 " disabled",

@@ -210,7 +210,7 @@ static void expire(struct engine *en, struct pipe_index *pi, uint64_t now)
 }
 
 static void defer(struct engine *en, struct pipe_index *pi,
-		  const msgpack_object *ev, const struct proc_entry *proc,
+		  const struct event_record *ev, const struct proc_entry *proc,
 		  uint64_t ts, const struct rule *const *fired, size_t nfired)
 {
 	msgpack_sbuffer sb;
@@ -219,7 +219,8 @@ static void defer(struct engine *en, struct pipe_index *pi,
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	if (msgpack_pack_object(&pk, *ev) != 0 || sb.size > PIPES_DEFER_EVENT_MAX) {
+	if (!ev->raw || msgpack_pack_object(&pk, *ev->raw) != 0 ||
+	    sb.size > PIPES_DEFER_EVENT_MAX) {
 		msgpack_sbuffer_destroy(&sb);
 		en->stats.pipes_dropped++;
 		return;
@@ -273,13 +274,14 @@ static void replay(struct engine *en, const struct engine_source *src,
 	    reader->stdio[0].type != PROC_STDIO_PIPE || reader->stdio[0].ino != d->ino)
 		return;
 	msgpack_unpacked_init(&u);
-	if (msgpack_unpack_next(&u, d->data, d->len, &off) != MSGPACK_UNPACK_SUCCESS) {
+	if (msgpack_unpack_next(&u, d->data, d->len, &off) != MSGPACK_UNPACK_SUCCESS ||
+	    record_decode(&en->replay, &u.data, NULL) < 0) {
 		msgpack_unpacked_destroy(&u);
 		return;
 	}
 	en->stats.pipes_replayed++;
-	field_ctx_reset(&en->fc, &u.data, t, reader, d->pid,
-			src->ts ? src->ts->container_id : "", d->ts);
+	field_ctx_reset(&en->fc, &en->replay, t, reader,
+			src->ts ? src->ts->container_id : "");
 	rctx = field_ctx_rules(&en->fc);
 	/* The rules that match now (the index picks the candidates)... */
 	matches.n = 0;
@@ -299,13 +301,13 @@ static void replay(struct engine *en, const struct engine_source *src,
 			continue;
 		fired_add(d, h);
 		en->stats.pipes_late_alerts++;
-		engine_alert(en, src, r, &u.data, RULES_EV_EXEC, reader, d->pid, d->ts);
+		engine_alert(en, src, r, &en->replay, reader);
 	}
 	msgpack_unpacked_destroy(&u);
 }
 
 void pipes_after_exec(struct engine *en, const struct engine_source *src,
-		      const msgpack_object *ev, const struct proc_entry *proc,
+		      const struct event_record *ev, const struct proc_entry *proc,
 		      uint64_t ts, const struct rule *const *fired, size_t nfired)
 {
 	struct proc_table *t = src->ts ? src->ts->procs : NULL;
@@ -345,8 +347,7 @@ void pipes_after_exec(struct engine *en, const struct engine_source *src,
 		}
 		/* The context pointed at a kept event, freed by now. */
 		if (replayed)
-			field_ctx_reset(&en->fc, ev, t, proc, proc->pid,
-					src->ts->container_id, ts);
+			field_ctx_reset(&en->fc, ev, t, proc, src->ts->container_id);
 	}
 	if (proc->stdio[0].type == PROC_STDIO_PIPE && proc->stdio[0].ino)
 		defer(en, pi, ev, proc, ts, fired, nfired);

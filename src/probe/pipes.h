@@ -81,7 +81,7 @@ struct rule;
  * execs whose pipe proc writes.
  */
 void pipes_after_exec(struct engine *en, const struct engine_source *src,
-		      const msgpack_object *ev, const struct proc_entry *proc,
+		      const struct event_record *ev, const struct proc_entry *proc,
 		      uint64_t ts, const struct rule *const *fired, size_t nfired);
 
 #endif

@@ -88,15 +88,15 @@ static void str_free(struct proc_table *t, struct proc_entry *e, char **s)
 }
 
 static void strv_clear(struct proc_table *t, struct proc_entry *e, char ***v,
-		       uint32_t *n, bool *truncated)
+		       uint32_t *n, uint32_t *bytes, bool *truncated)
 {
-	for (uint32_t i = 0; i < *n; i++) {
-		account(t, e, 0, strlen((*v)[i]) + 1 + sizeof(char *));
+	account(t, e, 0, *bytes + (size_t)*n * sizeof(char *));
+	for (uint32_t i = 0; i < *n; i++)
 		free((*v)[i]);
-	}
 	free(*v);
 	*v = NULL;
 	*n = 0;
+	*bytes = 0;
 	*truncated = false;
 }
 
@@ -108,8 +108,8 @@ static void entry_free_strings(struct proc_table *t, struct proc_entry *e)
 	str_free(t, e, &e->user);
 	str_free(t, e, &e->group);
 	str_free(t, e, &e->container_id);
-	strv_clear(t, e, &e->argv, &e->argc, &e->argv_truncated);
-	strv_clear(t, e, &e->envp, &e->envc, &e->envp_truncated);
+	strv_clear(t, e, &e->argv, &e->argc, &e->argv_bytes, &e->argv_truncated);
+	strv_clear(t, e, &e->envp, &e->envc, &e->envp_bytes, &e->envp_truncated);
 	table_bytes(t, 0, e->bytes);
 	e->bytes = 0;
 }
@@ -487,20 +487,12 @@ void proc_entry_set_comm(struct proc_entry *e, const char *comm, size_t len)
 	/* An embedded NUL ends it, as in the kernel. */
 }
 
-static size_t strv_bytes(char *const *v, uint32_t n)
-{
-	size_t bytes = 0;
-
-	for (uint32_t i = 0; i < n; i++)
-		bytes += strlen(v[i]) + 1;
-	return bytes;
-}
-
+/* bytes: what the n strings hold, NULs included (no strlen of them all). */
 static int strv_add(struct proc_table *t, struct proc_entry *e, char ***v,
-		    uint32_t *n, bool *truncated, const char *s, size_t len,
-		    uint32_t max_n, size_t max_bytes)
+		    uint32_t *n, uint32_t *bytes, bool *truncated, const char *s,
+		    size_t len, uint32_t max_n, size_t max_bytes)
 {
-	size_t used = strv_bytes(*v, *n);
+	size_t used = *bytes, clen;
 	char **nv, *copy;
 
 	if (*n >= max_n || used >= max_bytes) {
@@ -522,32 +514,34 @@ static int strv_add(struct proc_table *t, struct proc_entry *e, char ***v,
 	}
 	*v = nv;
 	nv[(*n)++] = copy;
-	account(t, e, strlen(copy) + 1 + sizeof(char *), 0);
+	clen = strlen(copy) + 1;
+	*bytes += (uint32_t)clen;
+	account(t, e, clen + sizeof(char *), 0);
 	return 0;
 }
 
 void proc_entry_clear_argv(struct proc_table *t, struct proc_entry *e)
 {
-	strv_clear(t, e, &e->argv, &e->argc, &e->argv_truncated);
+	strv_clear(t, e, &e->argv, &e->argc, &e->argv_bytes, &e->argv_truncated);
 }
 
 int proc_entry_add_arg(struct proc_table *t, struct proc_entry *e,
 		       const char *arg, size_t len)
 {
-	return strv_add(t, e, &e->argv, &e->argc, &e->argv_truncated, arg, len,
-			PROC_ARGV_MAX, PROC_ARGV_BYTES);
+	return strv_add(t, e, &e->argv, &e->argc, &e->argv_bytes, &e->argv_truncated,
+			arg, len, PROC_ARGV_MAX, PROC_ARGV_BYTES);
 }
 
 void proc_entry_clear_envp(struct proc_table *t, struct proc_entry *e)
 {
-	strv_clear(t, e, &e->envp, &e->envc, &e->envp_truncated);
+	strv_clear(t, e, &e->envp, &e->envc, &e->envp_bytes, &e->envp_truncated);
 }
 
 int proc_entry_add_env(struct proc_table *t, struct proc_entry *e,
 		       const char *env, size_t len)
 {
-	return strv_add(t, e, &e->envp, &e->envc, &e->envp_truncated, env, len,
-			PROC_ENVP_MAX, PROC_ENVP_BYTES);
+	return strv_add(t, e, &e->envp, &e->envc, &e->envp_bytes, &e->envp_truncated,
+			env, len, PROC_ENVP_MAX, PROC_ENVP_BYTES);
 }
 
 static int str_copy(struct proc_table *t, struct proc_entry *dst, char **field,

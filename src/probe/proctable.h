@@ -97,6 +97,7 @@ struct proc_entry {
 	bool argv_truncated;       /* arguments were dropped or cut */
 	char **envp;               /* envc "NAME=value" strings */
 	uint32_t envc;
+	uint32_t argv_bytes, envp_bytes; /* held by argv, envp (NULs included) */
 	bool envp_truncated;
 	char *cwd;                 /* NULL when unknown */
 	char *tty;                 /* NULL when unknown, "" when none */

@@ -6,38 +6,34 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 
-#include "sentrace/wire.h"
 #include "rules.h"
 #include "pipes.h"
+#include "record.h"
 #include "resolver.h"
 
 #define SNAPSHOT_START_SLACK_NS 1000000000ull
 
 static void set_strv(struct proc_table *t, struct proc_entry *e,
-		     const msgpack_object *m, const char *key, const char *tkey,
-		     bool env)
+		     const struct event_record *m, int key, int tkey, bool env)
 {
-	const msgpack_object *v = wire_map_get(m, key);
-	bool trunc = false;
+	const struct rules_str *v;
+	size_t n;
 
-	if (!v || v->type != MSGPACK_OBJECT_ARRAY)
+	if (!record_strs(m, key, &v, &n))
 		return;
 	if (env)
 		proc_entry_clear_envp(t, e);
 	else
 		proc_entry_clear_argv(t, e);
-	for (uint32_t i = 0; i < v->via.array.size; i++) {
-		const msgpack_object *a = &v->via.array.ptr[i];
+	for (size_t i = 0; i < n; i++) {
 		int r;
 
-		if (a->type != MSGPACK_OBJECT_STR)
-			continue;
-		r = env ? proc_entry_add_env(t, e, a->via.str.ptr, a->via.str.size)
-			: proc_entry_add_arg(t, e, a->via.str.ptr, a->via.str.size);
+		r = env ? proc_entry_add_env(t, e, v[i].ptr, v[i].len)
+			: proc_entry_add_arg(t, e, v[i].ptr, v[i].len);
 		if (r < 0)
 			break;
 	}
-	if (wire_map_bool(m, tkey, &trunc) && trunc) {
+	if (record_true(m, tkey)) {
 		if (env)
 			e->envp_truncated = true;
 		else
@@ -45,11 +41,11 @@ static void set_strv(struct proc_table *t, struct proc_entry *e,
 	}
 }
 
-static void set_id(const msgpack_object *m, const char *key, int64_t *field)
+static void set_id(const struct event_record *m, int key, int64_t *field)
 {
 	int64_t v;
 
-	if (wire_map_i64(m, key, &v) && v >= 0)
+	if (record_i64(m, key, &v) && v >= 0)
 		*field = v;
 }
 
@@ -63,34 +59,34 @@ static void set_comm_from_file(struct proc_entry *e)
 
 /* What exec events and snapshots share. */
 static void set_image(struct proc_table *t, struct proc_entry *e,
-		      const msgpack_object *m)
+		      const struct event_record *m)
 {
-	struct wire_str s;
+	struct rules_str s;
 	int64_t ppid;
 	uint64_t ticks;
 
-	if (wire_map_str(m, "file", &s))
+	if (record_str(m, RK_FILE, &s))
 		proc_entry_set_file(t, e, s.ptr, s.len);
-	set_strv(t, e, m, "argv", "argv_truncated", false);
-	set_strv(t, e, m, "envp", "envp_truncated", true);
-	set_id(m, "uid", &e->uid);
-	set_id(m, "euid", &e->euid);
-	set_id(m, "gid", &e->gid);
-	set_id(m, "egid", &e->egid);
-	if (wire_map_str(m, "cwd", &s))
+	set_strv(t, e, m, RK_ARGV, RK_ARGV_TRUNCATED, false);
+	set_strv(t, e, m, RK_ENVP, RK_ENVP_TRUNCATED, true);
+	set_id(m, RK_UID, &e->uid);
+	set_id(m, RK_EUID, &e->euid);
+	set_id(m, RK_GID, &e->gid);
+	set_id(m, RK_EGID, &e->egid);
+	if (record_str(m, RK_CWD, &s))
 		proc_entry_set_cwd(t, e, s.ptr, s.len);
-	if (wire_map_str(m, "tty", &s))
+	if (record_str(m, RK_TTY, &s))
 		proc_entry_set_tty(t, e, s.ptr, s.len);
 	/* Names go with the ids they were read with. */
-	if (wire_map_str(m, "user", &s))
+	if (record_str(m, RK_USER, &s))
 		proc_entry_set_name(t, e, &e->user, s.ptr, s.len);
 	else
 		proc_entry_set_name(t, e, &e->user, NULL, 0);
-	if (wire_map_str(m, "group", &s))
+	if (record_str(m, RK_GROUP, &s))
 		proc_entry_set_name(t, e, &e->group, s.ptr, s.len);
 	else
 		proc_entry_set_name(t, e, &e->group, NULL, 0);
-	if (wire_map_str(m, "container_id", &s))
+	if (record_str(m, RK_CONTAINER_ID, &s))
 		proc_entry_set_name(t, e, &e->container_id, s.ptr, s.len);
 	/*
 	 * ppid here is the kernel's current parent: after a double fork or a
@@ -98,37 +94,37 @@ static void set_image(struct proc_table *t, struct proc_entry *e,
 	 * from fork events, so the current parent only fills a gap: an entry
 	 * that no fork named (attach mode, the procfs scan, a reconnect).
 	 */
-	if (wire_map_i64(m, "ppid", &ppid) && ppid >= 0) {
+	if (record_i64(m, RK_PPID, &ppid) && ppid >= 0) {
 		e->cur_ppid = ppid;
 		if (e->ppid <= 0)
 			proc_entry_set_ppid(t, e, ppid);
 	}
-	if (wire_map_u64(m, "start_ticks", &ticks) && ticks > 0)
+	if (record_u64(m, RK_START_TICKS, &ticks) && ticks > 0)
 		e->start_ticks = ticks;
 }
 
 /* fds 0-2 as the exec named them; unknown when it did not. */
-static void set_stdio(struct proc_entry *e, const msgpack_object *m)
+static void set_stdio(struct proc_entry *e, const struct event_record *r)
 {
-	static const char *const keys[3][2] = {
-		{ "stdin", "stdin_ino" }, { "stdout", "stdout_ino" },
-		{ "stderr", "stderr_ino" },
+	static const int keys[3][2] = {
+		{ RK_STDIN, RK_STDIN_INO }, { RK_STDOUT, RK_STDOUT_INO },
+		{ RK_STDERR, RK_STDERR_INO },
 	};
-	struct wire_str s;
+	struct rules_str s;
 
 	for (int fd = 0; fd < 3; fd++) {
 		struct proc_stdio *st = &e->stdio[fd];
 
 		st->type = PROC_STDIO_UNKNOWN;
 		st->ino = 0;
-		if (wire_map_str(m, keys[fd][0], &s))
+		if (record_str(r, keys[fd][0], &s))
 			st->type = pipes_stdio_type(s.ptr, s.len);
-		if (!wire_map_u64(m, keys[fd][1], &st->ino))
+		if (!record_u64(r, keys[fd][1], &st->ino))
 			st->ino = 0;
 	}
 }
 
-static void apply_exec(struct proc_table *t, const msgpack_object *ev,
+static void apply_exec(struct proc_table *t, const struct event_record *ev,
 		       int64_t pid, uint64_t ts)
 {
 	struct proc_entry *e = proc_table_upsert(t, pid);
@@ -148,19 +144,17 @@ static void apply_exec(struct proc_table *t, const msgpack_object *ev,
 	pipes_note_exec(t, e, ts);
 }
 
-static void apply_fork(struct proc_table *t, const msgpack_object *ev,
+static void apply_fork(struct proc_table *t, const struct event_record *ev,
 		       int64_t pid, uint64_t ts)
 {
 	struct proc_entry *child, *caller;
 	int64_t child_pid, ppid = pid;
-	bool thread = false;
 
-	wire_map_bool(ev, "thread", &thread);
-	if (thread || !wire_map_i64(ev, "child", &child_pid) || child_pid <= 0 ||
-	    child_pid == pid)
+	if (record_true(ev, RK_THREAD) || !record_i64(ev, RK_CHILD, &child_pid) ||
+	    child_pid <= 0 || child_pid == pid)
 		return;
 	/* The kernel's parent (CLONE_PARENT makes it the caller's parent). */
-	if (!wire_map_i64(ev, "ppid", &ppid) || ppid <= 0)
+	if (!record_i64(ev, RK_PPID, &ppid) || ppid <= 0)
 		ppid = pid;
 	/* Upsert first: it may evict, and must not evict the caller after we
 	 * looked it up. */
@@ -179,25 +173,28 @@ static void apply_fork(struct proc_table *t, const msgpack_object *ev,
 	child->cur_ppid = ppid;
 	child->start_ns = ts;
 	/* Never the caller's: a kill must name the child itself. */
-	if (!wire_map_u64(ev, "child_start_ticks", &child->start_ticks))
+	if (!record_u64(ev, RK_CHILD_START_TICKS, &child->start_ticks))
 		child->start_ticks = 0;
 }
 
-static bool syscall_is(const msgpack_object *ev, const char *name)
+static bool syscall_is(const struct event_record *ev, const char *name)
 {
-	struct wire_str s;
+	struct rules_str s;
+	size_t n = strlen(name);
 
-	return wire_map_str(ev, "syscall", &s) && wire_str_eq(s, name);
+	return record_str(ev, RK_SYSCALL, &s) && s.len == n &&
+	       memcmp(s.ptr, name, n) == 0;
 }
 
 /*
  * setuid(2) and setreuid(2) change more than they name; setresuid(2) and
  * setfsuid(2) change exactly what they name. The group calls likewise.
  */
-static void apply_setid(struct proc_entry *e, const msgpack_object *ev, bool gid)
+static void apply_setid(struct proc_entry *e, const struct event_record *ev,
+			bool gid)
 {
-	const char *k_r = gid ? "gid" : "uid", *k_e = gid ? "egid" : "euid";
-	const char *k_s = gid ? "sgid" : "suid", *k_fs = gid ? "fsgid" : "fsuid";
+	int k_r = gid ? RK_GID : RK_UID, k_e = gid ? RK_EGID : RK_EUID;
+	int k_s = gid ? RK_SGID : RK_SUID, k_fs = gid ? RK_FSGID : RK_FSUID;
 	int64_t *r = gid ? &e->gid : &e->uid, *ef = gid ? &e->egid : &e->euid;
 	int64_t *sv = gid ? &e->sgid : &e->suid, *fs = gid ? &e->fsgid : &e->fsuid;
 	bool one = syscall_is(ev, gid ? "setgid" : "setuid") ||
@@ -207,7 +204,7 @@ static void apply_setid(struct proc_entry *e, const msgpack_object *ev, bool gid
 	int64_t v, nr = -1, ne = -1, old_r = *r;
 
 	if (one) {
-		if (!wire_map_i64(ev, k_r, &v) || v < 0)
+		if (!record_i64(ev, k_r, &v) || v < 0)
 			return;
 		/* Privileged (effective uid 0): all ids; else the effective. */
 		if (e->euid == 0)
@@ -216,9 +213,9 @@ static void apply_setid(struct proc_entry *e, const msgpack_object *ev, bool gid
 		return;
 	}
 	if (re) {
-		if (wire_map_i64(ev, k_r, &v) && v >= 0)
+		if (record_i64(ev, k_r, &v) && v >= 0)
 			nr = v;
-		if (wire_map_i64(ev, k_e, &v) && v >= 0)
+		if (record_i64(ev, k_e, &v) && v >= 0)
 			ne = v;
 		if (nr >= 0)
 			*r = nr;
@@ -232,25 +229,25 @@ static void apply_setid(struct proc_entry *e, const msgpack_object *ev, bool gid
 	set_id(ev, k_e, ef);
 	set_id(ev, k_s, sv);
 	set_id(ev, k_fs, fs);
-	if (wire_map_i64(ev, k_e, &v) && v >= 0 && !wire_map_get(ev, k_fs))
+	if (record_i64(ev, k_e, &v) && v >= 0 && !record_has(ev, k_fs))
 		*fs = v;
 }
 
 /* Server identity (proc_net): which sockets listen, who accepts. */
-static void apply_net(struct proc_entry *e, const msgpack_object *ev, int type,
+static void apply_net(struct proc_entry *e, const struct event_record *ev, int type,
 		      int64_t ret)
 {
 	int64_t fd = -1, family = -1, v;
 
-	wire_map_i64(ev, "fd", &fd);
-	wire_map_i64(ev, "family", &family);
+	record_i64(ev, RK_FD, &fd);
+	record_i64(ev, RK_FAMILY, &family);
 	switch (type) {
 	case RULES_EV_SOCKET:
-		if (wire_map_i64(ev, "type", &v))
+		if (record_i64(ev, RK_TYPE, &v))
 			proc_entry_net_socket(e, ret, (int)family, (int)v);
 		break;
 	case RULES_EV_BIND:
-		if (!wire_map_i64(ev, "port", &v))
+		if (!record_i64(ev, RK_PORT, &v))
 			v = 0;
 		proc_entry_net_bind(e, fd, (int)family, v);
 		break;
@@ -267,17 +264,18 @@ static void apply_net(struct proc_entry *e, const msgpack_object *ev, int type,
 	}
 }
 
-void resolver_apply_event(struct proc_table *t, const msgpack_object *ev,
-			  int type, int64_t pid, int64_t ret, uint64_t ts)
+void resolver_apply_event(struct proc_table *t, const struct event_record *ev)
 {
 	struct proc_entry *e;
-	struct wire_str s;
-	int64_t v;
+	struct rules_str s;
+	int64_t v, pid = ev->pid;
+	uint64_t ts = ev->ts;
+	int type = ev->type;
 
-	if (pid <= 0)
+	if (!ev->has_pid || pid <= 0)
 		return;
 	/* A failed call changes nothing (a failed execve keeps the image). */
-	if (ret < 0)
+	if (ev->has_ret && ev->ret < 0)
 		return;
 	switch (type) {
 	case RULES_EV_EXEC:
@@ -311,22 +309,22 @@ void resolver_apply_event(struct proc_table *t, const msgpack_object *ev,
 		break;
 	}
 	case RULES_EV_CAPSET:
-		set_id(ev, "effective", &e->cap_effective);
-		set_id(ev, "permitted", &e->cap_permitted);
+		set_id(ev, RK_EFFECTIVE, &e->cap_effective);
+		set_id(ev, RK_PERMITTED, &e->cap_permitted);
 		break;
 	case RULES_EV_CHDIR:
-		if (wire_map_str(ev, "path", &s))
+		if (record_str(ev, RK_PATH, &s))
 			proc_entry_set_cwd(t, e, s.ptr, s.len);
 		break;
 	case RULES_EV_SOCKET:
 	case RULES_EV_BIND:
 	case RULES_EV_LISTEN:
 	case RULES_EV_ACCEPT:
-		apply_net(e, ev, type, ret);
+		apply_net(e, ev, type, ev->has_ret ? ev->ret : 0);
 		break;
 	case RULES_EV_PRCTL:
-		if (wire_map_i64(ev, "option", &v) && v == PR_SET_NAME &&
-		    wire_map_str(ev, "name", &s))
+		if (record_i64(ev, RK_OPTION, &v) && v == PR_SET_NAME &&
+		    record_str(ev, RK_NAME, &s))
 			proc_entry_set_comm(e, s.ptr, s.len);
 		break;
 	default:
@@ -334,14 +332,14 @@ void resolver_apply_event(struct proc_table *t, const msgpack_object *ev,
 	}
 }
 
-void resolver_apply_snapshot(struct proc_table *t, const msgpack_object *snap)
+void resolver_apply_snapshot(struct proc_table *t, const struct event_record *snap)
 {
 	struct proc_entry *e;
-	struct wire_str s;
-	int64_t pid;
+	struct rules_str s;
+	int64_t pid = snap->pid;
 	uint64_t start;
 
-	if (!wire_map_i64(snap, "pid", &pid) || pid <= 0)
+	if (snap->type != RECORD_KIND_PROCESS || !snap->has_pid || pid <= 0)
 		return;
 	e = proc_table_upsert(t, pid);
 	if (!e)
@@ -353,18 +351,18 @@ void resolver_apply_snapshot(struct proc_table *t, const msgpack_object *snap)
 	 * kernel's start time has clock-tick granularity, the fork event's
 	 * the tracer's clock: a second of slack tells them apart.)
 	 */
-	if (wire_map_u64(snap, "start_time", &start) && start > 0 &&
+	if (record_u64(snap, RK_START_TIME, &start) && start > 0 &&
 	    e->start_ns && start > e->start_ns + SNAPSHOT_START_SLACK_NS)
 		proc_entry_set_ppid(t, e, 0);
 	set_image(t, e, snap);
-	if (wire_map_str(snap, "comm", &s))
+	if (record_str(snap, RK_COMM, &s))
 		proc_entry_set_comm(e, s.ptr, s.len);
 	else if (!e->comm[0])
 		set_comm_from_file(e);
-	if (wire_map_u64(snap, "start_time", &start) && start > 0)
+	if (record_u64(snap, RK_START_TIME, &start) && start > 0)
 		e->start_ns = start;
 	/* A snapshot without them (an older tracer) keeps what execs said. */
-	if (wire_map_get(snap, "stdin")) {
+	if (record_has(snap, RK_STDIN)) {
 		set_stdio(e, snap);
 		pipes_note_exec(t, e, e->start_ns);
 	}

@@ -10,19 +10,17 @@
 
 #include <stdint.h>
 
-#include <msgpack.h>
-
 #include "proctable.h"
+#include "record.h"
 
 /*
- * Applies one event of kind type (enum rules_event_type, or -1) by process
- * pid with return value ret at wall-clock ts. An exit is not applied here:
- * the caller calls proc_table_exit() once it has used the entry.
+ * Applies one decoded event (its kind, pid, ret and wall-clock ts are the
+ * record's). An exit is not applied here: the caller calls proc_table_exit()
+ * once it has used the entry.
  */
-void resolver_apply_event(struct proc_table *t, const msgpack_object *ev,
-			  int type, int64_t pid, int64_t ret, uint64_t ts);
-/* Creates or updates the entry of one PROCESS snapshot map. */
-void resolver_apply_snapshot(struct proc_table *t, const msgpack_object *snap);
+void resolver_apply_event(struct proc_table *t, const struct event_record *ev);
+/* Creates or updates the entry of one PROCESS snapshot (record_decode_snapshot). */
+void resolver_apply_snapshot(struct proc_table *t, const struct event_record *snap);
 /* Recomputes every children count (after a snapshot). */
 void resolver_recount(struct proc_table *t);
 

@@ -40,6 +40,10 @@ int session_new(const struct session_env *env, const char *peer,
 	s->out = env->out;
 	s->totals = env->totals;
 	snprintf(s->peer, sizeof(s->peer), "%s", peer ? peer : "?");
+	if (record_init(&s->rec) < 0) {
+		free(s);
+		return -ENOMEM;
+	}
 	json_init(&s->j);
 	strbuf_init(&s->text);
 	*ret_session = s;
@@ -62,6 +66,7 @@ struct session *session_free(struct session *s)
 	session_detach(s);
 	json_fini(&s->j);
 	strbuf_fini(&s->text);
+	record_fini(&s->rec);
 	free(s->hostname);
 	free(s->mode);
 	free(s->session_json);
@@ -491,18 +496,28 @@ static void json_process(struct json *j, int64_t pid, const struct proc_entry *e
 	json_object_end(j);
 }
 
-static void event_json_line(struct session *s, const msgpack_object *ev,
-			    int64_t pid, bool has_pid, int64_t ret, bool has_ret,
-			    uint64_t ts, uint64_t seq)
+/*
+ * The event as the tracer sent it, every key in wire order (the raw map's
+ * pass-through: keys this probe does not know are kept; a second copy of a
+ * key it read is not), then what the
+ * probe adds: the errno name, the sequence number and the process.
+ */
+static void event_json_line(struct session *s, const struct event_record *ev,
+			    uint64_t seq)
 {
+	const msgpack_object *m = ev->raw;
 	bool has_error = false;
 
-	json_line_begin(s, "event", ts);
+	json_line_begin(s, "event", ev->ts);
 	json_key(&s->j, "event");
 	json_object_begin(&s->j);
-	for (uint32_t i = 0; i < ev->via.map.size; i++) {
-		const msgpack_object_kv *kv = &ev->via.map.ptr[i];
+	for (uint32_t i = 0; i < m->via.map.size; i++) {
+		const msgpack_object_kv *kv = &m->via.map.ptr[i];
 
+		/* A repeated key: the log shows what the rules saw. */
+		if (record_is_repeat(ev, i))
+			continue;
+		/* Any "error" key, whatever its type: never two in one object. */
 		if (kv->key.type == MSGPACK_OBJECT_STR &&
 		    kv->key.via.str.size == 5 &&
 		    memcmp(kv->key.via.str.ptr, "error", 5) == 0)
@@ -510,63 +525,83 @@ static void event_json_line(struct session *s, const msgpack_object *ev,
 		json_msgpack_key(&s->j, &kv->key);
 		json_msgpack(&s->j, &kv->val);
 	}
-	if (has_ret && ret < 0 && ret >= -4095 && !has_error) {
+	if (ev->has_ret && ev->ret < 0 && ev->ret >= -4095 && !has_error) {
 		char nb[16];
 
-		json_kv_str(&s->j, "error", errno_name((int)-ret, nb));
+		json_kv_str(&s->j, "error", errno_name((int)-ev->ret, nb));
 	}
 	if (seq)
 		json_kv_uint(&s->j, "seq", seq);
 	json_object_end(&s->j);
-	if (has_pid) {
+	if (ev->has_pid) {
 		json_key(&s->j, "process");
-		json_process(&s->j, pid, proc_table_get(s->procs, pid));
+		json_process(&s->j, ev->pid, proc_table_get(s->procs, ev->pid));
 	}
 	json_line_end(s);
 }
 
-/* One event: resolver, event log line, detection, then exit pruning. */
-static void session_event(struct session *s, const msgpack_object *ev,
+static void stats_add(struct record_stats *to, const struct record_stats *d)
+{
+	to->bad_type += d->bad_type;
+	to->oversize += d->oversize;
+	to->duplicate_key += d->duplicate_key;
+	to->no_memory += d->no_memory;
+}
+
+/* Decodes one map into s->rec, counting its invalid values; < 0: not a map. */
+static int session_decode(struct session *s, const msgpack_object *m, bool snapshot)
+{
+	struct record_stats d = { 0 };
+	int n;
+
+	n = snapshot ? record_decode_snapshot(&s->rec, m, &d)
+		     : record_decode(&s->rec, m, &d);
+	if (n > 0) {
+		stats_add(&s->decode, &d);
+		stats_add(&s->totals->decode, &d);
+		log_debug("session %" PRIu64 ": %d invalid values in %s", s->id, n,
+			  snapshot ? "a snapshot" : "an event");
+	}
+	return n;
+}
+
+/*
+ * One event: decoded once into s->rec, which everything after reads: the
+ * resolver, the event log line, detection, then exit pruning.
+ */
+static void session_event(struct session *s, const msgpack_object *m,
 			  uint64_t seq, msgpack_sbuffer *reply)
 {
-	struct wire_str kind = { "", 0 };
-	int64_t pid = 0, tid = 0, ret = 0;
-	bool has_pid, has_ret;
+	struct event_record *ev = &s->rec;
 	char name[64] = "";
-	uint64_t ts;
-	int type = -1;
 
-	has_pid = wire_map_i64(ev, "pid", &pid);
-	has_ret = wire_map_i64(ev, "ret", &ret);
-	if (wire_map_str(ev, "ev", &kind))
-		type = rules_event_type_from_name(kind.ptr, kind.len);
-	if (type < 0)
-		type = -1;
-	if (!wire_map_u64(ev, "ts", &ts))
-		ts = now_realtime_ns();
+	if (session_decode(s, m, false) < 0)
+		return;
+	if (!ev->has_ts)
+		ev->ts = now_realtime_ns();
 
 	/* The text view names the process as it was before this event. */
-	if (s->out && s->out->format == OUTPUT_TEXT && has_pid)
+	if (s->out && s->out->format == OUTPUT_TEXT && ev->has_pid)
 		snprintf(name, sizeof(name), "%s",
-			 proc_entry_name(proc_table_get(s->procs, pid)));
-	if (has_pid)
-		resolver_apply_event(s->procs, ev, type, pid, has_ret ? ret : 0, ts);
+			 proc_entry_name(proc_table_get(s->procs, ev->pid)));
+	if (ev->has_pid)
+		resolver_apply_event(s->procs, ev);
 
 	if (s->out && s->out->format == OUTPUT_TEXT) {
 		strbuf_reset(&s->text);
-		text_time(&s->text, ts);
+		text_time(&s->text, ev->ts);
 		strbuf_putc(&s->text, ' ');
-		if (has_pid) {
+		if (ev->has_pid) {
 			text_word(&s->text, name, strlen(name));
-			strbuf_printf(&s->text, "[%" PRId64, pid);
-			if (wire_map_i64(ev, "tid", &tid) && tid != pid)
-				strbuf_printf(&s->text, "/%" PRId64, tid);
+			strbuf_printf(&s->text, "[%" PRId64, ev->pid);
+			if (ev->has_tid && ev->tid != ev->pid)
+				strbuf_printf(&s->text, "/%" PRId64, ev->tid);
 			strbuf_puts(&s->text, "] ");
 		}
 		text_event(&s->text, ev);
 		text_line_end(s);
 	} else if (s->out) {
-		event_json_line(s, ev, pid, has_pid, ret, has_ret, ts, seq);
+		event_json_line(s, ev, seq);
 	}
 
 	if (s->env->engine) {
@@ -578,12 +613,12 @@ static void session_event(struct session *s, const msgpack_object *ev,
 			.reply = reply,
 		};
 
-		engine_eval(s->env->engine, &src, ev, type,
-			    has_pid ? proc_table_get(s->procs, pid) : NULL, pid, ts);
+		engine_eval(s->env->engine, &src, ev,
+			    ev->has_pid ? proc_table_get(s->procs, ev->pid) : NULL);
 	}
 
-	if (has_pid && type == RULES_EV_EXIT)
-		proc_table_exit(s->procs, pid);
+	if (ev->has_pid && ev->type == RULES_EV_EXIT)
+		proc_table_exit(s->procs, ev->pid);
 	s->events++;
 	s->ts->events++;
 	s->totals->events++;
@@ -676,6 +711,38 @@ void session_flush(struct session *s, msgpack_sbuffer *reply)
 	frame_end(reply, start);
 }
 
+/*
+ * A snapshot as sent, in wire order, each key the decoder read once (the
+ * value the resolver used): s->rec holds the snapshot's decode.
+ */
+static void snapshot_json(struct session *s, const msgpack_object *p)
+{
+	json_object_begin(&s->j);
+	for (uint32_t i = 0; i < p->via.map.size; i++) {
+		if (record_is_repeat(&s->rec, i))
+			continue;
+		json_msgpack_key(&s->j, &p->via.map.ptr[i].key);
+		json_msgpack(&s->j, &p->via.map.ptr[i].val);
+	}
+	json_object_end(&s->j);
+}
+
+static void snapshot_text(struct session *s, const msgpack_object *p)
+{
+	bool first = true;
+
+	for (uint32_t i = 0; i < p->via.map.size; i++) {
+		if (record_is_repeat(&s->rec, i))
+			continue;
+		if (!first)
+			strbuf_putc(&s->text, ',');
+		first = false;
+		text_msgpack(&s->text, &p->via.map.ptr[i].key);
+		strbuf_putc(&s->text, '=');
+		text_msgpack(&s->text, &p->via.map.ptr[i].val);
+	}
+}
+
 static int session_processes(struct session *s, const msgpack_object *root)
 {
 	const msgpack_object *ps = wire_map_get(root, "processes");
@@ -688,20 +755,21 @@ static int session_processes(struct session *s, const msgpack_object *root)
 	for (uint32_t i = 0; i < ps->via.array.size; i++) {
 		const msgpack_object *p = &ps->via.array.ptr[i];
 
-		if (p->type != MSGPACK_OBJECT_MAP)
+		if (session_decode(s, p, true) < 0)
 			continue;
-		resolver_apply_snapshot(s->procs, p);
+		resolver_apply_snapshot(s->procs, &s->rec);
 		if (!s->out)
 			continue;
 		if (s->out->format == OUTPUT_TEXT) {
 			text_line_begin(s, now);
-			strbuf_puts(&s->text, "process ");
-			text_msgpack(&s->text, p);
+			strbuf_puts(&s->text, "process {");
+			snapshot_text(s, p);
+			strbuf_putc(&s->text, '}');
 			text_line_end(s);
 		} else {
 			json_line_begin(s, "process", now);
 			json_key(&s->j, "process");
-			json_msgpack(&s->j, p);
+			snapshot_json(s, p);
 			json_line_end(s);
 		}
 	}
@@ -950,6 +1018,9 @@ void session_end(struct session *s, const char *reason)
 		if (ts->procs->evicted)
 			strbuf_printf(&s->text, " processes_evicted=%" PRIu64,
 				      ts->procs->evicted);
+		if (record_stats_total(&s->decode))
+			strbuf_printf(&s->text, " invalid_values=%" PRIu64,
+				      record_stats_total(&s->decode));
 		text_line_end(s);
 		session_detach(s);
 		return;
@@ -969,6 +1040,8 @@ void session_end(struct session *s, const char *reason)
 		json_kv_uint(&s->j, "missing", ts->missing);
 	if (ts->procs->evicted)
 		json_kv_uint(&s->j, "processes_evicted", ts->procs->evicted);
+	if (record_stats_total(&s->decode))
+		json_kv_uint(&s->j, "invalid_values", record_stats_total(&s->decode));
 	json_line_end(s);
 	session_detach(s);
 }

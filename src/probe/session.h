@@ -20,6 +20,7 @@
 #include "lifealert.h"
 #include "output.h"
 #include "proctable.h"
+#include "record.h"
 #include "strbuf.h"
 #include "tracers.h"
 
@@ -37,6 +38,7 @@ struct probe_totals {
 	uint64_t lost_sessions;     /* ended without GOODBYE */
 	uint64_t silent_sessions;   /* fell silent past the heartbeat timeout */
 	uint64_t expired_sessions;  /* idle tracer states freed */
+	struct record_stats decode; /* invalid values in events and snapshots */
 };
 
 /* What every session shares; borrowed, outlives the sessions. */
@@ -97,12 +99,14 @@ struct session {
 	uint64_t duplicates;
 	uint64_t unknown_messages;
 	uint64_t bad_events;        /* EVENTS entries that were not maps */
+	struct record_stats decode; /* invalid values of this connection's */
 	bool goodbye;
 	int32_t exit_status;
 
 	struct proc_table *procs;   /* ts->procs */
 	struct json j;              /* scratch for one JSON line */
 	struct strbuf text;         /* scratch for one text line */
+	struct event_record rec;    /* the event being handled, decoded */
 	char error[160];            /* why the session failed */
 	uint8_t nonce[WIRE_SECRET_LEN]; /* the CHALLENGE's */
 	char *hello_buf;            /* the HELLO, until AUTH proves it */

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "sentrace/wire.h"
 #include "util.h"
+#include "rules.h"
 #include "textfmt.h"
 
 /* The kernel's O_LARGEFILE: glibc defines it as 0 on 64-bit targets. */
@@ -180,30 +180,30 @@ void text_msgpack(struct strbuf *sb, const msgpack_object *o)
 	}
 }
 
-static void text_str_key(struct strbuf *sb, const msgpack_object *ev, const char *key)
+static void text_str_key(struct strbuf *sb, const struct event_record *ev, int key)
 {
-	struct wire_str s;
+	struct rules_str s;
 
-	if (wire_map_str(ev, key, &s))
+	if (record_str(ev, key, &s))
 		text_word(sb, s.ptr, s.len);
 	else
 		strbuf_putc(sb, '?');
 }
 
 /* "127.0.0.1:80", "[::1]:80" or a unix path, from an event's keys. */
-static void text_sockaddr(struct strbuf *sb, const msgpack_object *ev)
+static void text_sockaddr(struct strbuf *sb, const struct event_record *ev)
 {
-	struct wire_str s;
+	struct rules_str s;
 	int64_t port;
 
-	if (wire_map_str(ev, "path", &s)) {
+	if (record_str(ev, RK_PATH, &s)) {
 		text_word(sb, s.ptr, s.len);
 		return;
 	}
-	if (!wire_map_str(ev, "addr", &s)) {
+	if (!record_str(ev, RK_ADDR, &s)) {
 		int64_t family;
 
-		if (wire_map_i64(ev, "family", &family))
+		if (record_i64(ev, RK_FAMILY, &family))
 			strbuf_printf(sb, "family=%" PRId64, family);
 		else
 			strbuf_putc(sb, '?');
@@ -216,7 +216,7 @@ static void text_sockaddr(struct strbuf *sb, const msgpack_object *ev)
 	} else {
 		text_word(sb, s.ptr, s.len);
 	}
-	if (wire_map_i64(ev, "port", &port))
+	if (record_i64(ev, RK_PORT, &port))
 		strbuf_printf(sb, ":%" PRId64, port);
 }
 
@@ -237,13 +237,22 @@ static bool is_common_key(const msgpack_object *k)
 	return false;
 }
 
-/* " key=value" for every key that is not one of the common ones. */
-static void text_other_keys(struct strbuf *sb, const msgpack_object *ev)
+/*
+ * " key=value" for every key that is not one of the common ones, in wire
+ * order: the pass-through of the raw map, so that a kind this probe does
+ * not know, and keys it does not know, are still shown (a repeated key
+ * once: the value the rules saw).
+ */
+static void text_other_keys(struct strbuf *sb, const struct event_record *r)
 {
+	const msgpack_object *ev = r->raw;
+
+	if (!ev)
+		return;
 	for (uint32_t i = 0; i < ev->via.map.size; i++) {
 		const msgpack_object_kv *kv = &ev->via.map.ptr[i];
 
-		if (is_common_key(&kv->key))
+		if (is_common_key(&kv->key) || record_is_repeat(r, i))
 			continue;
 		strbuf_putc(sb, ' ');
 		if (kv->key.type == MSGPACK_OBJECT_STR)
@@ -255,97 +264,105 @@ static void text_other_keys(struct strbuf *sb, const msgpack_object *ev)
 	}
 }
 
-static void text_exit(struct strbuf *sb, const msgpack_object *ev)
+static void text_exit(struct strbuf *sb, const struct event_record *ev)
 {
 	int64_t v;
-	bool core = false;
 
-	if (wire_map_i64(ev, "code", &v)) {
+	if (record_i64(ev, RK_CODE, &v)) {
 		strbuf_printf(sb, " code=%" PRId64, v);
-	} else if (wire_map_i64(ev, "signal", &v)) {
+	} else if (record_i64(ev, RK_SIGNAL, &v)) {
 		const char *abbrev = v > 0 && v < 65 ? sigabbrev_np((int)v) : NULL;
 
 		if (abbrev)
 			strbuf_printf(sb, " signal=SIG%s", abbrev);
 		else
 			strbuf_printf(sb, " signal=%" PRId64, v);
-		if (wire_map_bool(ev, "core", &core) && core)
+		if (record_true(ev, RK_CORE))
 			strbuf_puts(sb, " (core dumped)");
 	}
 }
 
-void text_event(struct strbuf *sb, const msgpack_object *ev)
+void text_event(struct strbuf *sb, const struct event_record *ev)
 {
-	const msgpack_object *argv;
-	struct wire_str kind = { "?", 1 };
+	const struct rules_str *argv;
+	size_t argc;
 	uint64_t u;
-	int64_t ret, v;
-	bool b;
+	int type = ev->type;
 
-	wire_map_str(ev, "ev", &kind);
-	if (wire_str_eq(kind, "fork") && wire_map_bool(ev, "thread", &b) && b) {
+	if (type == RULES_EV_FORK && record_true(ev, RK_THREAD))
 		strbuf_puts(sb, "thread");
-	} else {
-		text_word(sb, kind.ptr, kind.len);
-	}
+	else if (ev->kind.len || record_has(ev, RK_EV))
+		text_word(sb, ev->kind.ptr, ev->kind.len);
+	else
+		strbuf_putc(sb, '?');
 
-	if (wire_str_eq(kind, "exec")) {
+	switch (type) {
+	case RULES_EV_EXEC:
 		strbuf_putc(sb, ' ');
-		text_str_key(sb, ev, "file");
-		argv = wire_map_get(ev, "argv");
-		if (argv && argv->type == MSGPACK_OBJECT_ARRAY) {
-			for (uint32_t i = 0; i < argv->via.array.size; i++) {
+		text_str_key(sb, ev, RK_FILE);
+		if (record_strs(ev, RK_ARGV, &argv, &argc)) {
+			for (size_t i = 0; i < argc; i++) {
 				strbuf_putc(sb, ' ');
-				text_msgpack(sb, &argv->via.array.ptr[i]);
+				text_word(sb, argv[i].ptr, argv[i].len);
 			}
 		}
-		if (wire_map_bool(ev, "argv_truncated", &b) && b)
+		if (record_true(ev, RK_ARGV_TRUNCATED))
 			strbuf_puts(sb, " ...");
 		/* The kernel ran another file or argv than was asked for. */
-		if (wire_map_bool(ev, "tampered", &b) && b) {
+		if (record_true(ev, RK_TAMPERED)) {
 			strbuf_puts(sb, " tampered");
-			if (wire_map_get(ev, "requested_file")) {
+			if (record_has(ev, RK_REQUESTED_FILE)) {
 				strbuf_puts(sb, " requested=");
-				text_str_key(sb, ev, "requested_file");
+				text_str_key(sb, ev, RK_REQUESTED_FILE);
 			}
 		}
-	} else if (wire_str_eq(kind, "open")) {
+		break;
+	case RULES_EV_OPEN:
 		strbuf_putc(sb, ' ');
-		text_str_key(sb, ev, "path");
-		if (wire_map_get(ev, "requested_path")) {
+		text_str_key(sb, ev, RK_PATH);
+		if (record_has(ev, RK_REQUESTED_PATH)) {
 			/* What the name given looked like: a symlink, "..". */
 			strbuf_puts(sb, " requested=");
-			text_str_key(sb, ev, "requested_path");
+			text_str_key(sb, ev, RK_REQUESTED_PATH);
 		}
-		if (wire_map_u64(ev, "flags", &u)) {
+		if (record_u64(ev, RK_FLAGS, &u)) {
 			strbuf_putc(sb, ' ');
 			text_open_flags(sb, u);
 			if ((u & O_CREAT) || (u & O_TMPFILE) == O_TMPFILE) {
-				if (wire_map_u64(ev, "mode", &u))
+				if (record_u64(ev, RK_MODE, &u))
 					strbuf_printf(sb, " mode=%#" PRIo64, u);
 			}
 		}
-	} else if (wire_str_eq(kind, "connect") || wire_str_eq(kind, "bind") ||
-		   wire_str_eq(kind, "accept")) {
+		break;
+	case RULES_EV_CONNECT:
+	case RULES_EV_BIND:
+	case RULES_EV_ACCEPT:
 		strbuf_putc(sb, ' ');
 		text_sockaddr(sb, ev);
-	} else if (wire_str_eq(kind, "fork")) {
-		if (wire_map_i64(ev, "child", &v))
+		break;
+	case RULES_EV_FORK: {
+		int64_t v;
+
+		if (record_i64(ev, RK_CHILD, &v))
 			strbuf_printf(sb, " child=%" PRId64, v);
-	} else if (wire_str_eq(kind, "exit")) {
+		break;
+	}
+	case RULES_EV_EXIT:
 		text_exit(sb, ev);
-	} else {
+		break;
+	default:
 		text_other_keys(sb, ev);
+		break;
 	}
 
-	if (wire_map_bool(ev, "compat", &b) && b)
+	if (record_true(ev, RK_COMPAT))
 		strbuf_puts(sb, " [compat]");
-	if (wire_map_i64(ev, "ret", &ret)) {
+	if (ev->has_ret) {
 		char nb[16];
 
-		if (ret < 0 && ret >= -4095)
-			strbuf_printf(sb, " = -%s", errno_name((int)-ret, nb));
+		if (ev->ret < 0 && ev->ret >= -4095)
+			strbuf_printf(sb, " = -%s", errno_name((int)-ev->ret, nb));
 		else
-			strbuf_printf(sb, " = %" PRId64, ret);
+			strbuf_printf(sb, " = %" PRId64, ev->ret);
 	}
 }

@@ -12,6 +12,7 @@
 
 #include <msgpack.h>
 
+#include "record.h"
 #include "strbuf.h"
 
 /* "ENOENT" for 2; "E<n>" when the number has no name. */
@@ -33,8 +34,9 @@ void text_open_flags(struct strbuf *sb, uint64_t flags);
 void text_msgpack(struct strbuf *sb, const msgpack_object *o);
 /*
  * The part of an event line after "TIME NAME[PID] ": the kind, its details
- * and " = RET".
+ * and " = RET", from the decoded record (kinds without a view of their own
+ * list every key of the raw map).
  */
-void text_event(struct strbuf *sb, const msgpack_object *ev);
+void text_event(struct strbuf *sb, const struct event_record *ev);
 
 #endif

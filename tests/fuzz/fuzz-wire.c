@@ -4,8 +4,9 @@
  * frame payload. It goes through wire_decode(); a message that decodes is
  * read by every typed unpack, whatever its type, and each one that
  * succeeds is packed again and must read back the same. The open bodies
- * of EVENTS, PROCESS and STATS are walked as the probe walks them: the
- * keys it reads with the accessors, then every value, recursively.
+ * of EVENTS and PROCESS go through the probe's decoder (src/probe/record.c),
+ * whose record is checked against the map; then every value of them and of
+ * STATS is walked, recursively, as the writers do.
  */
 #include "config.h"
 
@@ -14,6 +15,7 @@
 
 #include "rules.h"
 #include "sentrace/wire.h"
+#include "record.h"
 #include "fuzz.h"
 
 /* Touches every byte of a string, so that the sanitizers check its bounds. */
@@ -216,74 +218,122 @@ static void check_goodbye(const msgpack_object *root)
 	repack_end(&rp);
 }
 
-/* The keys the probe reads from an event before it renders the rest. */
-static unsigned walk_event(const msgpack_object *ev)
+/*
+ * What the decoder made of one map, checked against the map: every slot has
+ * the type its kind's schema says, points inside the input, and every first
+ * key of the right type was decoded (nothing valid is missed silently, and
+ * every miss is counted).
+ */
+static unsigned check_record(const struct event_record *r, const msgpack_object *m,
+			     int n, const struct record_stats *st)
 {
-	struct wire_str kind, s;
-	int64_t i64;
-	uint64_t u64;
-	bool b;
-	unsigned sum = 0;
+	unsigned sum = 0, bad = 0;
 
-	if (ev->type != MSGPACK_OBJECT_MAP)
-		return 0;
-	wire_map_i64(ev, "pid", &i64);
-	wire_map_i64(ev, "tid", &i64);
-	wire_map_i64(ev, "ret", &i64);
-	wire_map_u64(ev, "ts", &u64);
-	wire_map_bool(ev, "compat", &b);
-	if (wire_map_str(ev, "ev", &kind)) {
-		int type = rules_event_type_from_name(kind.ptr, kind.len);
+	fuzz_check(n >= 0 && (unsigned)n == r->errors);
+	fuzz_check(record_stats_total(st) == r->errors);
+	fuzz_check(r->raw == m);
+	fuzz_check(r->type == -1 || (r->type >= 0 && r->type <= RECORD_KIND_PROCESS));
+	for (size_t k = 0; k < record_key_count(); k++) {
+		const struct record_slot *sl = record_slot(r, (int)k);
+		const struct rules_str *v;
+		const int64_t *iv;
+		size_t len;
 
-		fuzz_check(type == -ENOENT || (type >= 0 && type < RULES_EV__COUNT));
+		if (!sl || sl->vt == RECORD_V_NONE)
+			continue;
+		fuzz_check(sl->vt == record_key_type(r->type, (int)k));
+		if (sl->vt == RECORD_V_STR)
+			sum += str_sum(sl->v.s, sl->n);
+		if (record_strs(r, (int)k, &v, &len)) {
+			fuzz_check(len <= RECORD_ARRAY_MAX);
+			for (size_t i = 0; i < len; i++)
+				sum += str_sum(v[i].ptr, v[i].len);
+		}
+		if (record_ints(r, (int)k, &iv, &len)) {
+			fuzz_check(len <= RECORD_ARRAY_MAX);
+			for (size_t i = 0; i < len; i++)
+				sum += (unsigned)iv[i];
+		}
 	}
-	if (wire_map_str(ev, "path", &s))
-		sum += ws_sum(s);
-	return sum + walk(ev, 0);
+	/* Each typed key of the map is in its slot, or counted as bad. */
+	for (uint32_t i = 0; i < m->via.map.size; i++) {
+		const msgpack_object *key = &m->via.map.ptr[i].key;
+		char name[64];
+		int k;
+
+		if (key->type != MSGPACK_OBJECT_STR || key->via.str.size >= sizeof(name) ||
+		    memchr(key->via.str.ptr, '\0', key->via.str.size))
+			continue;
+		memcpy(name, key->via.str.ptr, key->via.str.size);
+		name[key->via.str.size] = '\0';
+		k = record_key_index(name);
+		if (k < 0 || record_key_type(r->type, k) == RECORD_V_NONE)
+			continue;
+		if (!record_has(r, k))
+			bad++;
+	}
+	fuzz_check(bad <= r->errors);
+	return sum;
 }
 
-/* A process snapshot: pid, parent, executable, argv, then the rest. */
-static unsigned walk_process(const msgpack_object *p)
+/* An event as the probe decodes it, then every value as the writers do. */
+static unsigned walk_event(struct event_record *r, const msgpack_object *ev)
 {
-	const msgpack_object *argv;
-	struct wire_str s;
-	int64_t i64;
-	unsigned sum = 0;
+	struct record_stats st = { 0 };
+	int n = record_decode(r, ev, &st);
 
-	if (p->type != MSGPACK_OBJECT_MAP)
+	if (ev->type != MSGPACK_OBJECT_MAP) {
+		fuzz_check(n == -EBADMSG);
 		return 0;
-	wire_map_i64(p, "pid", &i64);
-	wire_map_i64(p, "ppid", &i64);
-	if (wire_map_str(p, "file", &s))
-		sum += ws_sum(s);
-	argv = wire_map_get(p, "argv");
-	if (argv && argv->type == MSGPACK_OBJECT_ARRAY)
-		for (uint32_t i = 0; i < argv->via.array.size; i++)
-			if (argv->via.array.ptr[i].type == MSGPACK_OBJECT_STR)
-				sum += str_sum(argv->via.array.ptr[i].via.str.ptr,
-					       argv->via.array.ptr[i].via.str.size);
-	return sum + walk(p, 0);
+	}
+	fuzz_check(r->type < RULES_EV__COUNT);
+	return check_record(r, ev, n, &st) + walk(ev, 0);
+}
+
+/* A process snapshot, decoded as the resolver reads it, then the rest. */
+static unsigned walk_process(struct event_record *r, const msgpack_object *p)
+{
+	struct record_stats st = { 0 };
+	int n = record_decode_snapshot(r, p, &st);
+
+	if (p->type != MSGPACK_OBJECT_MAP) {
+		fuzz_check(n == -EBADMSG);
+		return 0;
+	}
+	fuzz_check(r->type == RECORD_KIND_PROCESS);
+	return check_record(r, p, n, &st) + walk(p, 0);
 }
 
 static unsigned walk_body(const msgpack_object *root, int type)
 {
+	/* One record for the process's life, as a session has. */
+	static struct event_record rec;
+	static bool rec_ready;
 	const msgpack_object *o;
 	unsigned sum = 0;
 	uint64_t seq;
 
 	switch (type) {
 	case WIRE_EVENTS:
+		if (!rec_ready) {
+			fuzz_check(record_init(&rec) == 0);
+			rec_ready = true;
+		}
 		wire_map_u64(root, "seq", &seq);
 		o = wire_map_get(root, "events");
 		if (o && o->type == MSGPACK_OBJECT_ARRAY)
 			for (uint32_t i = 0; i < o->via.array.size; i++)
-				sum += walk_event(&o->via.array.ptr[i]);
+				sum += walk_event(&rec, &o->via.array.ptr[i]);
 		break;
 	case WIRE_PROCESS:
+		if (!rec_ready) {
+			fuzz_check(record_init(&rec) == 0);
+			rec_ready = true;
+		}
 		o = wire_map_get(root, "processes");
 		if (o && o->type == MSGPACK_OBJECT_ARRAY)
 			for (uint32_t i = 0; i < o->via.array.size; i++)
-				sum += walk_process(&o->via.array.ptr[i]);
+				sum += walk_process(&rec, &o->via.array.ptr[i]);
 		break;
 	case WIRE_STATS:
 		for (int k = 0; k < 2; k++) {

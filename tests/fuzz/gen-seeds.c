@@ -214,6 +214,28 @@ static void pack_events(msgpack_packer *pk, uint64_t seq, int which)
 		wire_pack_kv_str(pk, "addr", "192.168.1.1");
 		wire_pack_kv_i64(pk, "port", 51000);
 		break;
+	case 4: /* invalid values for the decoder: types, repeats, sizes */
+		msgpack_pack_array(pk, 3);
+		event_head(pk, "open", "openat", 3, 3);
+		wire_pack_kv_u64(pk, "path", 7);
+		wire_pack_kv_str(pk, "flags", "O_RDONLY");
+		wire_pack_kv_str(pk, "path", "/etc/shadow");
+		msgpack_pack_map(pk, 4);
+		wire_pack_kv_str(pk, "ev", "exec");
+		wire_pack_kv_str(pk, "ev", "open");
+		wire_pack_kv_u64(pk, "pid", UINT64_MAX);
+		wire_pack_str(pk, "argv");
+		msgpack_pack_array(pk, 4097);
+		/* Empty strings: one byte each, so the framed seed fits too. */
+		for (int i = 0; i < 4097; i++)
+			wire_pack_str(pk, "");
+		event_head(pk, "exec", "execve", 0, 2);
+		wire_pack_str(pk, "envp");
+		msgpack_pack_array(pk, 2);
+		wire_pack_str(pk, "A=1");
+		msgpack_pack_int(pk, 2);
+		wire_pack_kv_bool(pk, "file", true);
+		break;
 	default: /* odd but valid: not a map, a procfs exec, an unknown kind */
 		msgpack_pack_array(pk, 4);
 		msgpack_pack_nil(pk);
@@ -309,6 +331,8 @@ static void gen_messages(void)
 	pack_events(msg_begin("events-privileges", &pk), 14, 2);
 	msg_end();
 	pack_events(msg_begin("events-odd", &pk), 23, 3);
+	msg_end();
+	pack_events(msg_begin("events-invalid", &pk), 30, 4);
 	msg_end();
 
 	msg_begin("process", &pk);

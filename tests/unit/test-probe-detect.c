@@ -39,6 +39,7 @@ struct mp {
 	msgpack_packer pk;
 	msgpack_unpacked up;
 	bool unpacked;
+	struct event_record rec;
 };
 
 static void mp_init(struct mp *m)
@@ -46,6 +47,7 @@ static void mp_init(struct mp *m)
 	msgpack_sbuffer_init(&m->sb);
 	msgpack_packer_init(&m->pk, &m->sb, msgpack_sbuffer_write);
 	m->unpacked = false;
+	ck_assert_int_eq(record_init(&m->rec), 0);
 }
 
 static void mp_fini(struct mp *m)
@@ -53,6 +55,7 @@ static void mp_fini(struct mp *m)
 	if (m->unpacked)
 		msgpack_unpacked_destroy(&m->up);
 	msgpack_sbuffer_destroy(&m->sb);
+	record_fini(&m->rec);
 }
 
 /* The object packed into m so far. */
@@ -67,6 +70,20 @@ static const msgpack_object *mp_obj(struct mp *m)
 	ck_assert_int_eq(msgpack_unpack_next(&m->up, m->sb.data, m->sb.size, &off),
 			 MSGPACK_UNPACK_SUCCESS);
 	return &m->up.data;
+}
+
+/* The event packed into m, decoded as a session does (no invalid value). */
+static const struct event_record *mp_rec(struct mp *m)
+{
+	ck_assert_int_eq(record_decode(&m->rec, mp_obj(m), NULL), 0);
+	return &m->rec;
+}
+
+/* The PROCESS snapshot packed into m, decoded. */
+static const struct event_record *mp_snap(struct mp *m)
+{
+	ck_assert_int_eq(record_decode_snapshot(&m->rec, mp_obj(m), NULL), 0);
+	return &m->rec;
 }
 
 static void pack_strs(msgpack_packer *pk, const char *key, const char *const *v)
@@ -142,19 +159,12 @@ static void pack_open(msgpack_packer *pk, int64_t pid, const char *path, uint64_
 /* Applies the one event packed in m, as a session does. */
 static void apply(struct proc_table *t, struct mp *m)
 {
-	const msgpack_object *ev = mp_obj(m);
-	struct wire_str kind;
-	int64_t pid = 0, ret = 0;
-	uint64_t ts = 0;
+	const struct event_record *ev = mp_rec(m);
 
-	ck_assert(wire_map_str(ev, "ev", &kind));
-	wire_map_i64(ev, "pid", &pid);
-	wire_map_i64(ev, "ret", &ret);
-	wire_map_u64(ev, "ts", &ts);
-	resolver_apply_event(t, ev, rules_event_type_from_name(kind.ptr, kind.len),
-			     pid, ret, ts);
-	if (wire_str_eq(kind, "exit"))
-		proc_table_exit(t, pid);
+	ck_assert(record_has(ev, RK_EV));
+	resolver_apply_event(t, ev);
+	if (ev->type == RULES_EV_EXIT)
+		proc_table_exit(t, ev->pid);
 	msgpack_sbuffer_clear(&m->sb);
 }
 
@@ -260,7 +270,7 @@ START_TEST(test_resolver_snapshot)
 		wire_pack_kv_i64(&m.pk, "uid", 33);
 		wire_pack_kv_str(&m.pk, "comm", "nginx");
 		wire_pack_kv_u64(&m.pk, "start_time", T0 - 100 * SEC + (uint64_t)i);
-		resolver_apply_snapshot(t, mp_obj(&m));
+		resolver_apply_snapshot(t, mp_snap(&m));
 		msgpack_sbuffer_clear(&m.sb);
 	}
 	resolver_recount(t);
@@ -386,7 +396,7 @@ START_TEST(test_resolver_daemon)
 	/* A reconnect's snapshot reports the current parent: it is kept as
 	 * that, the creator stays. */
 	pack_snapshot(&m.pk, 103, 7, "/bin/sh", T0 + 4);
-	resolver_apply_snapshot(t, mp_obj(&m));
+	resolver_apply_snapshot(t, mp_snap(&m));
 	msgpack_sbuffer_clear(&m.sb);
 	resolver_recount(t);
 	ck_assert_int_eq(e->ppid, 102);
@@ -421,7 +431,7 @@ START_TEST(test_resolver_daemon)
 	pack_fork(&m.pk, 101, 103, T0 + 9);
 	apply(t, &m);
 	pack_snapshot(&m.pk, 103, 100, "/bin/true", T0 + 9 + 5 * SEC);
-	resolver_apply_snapshot(t, mp_obj(&m));
+	resolver_apply_snapshot(t, mp_snap(&m));
 	msgpack_sbuffer_clear(&m.sb);
 	ck_assert_int_eq(proc_table_get(t, 103)->ppid, 100);
 	proc_table_free(t);
@@ -595,9 +605,9 @@ START_TEST(test_getter)
 	apply(t, &m);
 	pack_exec(&m.pk, 3, 2, "/bin/dash", sh, T0);
 	field_ctx_init(c);
-	field_ctx_reset(c, mp_obj(&m), t, NULL, 3, "c0ffee", T0);
-	resolver_apply_event(t, mp_obj(&m), RULES_EV_EXEC, 3, 0, T0);
-	field_ctx_reset(c, mp_obj(&m), t, proc_table_get(t, 3), 3, "c0ffee", T0);
+	field_ctx_reset(c, mp_rec(&m), t, NULL, "c0ffee");
+	resolver_apply_event(t, &m.rec);
+	field_ctx_reset(c, &m.rec, t, proc_table_get(t, 3), "c0ffee");
 
 	ck_assert_str_eq(get_str(c, "event.type", buf, sizeof(buf)), "exec");
 	ck_assert_str_eq(get_str(c, "exec.file.name", buf, sizeof(buf)), "dash");
@@ -630,10 +640,262 @@ START_TEST(test_getter)
 	/* An open: base name of the event's path. */
 	msgpack_sbuffer_clear(&m.sb);
 	pack_open(&m.pk, 3, "/etc/shadow", T0 + 1);
-	field_ctx_reset(c, mp_obj(&m), t, proc_table_get(t, 3), 3, "", T0 + 1);
+	field_ctx_reset(c, mp_rec(&m), t, proc_table_get(t, 3), "");
 	ck_assert_str_eq(get_str(c, "open.file.name", buf, sizeof(buf)), "shadow");
 	ck_assert_str_eq(get_str(c, "open.flags", buf, sizeof(buf)), "0");
 	ck_assert_str_eq(get_str(c, "event.retval", buf, sizeof(buf)), "3");
+
+	field_ctx_fini(c);
+	free(c);
+	proc_table_free(t);
+	mp_fini(&m);
+}
+END_TEST
+
+/* ---- the event decoder ---- */
+
+START_TEST(test_record_schema)
+{
+	/* The field table and the probe's own keys agree on every type. */
+	ck_assert_uint_eq(record_schema_conflicts(), 0);
+	ck_assert_int_eq(record_key_index("ev"), RK_EV);
+	ck_assert_int_eq(record_key_index("core"), RK_CORE);
+	ck_assert_int_lt(record_key_index("no such key"), 0);
+	/* Every event field's key is typed for its kind, as its type says. */
+	for (size_t i = 0; i < rules_field_count(); i++) {
+		const struct rules_field *f = rules_field_at(i);
+		int k, type;
+
+		if (f->source != RULES_SRC_EVENT)
+			continue;
+		k = record_key_index(f->key);
+		ck_assert_msg(k >= 0, "no index for %s", f->name);
+		type = f->event == RULES_EV_ANY ? RULES_EV_OPEN : f->event;
+		ck_assert_msg(record_key_type(type, k) != RECORD_V_NONE,
+			      "%s is not typed", f->name);
+		/* A measure of a string (dns.question.name.length) is an
+		 * int read from a string. */
+		if (f->type == RULES_TYPE_INT && f->xform != RULES_XFORM_LENGTH &&
+		    f->xform != RULES_XFORM_ENTROPY && f->xform != RULES_XFORM_LONGEST_LABEL)
+			ck_assert_int_eq(record_key_type(type, k), RECORD_V_INT);
+		if (f->type == RULES_TYPE_STRING_ARRAY)
+			ck_assert_int_eq(record_key_type(type, k), RECORD_V_STRS);
+	}
+	/* The same key, typed by kind: mount's target is a path, ptrace's a pid. */
+	ck_assert_int_eq(record_key_type(RULES_EV_MOUNT, record_key_index("target")),
+			 RECORD_V_STR);
+	ck_assert_int_eq(record_key_type(RULES_EV_PTRACE, record_key_index("target")),
+			 RECORD_V_INT);
+	ck_assert_int_eq(record_key_type(RULES_EV_EXEC, record_key_index("target")),
+			 RECORD_V_NONE);
+}
+END_TEST
+
+START_TEST(test_record_types)
+{
+	struct record_stats st = { 0 };
+	struct event_record *r;
+	struct rules_str str;
+	struct mp m;
+	int64_t i;
+	uint64_t u;
+
+	mp_init(&m);
+	r = &m.rec;
+	/* An open whose path is a number and whose flags are text. */
+	msgpack_pack_map(&m.pk, 6);
+	wire_pack_kv_str(&m.pk, "ev", "open");
+	wire_pack_kv_u64(&m.pk, "ts", T0);
+	wire_pack_kv_i64(&m.pk, "pid", 7);
+	wire_pack_kv_u64(&m.pk, "path", 42);
+	wire_pack_kv_str(&m.pk, "flags", "O_RDONLY");
+	wire_pack_kv_i64(&m.pk, "ret", -2);
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 2);
+	ck_assert_uint_eq(st.bad_type, 2);
+	ck_assert_uint_eq(r->errors, 2);
+	ck_assert_int_eq(r->type, RULES_EV_OPEN);
+	ck_assert(r->has_pid && r->pid == 7 && r->has_ts && r->ts == T0);
+	ck_assert(r->has_ret && r->ret == -2);
+	ck_assert(!record_str(r, RK_PATH, &str));
+	ck_assert(!record_has(r, RK_FLAGS));
+	/* The raw map still has every key, for the writers. */
+	ck_assert_uint_eq(r->raw->via.map.size, 6);
+	msgpack_sbuffer_clear(&m.sb);
+
+	/* The next event starts clean: nothing of the last one is left. */
+	pack_open(&m.pk, 8, "/etc/hosts", T0);
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 0);
+	ck_assert(record_str(r, RK_PATH, &str) && str.len == 10);
+	ck_assert(record_u64(r, RK_FLAGS, &u) && u == 0);
+	ck_assert(r->pid == 8 && r->ret == 3);
+	msgpack_sbuffer_clear(&m.sb);
+
+	/* A pid above INT64_MAX is no pid; "ev" of the wrong type is no kind. */
+	msgpack_pack_map(&m.pk, 3);
+	wire_pack_kv_i64(&m.pk, "ev", 1);
+	wire_pack_kv_u64(&m.pk, "pid", UINT64_MAX);
+	wire_pack_kv_bool(&m.pk, "ret", true);
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 2);
+	ck_assert_int_eq(r->type, -1);
+	ck_assert(!r->has_pid && !r->has_ret && !r->has_ts);
+	ck_assert(!record_i64(r, RK_PID, &i));
+	ck_assert(record_u64(r, RK_PID, &u) && u == UINT64_MAX);
+	ck_assert_uint_eq(st.bad_type, 4);
+	msgpack_sbuffer_clear(&m.sb);
+
+	/* Not a map. */
+	msgpack_pack_array(&m.pk, 0);
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), -EBADMSG);
+	mp_fini(&m);
+}
+END_TEST
+
+START_TEST(test_record_arrays)
+{
+	struct record_stats st = { 0 };
+	const struct rules_str *v;
+	struct event_record *r;
+	size_t n;
+	struct mp m;
+
+	mp_init(&m);
+	r = &m.rec;
+	/* RECORD_ARRAY_MAX strings are an argv; one more is too many. */
+	for (uint32_t len = RECORD_ARRAY_MAX; len <= RECORD_ARRAY_MAX + 1; len++) {
+		msgpack_pack_map(&m.pk, 3);
+		wire_pack_kv_str(&m.pk, "ev", "exec");
+		wire_pack_kv_i64(&m.pk, "pid", 9);
+		wire_pack_str(&m.pk, "argv");
+		msgpack_pack_array(&m.pk, len);
+		for (uint32_t i = 0; i < len; i++)
+			wire_pack_str(&m.pk, i ? "x" : "/bin/true");
+		if (len == RECORD_ARRAY_MAX) {
+			ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 0);
+			ck_assert(record_strs(r, RK_ARGV, &v, &n));
+			ck_assert_uint_eq(n, RECORD_ARRAY_MAX);
+			ck_assert_uint_eq(v[0].len, 9);
+		} else {
+			ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 1);
+			ck_assert_uint_eq(st.oversize, 1);
+			ck_assert(!record_strs(r, RK_ARGV, &v, &n));
+			ck_assert(r->has_pid);
+		}
+		msgpack_sbuffer_clear(&m.sb);
+	}
+
+	/* A number among the strings: the whole array is invalid. Two arrays
+	 * in one event: the second must not move the first. */
+	msgpack_pack_map(&m.pk, 4);
+	wire_pack_kv_str(&m.pk, "ev", "exec");
+	wire_pack_str(&m.pk, "envp");
+	msgpack_pack_array(&m.pk, 200);
+	for (int i = 0; i < 200; i++)
+		wire_pack_str(&m.pk, "A=1");
+	wire_pack_str(&m.pk, "argv");
+	msgpack_pack_array(&m.pk, 2);
+	wire_pack_str(&m.pk, "sh");
+	msgpack_pack_int(&m.pk, 5);
+	wire_pack_str(&m.pk, "requested_argv");
+	msgpack_pack_array(&m.pk, 300);
+	for (int i = 0; i < 300; i++)
+		wire_pack_str(&m.pk, "B");
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 1);
+	ck_assert_uint_eq(st.bad_type, 1);
+	ck_assert(!record_strs(r, RK_ARGV, &v, &n));
+	ck_assert(record_strs(r, RK_ENVP, &v, &n));
+	ck_assert_uint_eq(n, 200);
+	ck_assert(v[199].len == 3 && memcmp(v[199].ptr, "A=1", 3) == 0);
+	ck_assert(record_strs(r, record_key_index("requested_argv"), &v, &n));
+	ck_assert(n == 300 && v[299].len == 1 && v[299].ptr[0] == 'B');
+	msgpack_sbuffer_clear(&m.sb);
+
+	/* All the arrays of one event hold RECORD_ELEMS_MAX elements at most. */
+	msgpack_pack_map(&m.pk, 4);
+	wire_pack_kv_str(&m.pk, "ev", "exec");
+	for (int k = 0; k < 3; k++) {
+		wire_pack_str(&m.pk, k == 0 ? "argv" : k == 1 ? "envp" : "requested_argv");
+		msgpack_pack_array(&m.pk, RECORD_ELEMS_MAX / 2 - 1);
+		for (int i = 0; i < RECORD_ELEMS_MAX / 2 - 1; i++)
+			wire_pack_str(&m.pk, "A=1");
+	}
+	st.oversize = 0;
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 1);
+	ck_assert_uint_eq(st.oversize, 1);
+	ck_assert(record_strs(r, RK_ARGV, &v, &n) && n == RECORD_ELEMS_MAX / 2 - 1);
+	ck_assert(record_strs(r, RK_ENVP, &v, &n) && n == RECORD_ELEMS_MAX / 2 - 1);
+	ck_assert(!record_strs(r, record_key_index("requested_argv"), &v, &n));
+	/* The next, small event gives the grown scratch back. */
+	msgpack_sbuffer_clear(&m.sb);
+	pack_open(&m.pk, 8, "/etc/hosts", T0);
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 0);
+	ck_assert_uint_le(r->strs_cap, 4096);
+	mp_fini(&m);
+}
+END_TEST
+
+START_TEST(test_record_missing_and_repeated)
+{
+	struct record_stats st = { 0 };
+	struct event_record *r;
+	struct rules_str str;
+	struct field_ctx *c = malloc(sizeof(*c));
+	struct proc_table *t;
+	char buf[64];
+	struct mp m;
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(proc_table_new(100, 1 << 20, &t), 0);
+	field_ctx_init(c);
+	mp_init(&m);
+	r = &m.rec;
+	/* No kind at all: the common keys still count, nothing else does. */
+	msgpack_pack_map(&m.pk, 2);
+	wire_pack_kv_i64(&m.pk, "pid", 3);
+	wire_pack_kv_str(&m.pk, "path", "/x");
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 0);
+	ck_assert_int_eq(r->type, -1);
+	ck_assert_uint_eq(r->kind.len, 0);
+	ck_assert(r->has_pid && !r->has_ts && !r->has_ret);
+	ck_assert(!record_has(r, RK_EV) && !record_has(r, RK_PATH));
+	field_ctx_reset(c, r, t, NULL, "");
+	ck_assert_ptr_null(get_str(c, "event.type", buf, sizeof(buf)));
+	msgpack_sbuffer_clear(&m.sb);
+
+	/* A kind without its keys: every field of it is absent. */
+	msgpack_pack_map(&m.pk, 1);
+	wire_pack_kv_str(&m.pk, "ev", "connect");
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 0);
+	field_ctx_reset(c, r, t, NULL, "");
+	ck_assert_str_eq(get_str(c, "event.type", buf, sizeof(buf)), "connect");
+	ck_assert_ptr_null(get_str(c, "connect.addr.ip", buf, sizeof(buf)));
+	ck_assert_ptr_null(get_str(c, "connect.addr.port", buf, sizeof(buf)));
+	ck_assert_ptr_null(get_str(c, "event.retval", buf, sizeof(buf)));
+	msgpack_sbuffer_clear(&m.sb);
+
+	/* A key given twice: the first counts for every reader, the second is
+	 * an error; a second "ev" cannot change the kind. */
+	msgpack_pack_map(&m.pk, 5);
+	wire_pack_kv_str(&m.pk, "ev", "open");
+	wire_pack_kv_str(&m.pk, "path", "/tmp/a");
+	wire_pack_kv_str(&m.pk, "path", "/etc/shadow");
+	wire_pack_kv_str(&m.pk, "ev", "exec");
+	wire_pack_kv_i64(&m.pk, "pid", 3);
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 2);
+	ck_assert_uint_eq(st.duplicate_key, 2);
+	ck_assert_int_eq(r->type, RULES_EV_OPEN);
+	ck_assert(record_str(r, RK_PATH, &str));
+	ck_assert(str.len == 6 && memcmp(str.ptr, "/tmp/a", 6) == 0);
+	field_ctx_reset(c, r, t, NULL, "");
+	ck_assert_str_eq(get_str(c, "open.file.path", buf, sizeof(buf)), "/tmp/a");
+	ck_assert_str_eq(get_str(c, "event.type", buf, sizeof(buf)), "open");
+	/* The writers skip the repeats: the log shows what the rules saw. */
+	ck_assert(!record_is_repeat(r, 0) && !record_is_repeat(r, 1));
+	ck_assert(record_is_repeat(r, 2) && record_is_repeat(r, 3));
+	ck_assert(!record_is_repeat(r, 4));
+	msgpack_sbuffer_clear(&m.sb);
+	pack_open(&m.pk, 8, "/etc/hosts", T0);
+	ck_assert_int_eq(record_decode(r, mp_obj(&m), &st), 0);
+	ck_assert(!record_is_repeat(r, 2) && !record_is_repeat(r, 3));
 
 	field_ctx_fini(c);
 	free(c);
@@ -1264,6 +1526,48 @@ START_TEST(test_ack_duplicates)
 }
 END_TEST
 
+/* An open whose path comes twice, the first time as a number. */
+static void pk_open_shadow_bad(struct fx *fx, void *arg)
+{
+	msgpack_pack_map(&fx->m.pk, 6);
+	wire_pack_kv_str(&fx->m.pk, "ev", "open");
+	wire_pack_kv_u64(&fx->m.pk, "ts", T0);
+	wire_pack_kv_i64(&fx->m.pk, "pid", 50);
+	wire_pack_kv_i64(&fx->m.pk, "ret", 3);
+	if (arg) {
+		wire_pack_kv_u64(&fx->m.pk, "path", 1);
+		wire_pack_kv_str(&fx->m.pk, "path", "/etc/shadow");
+	} else {
+		wire_pack_kv_str(&fx->m.pk, "path", "/etc/shadow");
+		wire_pack_kv_str(&fx->m.pk, "flags", "0");
+	}
+}
+
+START_TEST(test_session_invalid_values)
+{
+	char (*lines)[8192] = lines_buf();
+	struct fx fx;
+
+	fx_init(&fx, POLICY, OUTPUT_JSON, 5);
+	fx_connect(&fx);
+	/* The bad first path is what every reader sees: no alert, counted. */
+	send_one(&fx, pk_open_shadow_bad, &fx);
+	ck_assert_uint_eq(read_lines(&fx, lines, 128), 0);
+	ck_assert_uint_eq(fx.totals.decode.bad_type, 1);
+	ck_assert_uint_eq(fx.totals.decode.duplicate_key, 1);
+	/* A bad flags value does not hide the good path. */
+	send_one(&fx, pk_open_shadow_bad, NULL);
+	ck_assert_uint_eq(read_lines(&fx, lines, 128), 1);
+	ck_assert_ptr_nonnull(strstr(lines[0], "\"rule\":\"shadow_read\""));
+	/* The alert's event is the map as sent, the bad key included. */
+	ck_assert_ptr_nonnull(strstr(lines[0], "\"flags\":\"0\""));
+	ck_assert_uint_eq(fx.totals.decode.bad_type, 2);
+	ck_assert_uint_eq(record_stats_total(&fx.s->decode), 3);
+	ck_assert_uint_eq(fx.s->events, 2);
+	fx_fini(&fx);
+}
+END_TEST
+
 /* ---- configuration from the environment ---- */
 
 static const char *const fake_env[][2] = {
@@ -1369,7 +1673,7 @@ static void net(struct proc_table *t, struct mp *m, const char *kind, int64_t pi
 static const char *pid_field(struct proc_table *t, struct field_ctx *c, int64_t pid,
 			     const char *name, char *buf, size_t len)
 {
-	field_ctx_reset(c, NULL, t, proc_table_get(t, pid), pid, "", T0);
+	field_ctx_reset(c, NULL, t, proc_table_get(t, pid), "");
 	return get_str(c, name, buf, len);
 }
 
@@ -1508,6 +1812,10 @@ static Suite *detect_suite(void)
 	tc = tcase_create("getter");
 	tcase_add_test(tc, test_getter);
 	tcase_add_test(tc, test_server_identity);
+	tcase_add_test(tc, test_record_schema);
+	tcase_add_test(tc, test_record_types);
+	tcase_add_test(tc, test_record_arrays);
+	tcase_add_test(tc, test_record_missing_and_repeated);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("alerts");
 	tcase_add_test(tc, test_alert_json);
@@ -1523,6 +1831,7 @@ static Suite *detect_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("delivery");
 	tcase_add_test(tc, test_ack_duplicates);
+	tcase_add_test(tc, test_session_invalid_values);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("config_env");
 	tcase_add_test(tc, test_config_env);

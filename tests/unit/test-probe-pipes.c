@@ -47,6 +47,7 @@ struct fx {
 	struct tracer_state ts;
 	struct engine_source src;
 	msgpack_sbuffer reply;
+	struct event_record rec;
 };
 
 static void fx_init(struct fx *fx)
@@ -77,6 +78,7 @@ static void fx_init(struct fx *fx)
 	ck_assert_int_eq(proc_table_new(1024, 1u << 20, &fx->ts.procs), 0);
 	fx->ts.container_id = (char *)"";
 	msgpack_sbuffer_init(&fx->reply);
+	ck_assert_int_eq(record_init(&fx->rec), 0);
 	fx->src.ts = &fx->ts;
 	fx->src.session_json = "{}";
 	fx->src.session_json_len = 2;
@@ -90,6 +92,7 @@ static void fx_fini(struct fx *fx)
 	output_free(fx->out);
 	proc_table_free(fx->ts.procs);
 	msgpack_sbuffer_destroy(&fx->reply);
+	record_fini(&fx->rec);
 	unlink(fx->policy);
 	unlink(fx->alerts);
 	rmdir(fx->dir);
@@ -130,9 +133,9 @@ static void exec_ev(struct fx *fx, int64_t pid, const char *file, const char *ar
 	msgpack_unpacked_init(&u);
 	ck_assert_int_eq(msgpack_unpack_next(&u, sb.data, sb.size, &off),
 			 MSGPACK_UNPACK_SUCCESS);
-	resolver_apply_event(fx->ts.procs, &u.data, RULES_EV_EXEC, pid, 0, ts);
-	engine_eval(fx->en, &fx->src, &u.data, RULES_EV_EXEC,
-		    proc_table_get(fx->ts.procs, pid), pid, ts);
+	ck_assert_int_eq(record_decode(&fx->rec, &u.data, NULL), 0);
+	resolver_apply_event(fx->ts.procs, &fx->rec);
+	engine_eval(fx->en, &fx->src, &fx->rec, proc_table_get(fx->ts.procs, pid));
 	msgpack_unpacked_destroy(&u);
 	msgpack_sbuffer_destroy(&sb);
 }

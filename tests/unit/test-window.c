@@ -473,6 +473,7 @@ static const char *const ENGINE_POLICY =
 
 struct mp_buf {
 	msgpack_sbuffer sb;
+	struct event_record rec;
 };
 
 static void eval_exec(struct engine *en, struct mp_buf *b, const char *file,
@@ -498,7 +499,8 @@ static void eval_exec(struct engine *en, struct mp_buf *b, const char *file,
 	msgpack_unpacked_init(&up);
 	ck_assert_int_eq(msgpack_unpack_next(&up, b->sb.data, b->sb.size, &off),
 			 MSGPACK_UNPACK_SUCCESS);
-	engine_eval(en, &src, &up.data, RULES_EV_EXEC, NULL, 100, ts);
+	ck_assert_int_eq(record_decode(&b->rec, &up.data, NULL), 0);
+	engine_eval(en, &src, &b->rec, NULL);
 	msgpack_unpacked_destroy(&up);
 }
 
@@ -539,6 +541,7 @@ START_TEST(test_engine)
 	ck_assert_int_eq(engine_add_sink(en, out), 0);
 	ck_assert_int_eq(engine_load(en), 0);
 	msgpack_sbuffer_init(&b.sb);
+	ck_assert_int_eq(record_init(&b.rec), 0);
 
 	/* id three times, uname by another user: two values for uid 1000. */
 	eval_exec(en, &b, "/usr/bin/id", 1000, T0);
@@ -568,6 +571,7 @@ START_TEST(test_engine)
 	engine_free(en);
 	output_free(out);
 	msgpack_sbuffer_destroy(&b.sb);
+	record_fini(&b.rec);
 	unlink(policy);
 	unlink(alerts);
 	rmdir(dir);
