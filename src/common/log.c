@@ -42,6 +42,9 @@ void log_nonblocking(void)
 	struct stat st;
 	int fd;
 
+	/* Again after the caller closed fds (the guardian): from scratch. */
+	log_fd = STDERR_FILENO;
+	log_is_socket = false;
 	if (fstat(STDERR_FILENO, &st) < 0 || S_ISREG(st.st_mode))
 		return;
 	if (S_ISSOCK(st.st_mode)) {

@@ -24,6 +24,8 @@
 
 #include "proctable.h"
 
+struct event_record;
+
 #define PIPES_WRITERS        1024   /* pipe inodes remembered per tracer */
 #define PIPES_DEFER_MAX      128    /* exec events waiting for a writer */
 #define PIPES_DEFER_BYTES    (2u << 20) /* their saved bytes, in all */

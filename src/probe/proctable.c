@@ -200,8 +200,8 @@ static void child_gone(struct proc_table *t, int64_t ppid, bool prune)
 	p = proc_table_get(t, ppid);
 	if (!p)
 		return;
-	if (p->nchildren > 0)
-		p->nchildren--;
+	if (p->nchildren > 0 && --p->nchildren == 0)
+		t->nparents--;
 	if (prune)
 		prune_exited(t, p);
 }
@@ -223,6 +223,8 @@ static void entry_destroy(struct proc_table *t, struct proc_entry *e)
 	age_unlink(t, e);
 	if (e->exited)
 		t->exited--;
+	if (e->nchildren > 0)
+		t->nparents--;
 	child_gone(t, e->ppid, false);
 	entry_free_strings(t, e);
 	table_bytes(t, 0, PROC_ENTRY_OVERHEAD);
@@ -272,8 +274,8 @@ void proc_entry_set_ppid(struct proc_table *t, struct proc_entry *e, int64_t ppi
 		t->pinned = NULL;
 	}
 	p = ppid > 0 ? proc_table_get(t, ppid) : NULL;
-	if (p)
-		p->nchildren++;
+	if (p && p->nchildren++ == 0)
+		t->nparents++;
 }
 
 struct proc_entry *proc_table_parent(struct proc_table *t, const struct proc_entry *e)
@@ -318,11 +320,13 @@ static void proc_table_rehash(struct proc_table *t)
  * The entry updated longest ago is most often the master process (nginx,
  * postmaster) whose children are the rest of the table: evicting it first
  * would erase the lineage that ancestor rules look at. An entry with
- * children in the table goes to the newest end instead, at most
- * PROC_EVICT_SKIPS times per call, so that a table of nothing but ancestors
- * (a fork chain) still costs a bounded scan; after that the oldest goes
- * whatever it is. Each skip moves an ancestor behind every leaf, so the
- * skips are rare while leaves remain.
+ * children in the table goes to the newest end instead: while the table
+ * holds a leaf that may go (more entries than parents, keep and the pinned
+ * one), as often as it takes, so no ancestor goes before a leaf; in a
+ * table of nothing but ancestors (a fork chain) at most PROC_EVICT_SKIPS
+ * times per call, then the oldest goes whatever it is, so that the scan
+ * stays bounded. Each skip moves an ancestor behind every leaf, so skips
+ * are rare while leaves remain.
  */
 #define PROC_EVICT_SKIPS 64
 
@@ -335,16 +339,18 @@ static size_t evict(struct proc_table *t, size_t n, size_t slots, size_t want,
 		    const struct proc_entry *keep, bool budget)
 {
 	struct proc_entry *victim = t->oldest;
-	unsigned skips = 0;
-	size_t done = 0;
+	size_t skips = 0, done = 0;
 
 	while (victim && done < n &&
 	       (budget || (t->count + slots > t->max_entries ||
 			   t->bytes + want > t->max_bytes))) {
 		struct proc_entry *next = victim->newer;
 
-		if (victim->nchildren > 0 && skips < PROC_EVICT_SKIPS &&
-		    victim != t->newest) {
+		/* A leaf that may go: beyond the parents, keep and pinned. */
+		bool leaves = t->count > t->nparents + 2;
+
+		if (victim->nchildren > 0 && victim != t->newest &&
+		    (leaves ? skips < t->count : skips < PROC_EVICT_SKIPS)) {
 			skips++;
 			age_unlink(t, victim);
 			age_append(t, victim);
@@ -421,6 +427,8 @@ struct proc_entry *proc_table_upsert(struct proc_table *t, int64_t pid)
 		return NULL;
 	entry_init(e, pid);
 	e->nchildren = children;
+	if (children)
+		t->nparents++;
 	if (t->count >= t->nbuckets)
 		proc_table_rehash(t);
 	h = pid_hash(t, pid);

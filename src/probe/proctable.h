@@ -149,6 +149,7 @@ struct proc_table {
 	const struct proc_entry *pinned; /* never evicted (during a copy) */
 	uint64_t evicted;          /* entries dropped to stay in bounds */
 	size_t exited;             /* entries kept for their children */
+	size_t nparents;           /* entries with nchildren > 0 */
 	struct proc_budget *budget; /* NULL: this table's bounds only */
 	struct pipe_index *pipes;  /* pipe ends and deferred readers (pipes.h) */
 };

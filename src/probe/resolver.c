@@ -374,9 +374,10 @@ void resolver_recount(struct proc_table *t)
 
 	for (e = t->oldest; e; e = e->newer)
 		e->nchildren = 0;
+	t->nparents = 0;
 	for (e = t->oldest; e; e = e->newer) {
 		p = e->ppid > 0 && e->ppid != e->pid ? proc_table_get(t, e->ppid) : NULL;
-		if (p)
-			p->nchildren++;
+		if (p && p->nchildren++ == 0)
+			t->nparents++;
 	}
 }

@@ -417,6 +417,8 @@ guardian_main(struct guardian_set *set, int life, pid_t tracer,
 	log_init("sentrace-guardian", log_level);
 	become_quiet();
 	close_others(life);
+	/* close_others() closed the tracer's own stderr description. */
+	log_nonblocking();
 	openlog("sentrace-guardian", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 
 	while ((n = read(life, &c, 1)) < 0 && errno == EINTR)

@@ -476,6 +476,50 @@ START_TEST(test_resolver_evict_leaves_first)
 }
 END_TEST
 
+/*
+ * Ancestors never go before a leaf, however many of them are the oldest:
+ * a chain of 100 live processes (each the parent of the next: 99
+ * ancestors, more than the 64 skips of a table made only of ancestors),
+ * then 2,000 unrelated processes through a table of 150. The chain may
+ * lose its end (a leaf, the least recently seen), and then the next one,
+ * but never a member above one that stays: what is left is always the
+ * chain from its top.
+ */
+START_TEST(test_resolver_evict_long_chain_last)
+{
+	static const char *const sh[] = { "sh", NULL };
+	struct proc_table *t;
+	struct mp m;
+
+	mp_init(&m);
+	ck_assert_int_eq(proc_table_new(150, 1 << 20, &t), 0);
+	pack_exec(&m.pk, 10, 1, "/bin/sh", sh, T0);
+	apply(t, &m);
+	for (int64_t pid = 10; pid < 109; pid++) {
+		pack_fork(&m.pk, pid, pid + 1, T0 + 1);
+		apply(t, &m);
+	}
+	ck_assert_uint_eq(t->nparents, 99);
+	for (int64_t pid = 1000; pid < 3000; pid++) {
+		bool gone = false;
+
+		pack_exec(&m.pk, pid, 1, "/bin/sh", sh, T0 + 2);
+		apply(t, &m);
+		ck_assert_uint_le(t->count, 150);
+		for (int64_t c = 10; c < 110; c++) {
+			bool here = proc_table_get(t, c) != NULL;
+
+			ck_assert_msg(!(gone && here), "at %d: %d kept below an evicted ancestor",
+				      (int)pid, (int)c);
+			gone |= !here;
+		}
+	}
+	ck_assert_ptr_nonnull(proc_table_get(t, 10));
+	proc_table_free(t);
+	mp_fini(&m);
+}
+END_TEST
+
 START_TEST(test_registry_reconnect)
 {
 	struct tracer_registry reg;
@@ -1807,6 +1851,7 @@ static Suite *detect_suite(void)
 	tcase_add_test(tc, test_resolver_prune_bound);
 	tcase_add_test(tc, test_resolver_daemon);
 	tcase_add_test(tc, test_resolver_evict_leaves_first);
+	tcase_add_test(tc, test_resolver_evict_long_chain_last);
 	tcase_add_test(tc, test_registry_reconnect);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("getter");
