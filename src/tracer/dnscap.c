@@ -475,6 +475,16 @@ void dnscap_connect_exit(struct tracer *tr, struct tracee *t,
 		}
 }
 
+void dnscap_thread_born(const struct tracee *parent, struct tracee *child)
+{
+	if (!parent->dns_nsock || !parent->dns_watch)
+		return;
+	memcpy(child->dns_fd, parent->dns_fd, sizeof(child->dns_fd));
+	memcpy(child->dns_ino, parent->dns_ino, sizeof(child->dns_ino));
+	child->dns_nsock = parent->dns_nsock;
+	child->dns_watch = DNS_WATCH_CALLS;
+}
+
 void dnscap_watch_entry(struct tracer *tr, struct tracee *t,
 			const struct sc_info *info)
 {

@@ -39,6 +39,13 @@ void dnscap_sendmsg(struct tracer *tr, struct tracee *t, const uint64_t a[6],
 void dnscap_connect_exit(struct tracer *tr, struct tracee *t,
 			 const uint64_t a[6], int64_t ret);
 
+/*
+ * A new thread of a process whose creator watches DNS sockets watches
+ * them too: Go's runtime starts threads while a lookup's goroutine waits,
+ * and the query may leave from one of them.
+ */
+void dnscap_thread_born(const struct tracee *parent, struct tracee *child);
+
 /* A syscall-entry stop of a thread with t->dns_watch set. */
 void dnscap_watch_entry(struct tracer *tr, struct tracee *t,
 			const struct sc_info *info);

@@ -290,6 +290,8 @@ static void on_fork(struct tracer *tr, struct tracee *t, int event)
 		child->flags |= t->flags & TRACEE_FILTERED;
 		if (!thread)
 			guardian_add(&tr->guardian, ctid);
+		else
+			dnscap_thread_born(t, child);
 	}
 	if (late)
 		tr->stats.forks_late++;
